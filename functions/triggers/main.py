@@ -1,0 +1,43 @@
+"""Firestore triggers: server-owned results computed from what devices write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from firebase_functions import firestore_fn
+
+from focus.domain.sessions import FocusSession, SessionStatus
+from focus.platform import logs, messaging
+from focus.platform.handlers import background
+from focus.platform.repositories import sessions
+from focus.platform.runtime import start_codebase
+
+start_codebase("triggers", cpu=1, memory=256, concurrency=20, max_instances=200)
+
+COMPLETE_SESSION_TASK = "completeSessionAtPlannedEnd"
+
+
+@firestore_fn.on_document_written(document="users/{uid}/sessions/{sessionId}")
+@background("firestore")
+def on_session_written(
+    event: firestore_fn.Event[firestore_fn.Change[firestore_fn.DocumentSnapshot | None]],
+) -> None:
+    """A device wrote one of its sessions: schedule its end, or count it once it completed."""
+    uid, session_id = event.params["uid"], event.params["sessionId"]
+    logs.bind_user(uid)
+    after = event.data.after
+    if after is None or not after.exists:
+        return
+    session = FocusSession.model_validate(after.to_dict())
+    if session.status is SessionStatus.ACTIVE:
+        # Devices go offline or get uninstalled; the server still ends the session on time.
+        messaging.enqueue(
+            COMPLETE_SESSION_TASK,
+            {"userId": uid, "sessionId": session_id},
+            at=session.planned_end,
+            task_id=messaging.task_id("complete", uid, session_id, session.planned_end.isoformat()),
+        )
+        return
+    completed = sessions.count_completed(uid, session_id, datetime.now(UTC))
+    if completed is not None:
+        messaging.publish(completed)

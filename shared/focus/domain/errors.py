@@ -1,0 +1,48 @@
+"""Domain errors. Each carries the callable error code the platform layer answers with.
+
+The codes are the Firebase callable protocol's canonical status names, kept as plain strings so the
+domain needs no Firebase import; ``focus.platform.errors`` maps them to ``HttpsError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """A failure the caller can understand and act on (never a bug)."""
+
+    code: ClassVar[str] = "FAILED_PRECONDITION"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidArgument(DomainError):
+    code = "INVALID_ARGUMENT"
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(DomainError):
+    code = "PERMISSION_DENIED"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class AlreadyExists(DomainError):
+    code = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(DomainError):
+    code = "FAILED_PRECONDITION"
+
+
+class ResourceExhausted(DomainError):
+    code = "RESOURCE_EXHAUSTED"

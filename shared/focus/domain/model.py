@@ -1,0 +1,32 @@
+"""The base every stored document and contract model derives from.
+
+Documents and callable payloads use camelCase field names (the mobile apps' convention); Python
+code uses snake_case. Stored documents ignore unknown fields so an older function can read a
+document a newer one wrote; requests reject unknown fields so a client's typo is an error.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class Document(BaseModel):
+    """A Firestore document's shape, read tolerantly."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_firestore(self) -> dict[str, object]:
+        """The document as Firestore stores it (camelCase, datetimes kept as datetimes)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class Contract(BaseModel):
+    """A callable request or response: strict, camelCase on the wire."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+    def to_wire(self) -> dict[str, object]:
+        return self.model_dump(by_alias=True, mode="json")

@@ -1,0 +1,1 @@
+"""Firestore adapters, one module per aggregate. Paths live here and nowhere else."""

@@ -1,0 +1,55 @@
+"""The global hours-saved counter: ``hoursSavedShards/{n}`` and ``aggregates/hoursSaved``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.cloud import firestore as gcf
+
+from focus.domain import hours_saved as domain
+from focus.domain.events import SessionCompleted
+from focus.domain.hours_saved import HoursSavedSummary
+from focus.domain.sessions import FocusSession
+from focus.platform import clients
+from focus.platform.repositories import paths
+
+
+def add_session(event: SessionCompleted, now: datetime) -> bool:
+    """Add a completed session's minutes to its shard, once; True if this call added them.
+
+    The marker ``result.addedToHoursSavedAt`` on the session makes a redelivered message a no-op
+    without a separate dedupe document (one write fewer per session).
+    """
+    db = clients.firestore()
+    session_ref = db.document(paths.session(event.user_id, event.session_id))
+    shard_ref = db.collection(paths.HOURS_SAVED_SHARDS).document(
+        str(domain.shard_for(event.contribution_key))
+    )
+
+    @gcf.transactional
+    def run(tx: gcf.Transaction) -> bool:
+        snapshot = session_ref.get(transaction=tx)
+        if not snapshot.exists:
+            return False
+        session = FocusSession.model_validate(snapshot.to_dict())
+        if session.result is None or session.result.added_to_hours_saved_at is not None:
+            return False
+        tx.set(shard_ref, {"minutes": gcf.Increment(event.focused_minutes)}, merge=True)
+        tx.update(session_ref, {"result.addedToHoursSavedAt": now})
+        return True
+
+    return run(db.transaction())
+
+
+def roll_up(now: datetime) -> HoursSavedSummary:
+    """Sum every shard into the summary document the app reads."""
+    db = clients.firestore()
+    minutes = [int(doc.get("minutes") or 0) for doc in db.collection(paths.HOURS_SAVED_SHARDS).stream()]
+    summary = domain.summarize(minutes, now=now)
+    db.collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).set(summary.to_firestore())
+    return summary
+
+
+def summary() -> HoursSavedSummary | None:
+    snapshot = clients.firestore().collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).get()
+    return HoursSavedSummary.model_validate(snapshot.to_dict()) if snapshot.exists else None

@@ -1,0 +1,20 @@
+"""What every codebase's main.py does first: global function options and logging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from focus.platform import logs
+from focus.platform.environment import REGION
+
+
+def start_codebase(codebase: str, **options: Any) -> None:
+    """Set the EU region and ``options`` for every function in ``codebase``; configure logging.
+
+    ``cpu`` must be explicit wherever ``concurrency`` > 1: the SDK's default fractional CPU
+    only allows one request at a time per instance.
+    """
+    from firebase_functions import options as fn_options
+
+    fn_options.set_global_options(region=REGION, **options)
+    logs.configure(codebase)
