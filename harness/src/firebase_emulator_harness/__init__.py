@@ -1,0 +1,33 @@
+"""Test Firebase backends against the real Local Emulator Suite, from Python.
+
+The Python counterpart of ``@firebase/rules-unit-testing``: it knows nothing about any product.
+It discovers the running emulators through the hub, clears Firestore and Auth, creates users with
+real ID tokens, calls callable functions over HTTP as the mobile SDKs do, reads and writes
+Firestore *as a user* (security rules enforced) or as the owner (rules bypassed), publishes to
+Pub/Sub, fires scheduled functions, disables background triggers, loads rules and fetches the
+rule-coverage report.
+
+Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``EmulatorSuite`` yourself.
+"""
+
+from firebase_emulator_harness.assertions import assert_allowed, assert_denied
+from firebase_emulator_harness.auth import User
+from firebase_emulator_harness.errors import CallableError, EmulatorError, EmulatorNotRunning, PermissionDenied
+from firebase_emulator_harness.firestore import Firestore
+from firebase_emulator_harness.functions import CallableResult
+from firebase_emulator_harness.suite import EmulatorSuite
+from firebase_emulator_harness.waiting import wait_for
+
+__all__ = [
+    "CallableError",
+    "CallableResult",
+    "EmulatorError",
+    "EmulatorNotRunning",
+    "EmulatorSuite",
+    "Firestore",
+    "PermissionDenied",
+    "User",
+    "assert_allowed",
+    "assert_denied",
+    "wait_for",
+]

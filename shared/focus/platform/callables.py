@@ -21,12 +21,12 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from firebase_functions import https_fn
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from focus.domain.errors import DomainError, Unauthenticated
 from focus.domain.model import Contract
 from focus.platform import logs
-from focus.platform.errors import error_code, to_https_error
+from focus.platform.errors import error_code, invalid_request, to_https_error
 
 HEAD_API_VERSION = "2026-11-29"
 
@@ -108,7 +108,10 @@ def mobile_callable(
                     api_version=envelope.api_version,
                     now=datetime.now(UTC),
                 )
-                payload = request_model.model_validate(envelope.payload)
+                try:
+                    payload = request_model.model_validate(envelope.payload)
+                except ValidationError as exc:
+                    raise invalid_request(exc, prefix="payload") from exc
                 response = handler(call, payload)
                 return {
                     "data": response.to_wire(),

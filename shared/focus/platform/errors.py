@@ -12,27 +12,29 @@ from typing import Any
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
-from focus.domain.errors import DomainError
+from focus.domain.errors import DomainError, InvalidArgument
 
 
-def field_errors(error: ValidationError) -> list[dict[str, Any]]:
+def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     """Validation failures as ``{"path", "message", "type"}`` with dotted camelCase paths."""
     fields = []
     for item in error.errors(include_url=False, include_input=False):
-        path = ".".join(str(part) for part in item["loc"]) or "(root)"
+        path = ".".join(str(part) for part in ((prefix,) if prefix else ()) + tuple(item["loc"]))
+        path = path or "(root)"
         fields.append({"path": path, "message": item["msg"], "type": item["type"]})
     return fields
+
+
+def invalid_request(error: ValidationError, prefix: str = "") -> InvalidArgument:
+    """A validation failure as the domain's INVALID_ARGUMENT, field paths under ``prefix``."""
+    return InvalidArgument("The request is invalid.", details={"fields": field_errors(error, prefix)})
 
 
 def to_https_error(exc: BaseException) -> https_fn.HttpsError:
     if isinstance(exc, https_fn.HttpsError):
         return exc
     if isinstance(exc, ValidationError):
-        return https_fn.HttpsError(
-            https_fn.FunctionsErrorCode.INVALID_ARGUMENT,
-            "The request is invalid.",
-            {"fields": field_errors(exc)},
-        )
+        exc = invalid_request(exc)
     if isinstance(exc, DomainError):
         return https_fn.HttpsError(
             https_fn.FunctionsErrorCode[exc.code], exc.message, exc.details or None

@@ -85,18 +85,27 @@ def _cloud_logging_fields(_: Any, method: str, event: MutableMapping[str, Any]) 
 
 
 _configured = False
+# The process serves one codebase; requests run on worker threads whose contextvars start empty,
+# so the codebase is process state rather than context.
+_codebase: str | None = None
+
+
+def _add_codebase(_: Any, __: str, event: MutableMapping[str, Any]) -> Any:
+    if _codebase is not None:
+        event.setdefault("codebase", _codebase)
+    return event
 
 
 def configure(codebase: str, *, stream: Any = None) -> None:
-    """Configure structlog (and stdlib logging) once per process for ``codebase``."""
-    global _configured
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(codebase=codebase)
+    """Configure structlog once per process for ``codebase`` (``stream`` defaults to stdout)."""
+    global _configured, _codebase
+    _codebase = codebase
     if _configured and stream is None:
         return
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_codebase,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
             structlog.processors.format_exc_info,
             _cloud_logging_fields,
@@ -119,9 +128,8 @@ def bind_invocation(
     api_version: str | None = None,
 ) -> None:
     """Bind one invocation's context; everything logged until the next bind carries it."""
-    codebase = structlog.contextvars.get_contextvars().get("codebase")
     structlog.contextvars.clear_contextvars()
-    context: dict[str, Any] = {"codebase": codebase, "function": function}
+    context: dict[str, Any] = {"function": function}
     if trace is not None:
         context["trace"] = trace
     if user_id is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from focus.platform import logs
+from focus.platform import clients, logs
 from focus.platform.environment import REGION
 
 
 def start_codebase(codebase: str, **options: Any) -> None:
-    """Set the EU region and ``options`` for every function in ``codebase``; configure logging.
+    """Set the EU region and ``options`` for every function in ``codebase``; configure logging;
+    initialise the Admin SDK app (the SDK verifies callers' ID tokens with it before our code runs).
 
     ``cpu`` must be explicit wherever ``concurrency`` > 1: the SDK's default fractional CPU
     only allows one request at a time per instance.
@@ -18,3 +19,4 @@ def start_codebase(codebase: str, **options: Any) -> None:
 
     fn_options.set_global_options(region=REGION, **options)
     logs.configure(codebase)
+    clients.firebase_app()

@@ -1,0 +1,232 @@
+"""Firestore through the emulator's REST API, as a given identity.
+
+``Firestore.as_user(user)`` sends the user's real ID token, so the emulator evaluates the security
+rules exactly as for a mobile client; ``Firestore.as_owner()`` uses the emulator's admin token and
+bypasses them (arrange and inspect state as the backend sees it); ``Firestore.unauthenticated()``
+sends no token at all. Paths are slash-separated document or collection paths (``users/u1``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from firebase_emulator_harness.errors import EmulatorError, PermissionDenied
+from firebase_emulator_harness.http import OWNER, TIMEOUT_S, session
+from firebase_emulator_harness.values import decode_fields, encode, encode_fields
+
+_OPERATORS = {
+    "==": "EQUAL",
+    "!=": "NOT_EQUAL",
+    "<": "LESS_THAN",
+    "<=": "LESS_THAN_OR_EQUAL",
+    ">": "GREATER_THAN",
+    ">=": "GREATER_THAN_OR_EQUAL",
+    "array-contains": "ARRAY_CONTAINS",
+    "array-contains-any": "ARRAY_CONTAINS_ANY",
+    "in": "IN",
+    "not-in": "NOT_IN",
+}
+
+
+def _split(path: str) -> list[str]:
+    parts = [p for p in path.strip("/").split("/") if p]
+    if not parts:
+        raise ValueError("empty Firestore path")
+    return parts
+
+
+def _field_path(dotted: str) -> str:
+    """A dotted field path, each segment quoted unless it is a simple identifier."""
+    segments = []
+    for segment in dotted.split("."):
+        simple = segment.replace("_", "a").isalnum() and not segment[0].isdigit()
+        segments.append(segment if simple else "`" + segment.replace("`", "\\`") + "`")
+    return ".".join(segments)
+
+
+class Firestore:
+    """One identity's view of the Firestore emulator."""
+
+    def __init__(self, base_url: str, project: str, headers: dict[str, str] | None) -> None:
+        self.base_url = base_url
+        self.project = project
+        self.headers = headers or {}
+        self.root = f"{base_url}/v1/projects/{project}/databases/(default)/documents"
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _check(self, response: requests.Response, what: str) -> dict[str, Any]:
+        if response.status_code == 403:
+            raise PermissionDenied(f"{what}: {response.text}", status=403, body=response.text)
+        if response.status_code >= 400:
+            raise EmulatorError(f"{what}: {response.status_code} {response.text}", status=response.status_code)
+        return response.json() if response.content else {}
+
+    def _document_path(self, path: str) -> str:
+        parts = _split(path)
+        if len(parts) % 2:
+            raise ValueError(f"{path!r} is a collection path, expected a document path")
+        return "/".join(parts)
+
+    # -- documents -----------------------------------------------------------------------------
+    def get(self, path: str) -> dict[str, Any] | None:
+        """The document's data, or None if it does not exist."""
+        response = session().get(f"{self.root}/{self._document_path(path)}", headers=self.headers, timeout=TIMEOUT_S)
+        if response.status_code == 404:
+            return None
+        return decode_fields(self._check(response, f"get {path}").get("fields", {}))
+
+    def create(self, path: str, data: dict[str, Any]) -> None:
+        """Create a document; fails if it already exists."""
+        parts = _split(self._document_path(path))
+        parent, collection, doc_id = "/".join(parts[:-2]), parts[-2], parts[-1]
+        url = f"{self.root}/{parent}/{collection}" if parent else f"{self.root}/{collection}"
+        response = session().post(
+            url,
+            params={"documentId": doc_id},
+            json={"fields": encode_fields(data)},
+            headers=self.headers,
+            timeout=TIMEOUT_S,
+        )
+        self._check(response, f"create {path}")
+
+    def set(self, path: str, data: dict[str, Any]) -> None:
+        """Create or replace a whole document."""
+        response = session().patch(
+            f"{self.root}/{self._document_path(path)}",
+            json={"fields": encode_fields(data)},
+            headers=self.headers,
+            timeout=TIMEOUT_S,
+        )
+        self._check(response, f"set {path}")
+
+    def update(self, path: str, changes: dict[str, Any]) -> None:
+        """Change only the given fields (dotted keys reach into maps); the document must exist."""
+        fields: dict[str, Any] = {}
+        for dotted, value in changes.items():
+            target = fields
+            *parents, leaf = dotted.split(".")
+            for name in parents:
+                target = target.setdefault(name, {"mapValue": {"fields": {}}})["mapValue"]["fields"]
+            target[leaf] = encode(value)
+        params: list[tuple[str, str]] = [("updateMask.fieldPaths", _field_path(k)) for k in changes]
+        params.append(("currentDocument.exists", "true"))
+        response = session().patch(
+            f"{self.root}/{self._document_path(path)}",
+            params=params,
+            json={"fields": fields},
+            headers=self.headers,
+            timeout=TIMEOUT_S,
+        )
+        self._check(response, f"update {path}")
+
+    def delete(self, path: str) -> None:
+        response = session().delete(
+            f"{self.root}/{self._document_path(path)}", headers=self.headers, timeout=TIMEOUT_S
+        )
+        self._check(response, f"delete {path}")
+
+    # -- queries -------------------------------------------------------------------------------
+    def query(
+        self,
+        collection: str,
+        *,
+        where: list[tuple[str, str, Any]] | None = None,
+        order_by: list[tuple[str, str]] | None = None,
+        limit: int | None = None,
+        all_descendants: bool = False,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Run a structured query on ``collection``: ``[(document path, data), ...]``.
+
+        ``where`` holds ``(field, op, value)`` with ops ``== != < <= > >= in not-in
+        array-contains array-contains-any``; ``order_by`` holds ``(field, "asc"|"desc")``;
+        ``all_descendants`` makes it a collection-group query on the collection id.
+        """
+        parts = _split(collection)
+        if len(parts) % 2 == 0:
+            raise ValueError(f"{collection!r} is a document path, expected a collection path")
+        parent = "/".join(parts[:-1])
+        structured: dict[str, Any] = {"from": [{"collectionId": parts[-1], "allDescendants": all_descendants}]}
+        filters = [
+            {"fieldFilter": {"field": {"fieldPath": _field_path(f)}, "op": _OPERATORS[op], "value": encode(v)}}
+            for f, op, v in (where or [])
+        ]
+        if len(filters) == 1:
+            structured["where"] = filters[0]
+        elif filters:
+            structured["where"] = {"compositeFilter": {"op": "AND", "filters": filters}}
+        if order_by:
+            structured["orderBy"] = [
+                {"field": {"fieldPath": _field_path(f)}, "direction": "DESCENDING" if d == "desc" else "ASCENDING"}
+                for f, d in order_by
+            ]
+        if limit is not None:
+            structured["limit"] = limit
+        url = f"{self.root}/{parent}:runQuery" if parent else f"{self.root}:runQuery"
+        response = session().post(url, json={"structuredQuery": structured}, headers=self.headers, timeout=TIMEOUT_S)
+        if response.status_code == 403:
+            raise PermissionDenied(f"query {collection}: {response.text}", status=403)
+        if response.status_code >= 400:
+            raise EmulatorError(f"query {collection}: {response.text}", status=response.status_code)
+        results = []
+        for row in response.json():
+            document = row.get("document")
+            if document:
+                path = document["name"].split("/documents/", 1)[1]
+                results.append((path, decode_fields(document.get("fields", {}))))
+        return results
+
+
+class FirestoreEmulator:
+    """Administration of the Firestore emulator and the identities to act as."""
+
+    def __init__(self, base_url: str, project: str) -> None:
+        self.base_url = base_url
+        self.project = project
+
+    def as_user(self, user: Any) -> Firestore:
+        """Act as ``user`` (a ``User``): every request is checked by the security rules."""
+        return Firestore(self.base_url, self.project, user.bearer)
+
+    def unauthenticated(self) -> Firestore:
+        """Act with no sign-in at all: ``request.auth`` is null in the rules."""
+        return Firestore(self.base_url, self.project, None)
+
+    def as_owner(self) -> Firestore:
+        """Act as the backend (Admin SDK): rules are bypassed."""
+        return Firestore(self.base_url, self.project, OWNER)
+
+    def clear(self) -> None:
+        """Delete every document in the project's default database."""
+        response = session().delete(
+            f"{self.base_url}/emulator/v1/projects/{self.project}/databases/(default)/documents",
+            timeout=TIMEOUT_S,
+        )
+        response.raise_for_status()
+
+    def load_rules(self, source: str) -> None:
+        """Replace the security rules the emulator enforces (the source text of a rules file)."""
+        response = session().put(
+            f"{self.base_url}/emulator/v1/projects/{self.project}:securityRules",
+            json={"rules": {"files": [{"name": "firestore.rules", "content": source}]}},
+            timeout=TIMEOUT_S,
+        )
+        if response.status_code != 200:
+            raise EmulatorError(f"rules rejected: {response.text}", status=response.status_code)
+
+    def rule_coverage(self) -> dict[str, Any]:
+        """The emulator's rule-coverage report: which rule expressions ran, with which values."""
+        response = session().get(
+            f"{self.base_url}/emulator/v1/projects/{self.project}:ruleCoverage", timeout=TIMEOUT_S
+        )
+        response.raise_for_status()
+        report: dict[str, Any] = response.json()
+        return report
+
+    def rule_coverage_html(self) -> str:
+        response = session().get(
+            f"{self.base_url}/emulator/v1/projects/{self.project}:ruleCoverage.html", timeout=TIMEOUT_S
+        )
+        response.raise_for_status()
+        return response.text
