@@ -1,0 +1,47 @@
+"""Helpers shared by the Focus backend's tests. The emulator fixtures come from the
+``firebase_emulator_harness`` plugin (``firebase``, ``firebase_suite``, ``firestore_rules``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from firebase_emulator_harness import EmulatorSuite, User
+
+IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
+
+
+def envelope(payload: dict[str, Any] | None = None, client: dict[str, Any] | None = IPHONE) -> dict[str, Any]:
+    """A callable request as the app sends it."""
+    body: dict[str, Any] = {"apiVersion": "2026-11-29", "payload": payload or {}}
+    if client is not None:
+        body["client"] = client
+    return body
+
+
+def session_doc(
+    *, status: str = "active", started_minutes_ago: int = 30, minutes: int = 45, **extra: Any
+) -> dict[str, Any]:
+    """A focus session as a device writes it."""
+    start = datetime.now(UTC) - timedelta(minutes=started_minutes_ago)
+    return {
+        "schemaVersion": 1,
+        "status": status,
+        "plannedStart": start,
+        "plannedEnd": start + timedelta(minutes=minutes),
+        **extra,
+    }
+
+
+def launched_user(firebase: EmulatorSuite, *, anonymous: bool = True) -> User:
+    """A user who has opened the app once (so their profile exists)."""
+    user = firebase.auth.sign_up_anonymously() if anonymous else firebase.auth.create_user("ada@example.com")
+    firebase.functions.call("launch", envelope(), user=user).unwrap()
+    return user
+
+
+@pytest.fixture
+def user(firebase: EmulatorSuite) -> User:
+    return launched_user(firebase)
