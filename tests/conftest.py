@@ -13,7 +13,9 @@ from firebase_emulator_harness import EmulatorSuite, User
 IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
 
 
-def envelope(payload: dict[str, Any] | None = None, client: dict[str, Any] | None = IPHONE) -> dict[str, Any]:
+def envelope(
+    payload: dict[str, Any] | None = None, client: dict[str, Any] | None = IPHONE
+) -> dict[str, Any]:
     """A callable request as the app sends it."""
     body: dict[str, Any] = {"apiVersion": "2026-11-29", "payload": payload or {}}
     if client is not None:
@@ -37,7 +39,11 @@ def session_doc(
 
 def launched_user(firebase: EmulatorSuite, *, anonymous: bool = True) -> User:
     """A user who has opened the app once (so their profile exists)."""
-    user = firebase.auth.sign_up_anonymously() if anonymous else firebase.auth.create_user("ada@example.com")
+    user = (
+        firebase.auth.sign_up_anonymously()
+        if anonymous
+        else firebase.auth.create_user("ada@example.com")
+    )
     firebase.functions.call("launch", envelope(), user=user).unwrap()
     return user
 

@@ -9,7 +9,9 @@ from conftest import envelope, session_doc
 from firebase_emulator_harness import EmulatorSuite
 
 
-def test_first_launch_of_an_anonymous_account_creates_its_profile_from_device_hints(firebase: EmulatorSuite) -> None:
+def test_first_launch_of_an_anonymous_account_creates_its_profile_from_device_hints(
+    firebase: EmulatorSuite,
+) -> None:
     user = firebase.auth.sign_up_anonymously()
 
     answer = firebase.functions.call(
@@ -26,11 +28,17 @@ def test_first_launch_of_an_anonymous_account_creates_its_profile_from_device_hi
     assert stored["stats"] == {"completedSessions": 0, "focusedMinutes": 0}
 
 
-def test_later_launches_return_the_same_profile_without_creating_it_again(firebase: EmulatorSuite) -> None:
+def test_later_launches_return_the_same_profile_without_creating_it_again(
+    firebase: EmulatorSuite,
+) -> None:
     user = firebase.auth.create_user("grace@example.com")
-    first = firebase.functions.call("launch", envelope({"timezone": "Asia/Tokyo"}), user=user).unwrap()
+    first = firebase.functions.call(
+        "launch", envelope({"timezone": "Asia/Tokyo"}), user=user
+    ).unwrap()
 
-    again = firebase.functions.call("launch", envelope({"timezone": "America/Lima"}), user=user).unwrap()
+    again = firebase.functions.call(
+        "launch", envelope({"timezone": "America/Lima"}), user=user
+    ).unwrap()
 
     assert again["data"]["profileCreated"] is False
     assert again["data"]["profile"]["createdAt"] == first["data"]["profile"]["createdAt"]
@@ -41,7 +49,12 @@ def test_two_devices_launching_at_once_create_exactly_one_profile(firebase: Emul
     user = firebase.auth.sign_up_anonymously()
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        answers = list(pool.map(lambda _: firebase.functions.call("launch", envelope(), user=user).unwrap(), range(4)))
+        answers = list(
+            pool.map(
+                lambda _: firebase.functions.call("launch", envelope(), user=user).unwrap(),
+                range(4),
+            )
+        )
 
     assert sum(a["data"]["profileCreated"] for a in answers) == 1
     assert len({a["data"]["profile"]["createdAt"] for a in answers}) == 1
@@ -50,7 +63,9 @@ def test_two_devices_launching_at_once_create_exactly_one_profile(firebase: Emul
 def test_an_unusable_timezone_hint_falls_back_to_utc(firebase: EmulatorSuite) -> None:
     user = firebase.auth.sign_up_anonymously()
 
-    answer = firebase.functions.call("launch", envelope({"timezone": "Mars/Olympus"}), user=user).unwrap()
+    answer = firebase.functions.call(
+        "launch", envelope({"timezone": "Mars/Olympus"}), user=user
+    ).unwrap()
 
     assert answer["data"]["profile"]["settings"]["timezone"] == "UTC"
 
@@ -59,9 +74,15 @@ def test_launch_lists_active_sessions_and_the_community_total(firebase: Emulator
     user = firebase.auth.sign_up_anonymously()
     owner = firebase.firestore.as_owner()
     with firebase.functions.background_triggers_disabled():
-        owner.set(f"users/{user.uid}/sessions/now", session_doc(status="active", started_minutes_ago=5, minutes=60))
+        owner.set(
+            f"users/{user.uid}/sessions/now",
+            session_doc(status="active", started_minutes_ago=5, minutes=60),
+        )
         owner.set(f"users/{user.uid}/sessions/old", session_doc(status="cancelled"))
-        owner.set("aggregates/hoursSaved", {"totalMinutes": 90, "shardsRead": 3, "updatedAt": session_doc()["plannedStart"]})
+        owner.set(
+            "aggregates/hoursSaved",
+            {"totalMinutes": 90, "shardsRead": 3, "updatedAt": session_doc()["plannedStart"]},
+        )
 
     answer = firebase.functions.call("launch", envelope(), user=user).unwrap()["data"]
 
@@ -69,17 +90,23 @@ def test_launch_lists_active_sessions_and_the_community_total(firebase: Emulator
     assert answer["communityHoursSaved"] == 1.5
 
 
-def test_calling_without_signing_in_is_unauthenticated_and_writes_nothing(firebase: EmulatorSuite) -> None:
+def test_calling_without_signing_in_is_unauthenticated_and_writes_nothing(
+    firebase: EmulatorSuite,
+) -> None:
     answer = firebase.functions.call("launch", envelope())
 
     assert answer.code == "UNAUTHENTICATED"
     assert firebase.firestore.as_owner().query("users") == []
 
 
-def test_an_invalid_payload_names_each_bad_field_and_writes_nothing(firebase: EmulatorSuite) -> None:
+def test_an_invalid_payload_names_each_bad_field_and_writes_nothing(
+    firebase: EmulatorSuite,
+) -> None:
     user = firebase.auth.sign_up_anonymously()
 
-    answer = firebase.functions.call("launch", envelope({"timezone": 7, "colour": "red"}), user=user)
+    answer = firebase.functions.call(
+        "launch", envelope({"timezone": 7, "colour": "red"}), user=user
+    )
 
     assert answer.code == "INVALID_ARGUMENT"
     paths = {field["path"] for field in answer.error["details"]["fields"]}
@@ -91,7 +118,9 @@ def test_an_invalid_envelope_is_rejected_with_the_field_path(firebase: EmulatorS
     user = firebase.auth.sign_up_anonymously()
 
     answer = firebase.functions.call(
-        "launch", envelope(client={"platform": "windows", "appVersion": "1.0", "build": 1}), user=user
+        "launch",
+        envelope(client={"platform": "windows", "appVersion": "1.0", "build": 1}),
+        user=user,
     )
 
     assert answer.code == "INVALID_ARGUMENT"

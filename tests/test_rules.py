@@ -7,7 +7,9 @@ from conftest import session_doc
 from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied
 
 
-def test_a_user_reads_their_own_profile_but_not_another_users(firebase: EmulatorSuite, user: User) -> None:
+def test_a_user_reads_their_own_profile_but_not_another_users(
+    firebase: EmulatorSuite, user: User
+) -> None:
     other = firebase.auth.sign_up_anonymously()
 
     profile = assert_allowed(lambda: firebase.firestore.as_user(user).get(f"users/{user.uid}"))
@@ -19,7 +21,11 @@ def test_a_user_reads_their_own_profile_but_not_another_users(firebase: Emulator
 def test_a_user_edits_their_name_and_settings(firebase: EmulatorSuite, user: User) -> None:
     db = firebase.firestore.as_user(user)
 
-    assert_allowed(lambda: db.update(f"users/{user.uid}", {"displayName": "Ada", "settings.dailyGoalMinutes": 90}))
+    assert_allowed(
+        lambda: db.update(
+            f"users/{user.uid}", {"displayName": "Ada", "settings.dailyGoalMinutes": 90}
+        )
+    )
 
     stored = firebase.firestore.as_owner().get(f"users/{user.uid}")
     assert stored is not None
@@ -27,7 +33,9 @@ def test_a_user_edits_their_name_and_settings(firebase: EmulatorSuite, user: Use
     assert stored["settings"]["dailyGoalMinutes"] == 90
 
 
-def test_server_owned_profile_fields_cannot_be_written_by_the_client(firebase: EmulatorSuite, user: User) -> None:
+def test_server_owned_profile_fields_cannot_be_written_by_the_client(
+    firebase: EmulatorSuite, user: User
+) -> None:
     db = firebase.firestore.as_user(user)
 
     assert_denied(lambda: db.update(f"users/{user.uid}", {"stats.focusedMinutes": 10_000}))
@@ -39,19 +47,39 @@ def test_server_owned_profile_fields_cannot_be_written_by_the_client(firebase: E
 def test_profiles_are_created_by_the_launch_call_not_by_clients(firebase: EmulatorSuite) -> None:
     newcomer = firebase.auth.sign_up_anonymously()
 
-    assert_denied(lambda: firebase.firestore.as_user(newcomer).set(f"users/{newcomer.uid}", {"displayName": "x"}))
+    assert_denied(
+        lambda: firebase.firestore.as_user(newcomer).set(
+            f"users/{newcomer.uid}", {"displayName": "x"}
+        )
+    )
 
 
-def test_a_user_writes_their_own_sessions_and_only_their_own(firebase: EmulatorSuite, user: User) -> None:
+def test_a_user_writes_their_own_sessions_and_only_their_own(
+    firebase: EmulatorSuite, user: User
+) -> None:
     other = firebase.auth.sign_up_anonymously()
 
-    assert_allowed(lambda: firebase.firestore.as_user(user).create(f"users/{user.uid}/sessions/s1", session_doc()))
-    assert_denied(lambda: firebase.firestore.as_user(other).create(f"users/{user.uid}/sessions/s2", session_doc()))
+    assert_allowed(
+        lambda: firebase.firestore.as_user(user).create(
+            f"users/{user.uid}/sessions/s1", session_doc()
+        )
+    )
+    assert_denied(
+        lambda: firebase.firestore.as_user(other).create(
+            f"users/{user.uid}/sessions/s2", session_doc()
+        )
+    )
     assert_denied(lambda: firebase.firestore.as_user(other).get(f"users/{user.uid}/sessions/s1"))
-    assert_denied(lambda: firebase.firestore.unauthenticated().create(f"users/{user.uid}/sessions/s3", session_doc()))
+    assert_denied(
+        lambda: firebase.firestore.unauthenticated().create(
+            f"users/{user.uid}/sessions/s3", session_doc()
+        )
+    )
 
 
-def test_a_session_cannot_claim_its_own_result_or_an_invalid_shape(firebase: EmulatorSuite, user: User) -> None:
+def test_a_session_cannot_claim_its_own_result_or_an_invalid_shape(
+    firebase: EmulatorSuite, user: User
+) -> None:
     db = firebase.firestore.as_user(user)
     base = f"users/{user.uid}/sessions"
 
@@ -62,7 +90,9 @@ def test_a_session_cannot_claim_its_own_result_or_an_invalid_shape(firebase: Emu
     assert_denied(lambda: db.create(f"{base}/e", session_doc(endReason="emergency")))
 
 
-def test_an_ended_session_is_history_and_cannot_be_changed(firebase: EmulatorSuite, user: User) -> None:
+def test_an_ended_session_is_history_and_cannot_be_changed(
+    firebase: EmulatorSuite, user: User
+) -> None:
     db = firebase.firestore.as_user(user)
     path = f"users/{user.uid}/sessions/done"
     with firebase.functions.background_triggers_disabled():

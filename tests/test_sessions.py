@@ -13,7 +13,9 @@ from conftest import envelope, session_doc
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
 
 
-def counted(firebase: EmulatorSuite, path: str, *, hours_saved: bool = False) -> dict[str, Any] | None:
+def counted(
+    firebase: EmulatorSuite, path: str, *, hours_saved: bool = False
+) -> dict[str, Any] | None:
     session = firebase.firestore.as_owner().get(path)
     result = (session or {}).get("result")
     if result is None or (hours_saved and "addedToHoursSavedAt" not in result):
@@ -27,37 +29,57 @@ def stats(firebase: EmulatorSuite, user: User) -> dict[str, int]:
     return dict(profile["stats"])
 
 
-def test_a_completed_session_counts_its_focused_minutes_once(firebase: EmulatorSuite, user: User) -> None:
+def test_a_completed_session_counts_its_focused_minutes_once(
+    firebase: EmulatorSuite, user: User
+) -> None:
     path = f"users/{user.uid}/sessions/morning"
 
-    firebase.firestore.as_user(user).create(path, session_doc(status="completed", started_minutes_ago=50, minutes=45))
+    firebase.firestore.as_user(user).create(
+        path, session_doc(status="completed", started_minutes_ago=50, minutes=45)
+    )
 
     session = wait_for(lambda: counted(firebase, path, hours_saved=True), message="session counted")
     assert session["result"]["focusedMinutes"] == 45
     assert stats(firebase, user) == {"completedSessions": 1, "focusedMinutes": 45}
 
 
-def test_a_session_ended_early_by_the_device_counts_only_the_time_it_ran(firebase: EmulatorSuite, user: User) -> None:
+def test_a_session_ended_early_by_the_device_counts_only_the_time_it_ran(
+    firebase: EmulatorSuite, user: User
+) -> None:
     db = firebase.firestore.as_user(user)
     path = f"users/{user.uid}/sessions/short"
     doc = session_doc(status="active", started_minutes_ago=20, minutes=60)
     db.create(path, doc)
 
-    db.update(path, {"status": "completed", "endedAt": doc["plannedStart"] + timedelta(minutes=20), "endReason": "completed"})
+    db.update(
+        path,
+        {
+            "status": "completed",
+            "endedAt": doc["plannedStart"] + timedelta(minutes=20),
+            "endReason": "completed",
+        },
+    )
 
     session = wait_for(lambda: counted(firebase, path), message="session counted")
     assert session["result"]["focusedMinutes"] == 20
 
 
-def test_redelivered_trigger_events_do_not_count_a_session_twice(firebase: EmulatorSuite, user: User) -> None:
+def test_redelivered_trigger_events_do_not_count_a_session_twice(
+    firebase: EmulatorSuite, user: User
+) -> None:
     path = f"users/{user.uid}/sessions/twice"
-    firebase.firestore.as_user(user).create(path, session_doc(status="completed", minutes=30, started_minutes_ago=40))
+    firebase.firestore.as_user(user).create(
+        path, session_doc(status="completed", minutes=30, started_minutes_ago=40)
+    )
     wait_for(lambda: counted(firebase, path, hours_saved=True), message="session counted")
 
     # Every further write fires the trigger again, as a redelivery would.
     for n in range(3):
         firebase.firestore.as_owner().update(path, {"syncedAt": datetime.now(UTC), "touch": n})
-    wait_for(lambda: (firebase.firestore.as_owner().get(path) or {}).get("touch") == 2, message="writes applied")
+    wait_for(
+        lambda: (firebase.firestore.as_owner().get(path) or {}).get("touch") == 2,
+        message="writes applied",
+    )
     time.sleep(1.5)  # let the three trigger runs finish
 
     assert stats(firebase, user) == {"completedSessions": 1, "focusedMinutes": 30}
@@ -65,10 +87,14 @@ def test_redelivered_trigger_events_do_not_count_a_session_twice(firebase: Emula
     assert sum(data["minutes"] for _, data in shards) == 30
 
 
-def test_the_server_completes_a_session_at_its_planned_end_when_no_device_does(firebase: EmulatorSuite, user: User) -> None:
+def test_the_server_completes_a_session_at_its_planned_end_when_no_device_does(
+    firebase: EmulatorSuite, user: User
+) -> None:
     path = f"users/{user.uid}/sessions/forgotten"
 
-    firebase.firestore.as_user(user).create(path, session_doc(status="active", started_minutes_ago=25, minutes=25))
+    firebase.firestore.as_user(user).create(
+        path, session_doc(status="active", started_minutes_ago=25, minutes=25)
+    )
 
     session = wait_for(lambda: counted(firebase, path), timeout=30, message="server completion")
     assert session["status"] == "completed"
@@ -76,9 +102,13 @@ def test_the_server_completes_a_session_at_its_planned_end_when_no_device_does(f
     assert session["result"]["focusedMinutes"] == 25
 
 
-def test_a_session_still_running_is_not_completed_early(firebase: EmulatorSuite, user: User) -> None:
+def test_a_session_still_running_is_not_completed_early(
+    firebase: EmulatorSuite, user: User
+) -> None:
     path = f"users/{user.uid}/sessions/running"
-    firebase.firestore.as_user(user).create(path, session_doc(status="active", started_minutes_ago=5, minutes=60))
+    firebase.firestore.as_user(user).create(
+        path, session_doc(status="active", started_minutes_ago=5, minutes=60)
+    )
 
     answer = firebase.functions.call("launch", envelope(), user=user).unwrap()
 
@@ -86,9 +116,13 @@ def test_a_session_still_running_is_not_completed_early(firebase: EmulatorSuite,
     assert (firebase.firestore.as_owner().get(path) or {})["status"] == "active"
 
 
-def test_a_redelivered_completion_message_adds_to_hours_saved_once(firebase: EmulatorSuite, user: User) -> None:
+def test_a_redelivered_completion_message_adds_to_hours_saved_once(
+    firebase: EmulatorSuite, user: User
+) -> None:
     path = f"users/{user.uid}/sessions/s"
-    firebase.firestore.as_user(user).create(path, session_doc(status="completed", minutes=40, started_minutes_ago=60))
+    firebase.firestore.as_user(user).create(
+        path, session_doc(status="completed", minutes=40, started_minutes_ago=60)
+    )
     wait_for(lambda: counted(firebase, path, hours_saved=True), message="session counted")
     message = {
         "userId": user.uid,
@@ -107,7 +141,9 @@ def test_a_redelivered_completion_message_adds_to_hours_saved_once(firebase: Emu
     assert sum(data["minutes"] for _, data in shards) == 40
 
 
-def test_the_scheduled_roll_up_publishes_the_community_total_to_every_launch(firebase: EmulatorSuite) -> None:
+def test_the_scheduled_roll_up_publishes_the_community_total_to_every_launch(
+    firebase: EmulatorSuite,
+) -> None:
     owner = firebase.firestore.as_owner()
     for shard, minutes in {"3": 60, "17": 45, "230": 15}.items():
         owner.set(f"hoursSavedShards/{shard}", {"minutes": minutes})
@@ -118,10 +154,17 @@ def test_the_scheduled_roll_up_publishes_the_community_total_to_every_launch(fir
     assert summary is not None
     assert (summary["totalMinutes"], summary["shardsRead"]) == (120, 3)
     someone = firebase.auth.sign_up_anonymously()
-    assert firebase.functions.call("launch", envelope(), user=someone).unwrap()["data"]["communityHoursSaved"] == 2.0
+    assert (
+        firebase.functions.call("launch", envelope(), user=someone).unwrap()["data"][
+            "communityHoursSaved"
+        ]
+        == 2.0
+    )
 
 
-def test_with_background_triggers_disabled_nothing_is_counted(firebase: EmulatorSuite, user: User) -> None:
+def test_with_background_triggers_disabled_nothing_is_counted(
+    firebase: EmulatorSuite, user: User
+) -> None:
     path = f"users/{user.uid}/sessions/quiet"
 
     with firebase.functions.background_triggers_disabled():

@@ -6,6 +6,9 @@ import base64
 from datetime import UTC, datetime
 
 from firebase_functions import options, pubsub_fn, scheduler_fn, tasks_fn
+from firebase_functions.core import CloudEvent
+from firebase_functions.https_fn import CallableRequest
+from firebase_functions.options import Timezone
 from pydantic import ValidationError
 
 from focus.domain.events import SessionCompleted
@@ -19,17 +22,21 @@ start_codebase("jobs", cpu=1, memory=256, concurrency=20, max_instances=100)
 
 @pubsub_fn.on_message_published(topic=SessionCompleted.topic, retry=True)
 @background("pubsub")
-def on_session_completed(event: pubsub_fn.CloudEvent[pubsub_fn.MessagePublishedData]) -> None:
+def on_session_completed(event: CloudEvent[pubsub_fn.MessagePublishedData[object]]) -> None:
     """Add a completed session's minutes to the global hours-saved counter (once per session)."""
     try:
         completed = SessionCompleted.model_validate_json(base64.b64decode(event.data.message.data))
     except (ValueError, ValidationError):
         # A malformed message never becomes valid: retrying it would only block the subscription.
-        logs.get_logger().error("malformed message dropped", messageId=event.data.message.message_id)
+        logs.get_logger().error(
+            "malformed message dropped", messageId=event.data.message.message_id
+        )
         return
     logs.bind_user(completed.user_id)
     added = hours_saved.add_session(completed, datetime.now(UTC))
-    logs.get_logger().info("hours saved contribution", added=added, minutes=completed.focused_minutes)
+    logs.get_logger().info(
+        "hours saved contribution", added=added, minutes=completed.focused_minutes
+    )
 
 
 @tasks_fn.on_task_dispatched(
@@ -37,7 +44,7 @@ def on_session_completed(event: pubsub_fn.CloudEvent[pubsub_fn.MessagePublishedD
     rate_limits=options.RateLimits(max_concurrent_dispatches=50),
 )
 @background("task")
-def completeSessionAtPlannedEnd(request: tasks_fn.CallableRequest[dict[str, str]]) -> None:  # noqa: N802 - task queue names allow no '_'
+def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:  # noqa: N802 - task queue names allow no '_'
     """At a session's planned end, complete it if no device has (offline or uninstalled devices)."""
     uid, session_id = request.data["userId"], request.data["sessionId"]
     logs.bind_user(uid)
@@ -45,7 +52,7 @@ def completeSessionAtPlannedEnd(request: tasks_fn.CallableRequest[dict[str, str]
     logs.get_logger().info("planned end reached", completedByServer=completed)
 
 
-@scheduler_fn.on_schedule(schedule="every 5 minutes", timezone=scheduler_fn.Timezone("UTC"))
+@scheduler_fn.on_schedule(schedule="every 5 minutes", timezone=Timezone("UTC"))
 @background("schedule")
 def roll_up_hours_saved(event: scheduler_fn.ScheduledEvent) -> None:
     """Sum the hours-saved shards into the one document every app launch reads."""
@@ -53,4 +60,6 @@ def roll_up_hours_saved(event: scheduler_fn.ScheduledEvent) -> None:
         # The worker's start-up health probe runs schedule bodies once with no scheduler headers.
         return
     summary = hours_saved.roll_up(datetime.now(UTC))
-    logs.get_logger().info("hours saved rolled up", totalMinutes=summary.total_minutes, shards=summary.shards_read)
+    logs.get_logger().info(
+        "hours saved rolled up", totalMinutes=summary.total_minutes, shards=summary.shards_read
+    )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from firebase_functions import firestore_fn
+from firebase_functions.core import Change
+from google.cloud.firestore_v1 import DocumentSnapshot
 
 from focus.domain.sessions import FocusSession, SessionStatus
 from focus.platform import logs, messaging
@@ -20,7 +23,7 @@ COMPLETE_SESSION_TASK = "completeSessionAtPlannedEnd"
 @firestore_fn.on_document_written(document="users/{uid}/sessions/{sessionId}")
 @background("firestore")
 def on_session_written(
-    event: firestore_fn.Event[firestore_fn.Change[firestore_fn.DocumentSnapshot | None]],
+    event: firestore_fn.Event[Change[DocumentSnapshot[Any] | None]],
 ) -> None:
     """A device wrote one of its sessions: schedule its end, or count it once it completed."""
     uid, session_id = event.params["uid"], event.params["sessionId"]

@@ -52,8 +52,14 @@ manifest = yaml.safe_load(serving.functions_as_yaml(serving.get_functions()))
 with open(sys.argv[1], "w") as out:
     json.dump(manifest, out)
 """
-RESOURCES = [("mem", "availableMemoryMb"), ("cpu", "cpu"), ("concurrency", "concurrency"),
-             ("max", "maxInstances"), ("min", "minInstances"), ("timeout", "timeoutSeconds")]
+RESOURCES = [
+    ("mem", "availableMemoryMb"),
+    ("cpu", "cpu"),
+    ("concurrency", "concurrency"),
+    ("max", "maxInstances"),
+    ("min", "minInstances"),
+    ("timeout", "timeoutSeconds"),
+]
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,14 @@ def load_codebases(only: str | None) -> list[Codebase]:
         runtime = entry.get("runtime", "")
         if not runtime.startswith("python3"):
             raise SystemExit(f"deploy-check: runtime {runtime!r} is not a Python runtime")
-        codebases.append(Codebase(
-            name=entry.get("codebase", "default"),
-            source=ROOT / entry["source"],
-            ignore=[*entry.get("ignore", CLI_DEFAULT_IGNORE), *CLI_ALWAYS_IGNORED],
-            python=f"python3.{runtime.removeprefix('python3')}",
-        ))
+        codebases.append(
+            Codebase(
+                name=entry.get("codebase", "default"),
+                source=ROOT / entry["source"],
+                ignore=[*entry.get("ignore", CLI_DEFAULT_IGNORE), *CLI_ALWAYS_IGNORED],
+                python=f"python3.{runtime.removeprefix('python3')}",
+            )
+        )
     if only is None:
         return codebases
     chosen = [c for c in codebases if c.name == only]
@@ -116,8 +124,11 @@ def upload_filter(source: Path, patterns: list[str]) -> Callable[[str, list[str]
 def inspect_upload(upload: Path) -> tuple[list[str], int, int]:
     """Problems with the upload's contents, its number of files and their total size in bytes."""
     files = [path for path in upload.rglob("*") if path.is_file()]
-    problems = [f"upload lacks {name}" for name in ("main.py", "requirements.txt")
-                if not (upload / name).is_file()]
+    problems = [
+        f"upload lacks {name}"
+        for name in ("main.py", "requirements.txt")
+        if not (upload / name).is_file()
+    ]
     if not (upload / SHARED_PACKAGE / "__init__.py").is_file():
         problems.append(f"upload lacks the shared package ({SHARED_PACKAGE}/__init__.py)")
     leaked = set()
@@ -141,25 +152,44 @@ def install(codebase: Codebase, upload: Path, venv: Path) -> str | None:
         return f"{codebase.python} (the codebase's runtime) is not installed"
     subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", "-r", str(upload / "requirements.txt")],
-        capture_output=True, text=True,
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(upload / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
     )
     for line in (pip.stdout + pip.stderr).splitlines():
         if line.strip() and not line.startswith(PIP_NOISE):
             print(f"  pip: {line}")
-    return None if pip.returncode == 0 else f"pip install -r requirements.txt failed ({pip.returncode})"
+    return (
+        None
+        if pip.returncode == 0
+        else f"pip install -r requirements.txt failed ({pip.returncode})"
+    )
 
 
 def discover(upload: Path, venv: Path, out: Path) -> tuple[dict[str, Any], str | None]:
     """The manifest the CLI would get from the SDK (empty on failure) and a problem, or None."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PYTHONPATH", "PYTHONHOME", "FUNCTIONS_EMULATOR"}
-           and not k.endswith("_EMULATOR_HOST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONHOME", "FUNCTIONS_EMULATOR"}
+        and not k.endswith("_EMULATOR_HOST")
+    }
     env.update(GCLOUD_PROJECT=PROJECT, FUNCTIONS_CONTROL_API="true", PYTHONDONTWRITEBYTECODE="1")
     child = subprocess.run(
         [str(venv / "bin" / "python"), "-c", DISCOVER, str(out)],
-        cwd=upload, env=env, capture_output=True, text=True,
+        cwd=upload,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if child.returncode != 0:
         tail = "\n".join(f"    {line}" for line in child.stderr.strip().splitlines()[-15:])
@@ -199,8 +229,9 @@ def report(endpoints: Mapping[str, Mapping[str, Any]]) -> str:
     rows = []
     for function_id, endpoint in sorted(endpoints.items()):
         kind, details = describe_trigger(endpoint)
-        resources = " ".join(f"{label}={endpoint[key]}" for label, key in RESOURCES
-                             if endpoint.get(key) is not None)
+        resources = " ".join(
+            f"{label}={endpoint[key]}" for label, key in RESOURCES if endpoint.get(key) is not None
+        )
         rows.append([function_id, kind, details, ",".join(endpoint.get("region") or []), resources])
     return format_table(["function", "trigger", "settings", "region", "resources"], rows)
 
@@ -212,7 +243,7 @@ def check(codebase: Codebase, workdir: Path) -> Result:
     shutil.copytree(codebase.source, upload, ignore=upload_filter(codebase.source, codebase.ignore))
     problems, files, size = inspect_upload(upload)
     result.problems += problems
-    print(f"upload: {files} files, {size / 1024:.1f} KB ({upload})")
+    print(f"upload: {files} files, {size / 1024:.1f} KB")
     if not (upload / "requirements.txt").is_file():
         return result
     started = time.perf_counter()
@@ -229,9 +260,11 @@ def check(codebase: Codebase, workdir: Path) -> Result:
     if not result.endpoints:
         result.problems.append("exposes no functions")
         return result
-    result.problems += [f"{function_id}: no trigger the CLI knows"
-                        for function_id, endpoint in result.endpoints.items()
-                        if describe_trigger(endpoint)[0] == "unknown"]
+    result.problems += [
+        f"{function_id}: no trigger the CLI knows"
+        for function_id, endpoint in result.endpoints.items()
+        if describe_trigger(endpoint)[0] == "unknown"
+    ]
     print(report(result.endpoints))
     apis = ", ".join(api["api"] for api in manifest.get("requiredAPIs") or [])
     if apis:
@@ -246,14 +279,19 @@ def clashes(results: list[Result]) -> list[str]:
         for function_id, endpoint in result.endpoints.items():
             for region in endpoint.get("region") or []:
                 claims.setdefault((region, function_id), []).append(result.codebase)
-    return [f"{region}/{function_id} is claimed by codebases {', '.join(names)}"
-            for (region, function_id), names in sorted(claims.items()) if len(names) > 1]
+    return [
+        f"{region}/{function_id} is claimed by codebases {', '.join(names)}"
+        for (region, function_id), names in sorted(claims.items())
+        if len(names) > 1
+    ]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codebase", help="check only this codebase (firebase.json `codebase`)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir with uploads and venvs")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp dir with uploads and venvs"
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 

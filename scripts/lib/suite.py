@@ -10,14 +10,13 @@ Usage: suite.py dev | suite.py run -- <command...>
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +105,9 @@ class Suite:
                     sys.exit(f"error: emulators not ready after {START_TIMEOUT_S}s; see {LOG_PATH}")
             else:
                 code = self.process.wait()
-                sys.exit(f"error: the Firebase CLI exited ({code}) before the emulators were ready; see {LOG_PATH}")
+                sys.exit(
+                    f"error: the Firebase CLI exited ({code}) before the emulators were ready; see {LOG_PATH}"
+                )
         self._forward_output()
 
     def _forward_output(self) -> None:
@@ -130,14 +131,10 @@ class Suite:
             return
         pgid = self.process.pid
         if _group_alive(pgid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGINT)  # lets the CLI stop the JVM emulators cleanly
-            except ProcessLookupError:
-                pass
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
         deadline = time.monotonic() + 5
         while _group_alive(pgid):  # the orphaned function workers, and anything slow to stop
             sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
@@ -152,6 +149,7 @@ class Suite:
 
 def env_for_clients() -> dict[str, str]:
     """What a test process needs to find the suite (the harness reads these)."""
+
     def host(name: str) -> str:
         return f"{EMULATORS[name]['host']}:{EMULATORS[name]['port']}"
 
@@ -188,7 +186,10 @@ def main() -> int:
     started = time.monotonic()
     try:
         suite.start()
-        print(f"[suite] emulators ready in {time.monotonic() - started:.1f}s (log: {LOG_PATH})", flush=True)
+        print(
+            f"[suite] emulators ready in {time.monotonic() - started:.1f}s (log: {LOG_PATH})",
+            flush=True,
+        )
         env = {**os.environ, **env_for_clients()}
         if args.mode == "dev":
             from dev_seed import seed_and_describe  # scripts/lib/dev_seed.py

@@ -12,7 +12,12 @@ Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``Emula
 
 from firebase_emulator_harness.assertions import assert_allowed, assert_denied
 from firebase_emulator_harness.auth import User
-from firebase_emulator_harness.errors import CallableError, EmulatorError, EmulatorNotRunning, PermissionDenied
+from firebase_emulator_harness.errors import (
+    CallableError,
+    EmulatorError,
+    EmulatorNotRunning,
+    PermissionDenied,
+)
 from firebase_emulator_harness.firestore import Firestore
 from firebase_emulator_harness.functions import CallableResult
 from firebase_emulator_harness.suite import EmulatorSuite

@@ -15,7 +15,9 @@ def assert_allowed(operation: Callable[[], T]) -> T:
     try:
         return operation()
     except PermissionDenied as exc:
-        raise AssertionError(f"expected the rules to allow this, but they denied it: {exc}") from None
+        raise AssertionError(
+            f"expected the rules to allow this, but they denied it: {exc}"
+        ) from None
 
 
 def assert_denied(operation: Callable[[], object]) -> PermissionDenied:
@@ -24,4 +26,6 @@ def assert_denied(operation: Callable[[], object]) -> PermissionDenied:
         result = operation()
     except PermissionDenied as exc:
         return exc
-    raise AssertionError(f"expected the rules to deny this, but it was allowed (result: {result!r})")
+    raise AssertionError(
+        f"expected the rules to deny this, but it was allowed (result: {result!r})"
+    )

@@ -42,7 +42,9 @@ class AuthEmulator:
             timeout=TIMEOUT_S,
         )
         if response.status_code != 200:
-            raise EmulatorError(f"Auth emulator {path}: {response.text}", status=response.status_code)
+            raise EmulatorError(
+                f"Auth emulator {path}: {response.text}", status=response.status_code
+            )
         result: dict[str, Any] = response.json()
         return result
 
@@ -55,7 +57,9 @@ class AuthEmulator:
 
     def sign_up_anonymously(self) -> User:
         """A new anonymous account, as the app creates on first launch."""
-        body = self._post("/identitytoolkit.googleapis.com/v1/accounts:signUp", {"returnSecureToken": True})
+        body = self._post(
+            "/identitytoolkit.googleapis.com/v1/accounts:signUp", {"returnSecureToken": True}
+        )
         return User(body["localId"], body["idToken"], body["refreshToken"], anonymous=True)
 
     def create_user(
@@ -90,7 +94,9 @@ class AuthEmulator:
             timeout=TIMEOUT_S,
         )
         if response.status_code != 200:
-            raise EmulatorError(f"token refresh failed: {response.text}", status=response.status_code)
+            raise EmulatorError(
+                f"token refresh failed: {response.text}", status=response.status_code
+            )
         body = response.json()
         user.id_token, user.refresh_token = body["id_token"], body["refresh_token"]
         return user

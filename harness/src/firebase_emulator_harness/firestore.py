@@ -60,7 +60,9 @@ class Firestore:
         if response.status_code == 403:
             raise PermissionDenied(f"{what}: {response.text}", status=403, body=response.text)
         if response.status_code >= 400:
-            raise EmulatorError(f"{what}: {response.status_code} {response.text}", status=response.status_code)
+            raise EmulatorError(
+                f"{what}: {response.status_code} {response.text}", status=response.status_code
+            )
         return response.json() if response.content else {}
 
     def _document_path(self, path: str) -> str:
@@ -72,7 +74,9 @@ class Firestore:
     # -- documents -----------------------------------------------------------------------------
     def get(self, path: str) -> dict[str, Any] | None:
         """The document's data, or None if it does not exist."""
-        response = session().get(f"{self.root}/{self._document_path(path)}", headers=self.headers, timeout=TIMEOUT_S)
+        response = session().get(
+            f"{self.root}/{self._document_path(path)}", headers=self.headers, timeout=TIMEOUT_S
+        )
         if response.status_code == 404:
             return None
         return decode_fields(self._check(response, f"get {path}").get("fields", {}))
@@ -147,9 +151,17 @@ class Firestore:
         if len(parts) % 2 == 0:
             raise ValueError(f"{collection!r} is a document path, expected a collection path")
         parent = "/".join(parts[:-1])
-        structured: dict[str, Any] = {"from": [{"collectionId": parts[-1], "allDescendants": all_descendants}]}
+        structured: dict[str, Any] = {
+            "from": [{"collectionId": parts[-1], "allDescendants": all_descendants}]
+        }
         filters = [
-            {"fieldFilter": {"field": {"fieldPath": _field_path(f)}, "op": _OPERATORS[op], "value": encode(v)}}
+            {
+                "fieldFilter": {
+                    "field": {"fieldPath": _field_path(f)},
+                    "op": _OPERATORS[op],
+                    "value": encode(v),
+                }
+            }
             for f, op, v in (where or [])
         ]
         if len(filters) == 1:
@@ -158,13 +170,18 @@ class Firestore:
             structured["where"] = {"compositeFilter": {"op": "AND", "filters": filters}}
         if order_by:
             structured["orderBy"] = [
-                {"field": {"fieldPath": _field_path(f)}, "direction": "DESCENDING" if d == "desc" else "ASCENDING"}
+                {
+                    "field": {"fieldPath": _field_path(f)},
+                    "direction": "DESCENDING" if d == "desc" else "ASCENDING",
+                }
                 for f, d in order_by
             ]
         if limit is not None:
             structured["limit"] = limit
         url = f"{self.root}/{parent}:runQuery" if parent else f"{self.root}:runQuery"
-        response = session().post(url, json={"structuredQuery": structured}, headers=self.headers, timeout=TIMEOUT_S)
+        response = session().post(
+            url, json={"structuredQuery": structured}, headers=self.headers, timeout=TIMEOUT_S
+        )
         if response.status_code == 403:
             raise PermissionDenied(f"query {collection}: {response.text}", status=403)
         if response.status_code >= 400:
@@ -224,9 +241,36 @@ class FirestoreEmulator:
         report: dict[str, Any] = response.json()
         return report
 
+    def uncovered_expressions(self) -> list[str]:
+        """Every rule expression never evaluated since the rules were loaded, as
+        ``"line:column  source text"``: empty when the tests exercised every expression.
+
+        Coverage accumulates from the moment rules are loaded, so call this at the end of a
+        session that loaded them once."""
+        coverage = self.rule_coverage()
+        source = coverage["rules"]["files"][0]["content"].encode()
+        missing: list[str] = []
+
+        def walk(node: dict[str, Any]) -> None:
+            position = node["sourcePosition"]
+            if "values" not in node:
+                # Offsets are byte positions; the end offset is inclusive.
+                text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
+                    errors="replace"
+                )
+                missing.append(f"{position['line']}:{position['column']}  {' '.join(text.split())}")
+                return  # its children were not evaluated either; the outermost miss says enough
+            for child in node.get("children", []):
+                walk(child)
+
+        for expression in coverage["report"]:
+            walk(expression)
+        return missing
+
     def rule_coverage_html(self) -> str:
         response = session().get(
-            f"{self.base_url}/emulator/v1/projects/{self.project}:ruleCoverage.html", timeout=TIMEOUT_S
+            f"{self.base_url}/emulator/v1/projects/{self.project}:ruleCoverage.html",
+            timeout=TIMEOUT_S,
         )
         response.raise_for_status()
         return response.text

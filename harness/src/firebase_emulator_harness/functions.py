@@ -34,7 +34,10 @@ class CallableResult:
         """The result; raises ``CallableError`` if the call failed."""
         if self.error is not None:
             raise CallableError(
-                self.code, str(self.error.get("message")), self.error.get("details"), status=self.http_status
+                self.code,
+                str(self.error.get("message")),
+                self.error.get("details"),
+                status=self.http_status,
             )
         return self.result
 
@@ -83,13 +86,19 @@ class FunctionsEmulator:
     def _trigger_keys(self) -> list[str]:
         # The emulator's 404 for an unknown trigger lists every trigger key it knows.
         response = session().post(
-            f"{self.base_url}/functions/projects/{self.project}/triggers/__list__", timeout=TIMEOUT_S
+            f"{self.base_url}/functions/projects/{self.project}/triggers/__list__",
+            timeout=TIMEOUT_S,
         )
         match = re.search(r"valid functions are: (.*)$", response.text, re.S)
         return [key.strip() for key in match[1].split(",")] if match else []
 
     def run_scheduled(
-        self, name: str, *, region: str | None = None, job_name: str | None = None, at: datetime | None = None
+        self,
+        name: str,
+        *,
+        region: str | None = None,
+        job_name: str | None = None,
+        at: datetime | None = None,
     ) -> int:
         """Fire the scheduled function ``name`` once, as Cloud Scheduler would; the HTTP status.
 
@@ -98,29 +107,41 @@ class FunctionsEmulator:
         looked up first. The request carries the headers Cloud Scheduler sends.
         """
         prefix = f"{region or self.region}-{name}-"
-        keys = [k for k in self._trigger_keys() if k.startswith(prefix) and k[len(prefix):].isdigit()]
+        keys = [
+            k for k in self._trigger_keys() if k.startswith(prefix) and k[len(prefix) :].isdigit()
+        ]
         if not keys:
-            raise EmulatorError(f"no scheduled function {name!r} is loaded in region {region or self.region}")
-        key = max(keys, key=lambda k: int(k[len(prefix):]))
+            raise EmulatorError(
+                f"no scheduled function {name!r} is loaded in region {region or self.region}"
+            )
+        key = max(keys, key=lambda k: int(k[len(prefix) :]))
         when = (at or datetime.now(UTC)).astimezone(UTC)
         response = session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/{key}",
             headers={
-                "X-CloudScheduler-JobName": job_name or f"firebase-schedule-{name}-{region or self.region}",
+                "X-CloudScheduler-JobName": job_name
+                or f"firebase-schedule-{name}-{region or self.region}",
                 "X-CloudScheduler-ScheduleTime": when.isoformat().replace("+00:00", "Z"),
             },
             timeout=TIMEOUT_S,
         )
         if response.status_code >= 400:
-            raise EmulatorError(f"scheduled {name}: {response.status_code} {response.text[:500]}", status=response.status_code)
+            raise EmulatorError(
+                f"scheduled {name}: {response.status_code} {response.text[:500]}",
+                status=response.status_code,
+            )
         return response.status_code
 
     @contextmanager
     def background_triggers_disabled(self) -> Iterator[None]:
         """Within the block, Firestore/Pub/Sub/Auth event triggers do not fire (arrange data quietly)."""
-        response = session().put(f"{self.hub_url}/functions/disableBackgroundTriggers", timeout=TIMEOUT_S)
+        response = session().put(
+            f"{self.hub_url}/functions/disableBackgroundTriggers", timeout=TIMEOUT_S
+        )
         response.raise_for_status()
         try:
             yield
         finally:
-            session().put(f"{self.hub_url}/functions/enableBackgroundTriggers", timeout=TIMEOUT_S).raise_for_status()
+            session().put(
+                f"{self.hub_url}/functions/enableBackgroundTriggers", timeout=TIMEOUT_S
+            ).raise_for_status()

@@ -26,9 +26,17 @@ from firebase_emulator_harness.suite import EmulatorSuite
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("firebase_project", "Firebase project id of the running Emulator Suite", default="demo-test")
-    parser.addini("firebase_region", "default region of callables and scheduled functions", default="us-central1")
-    parser.addini("firebase_rules_file", "Firestore rules file to load once per session", default="")
+    parser.addini(
+        "firebase_project", "Firebase project id of the running Emulator Suite", default="demo-test"
+    )
+    parser.addini(
+        "firebase_region",
+        "default region of callables and scheduled functions",
+        default="us-central1",
+    )
+    parser.addini(
+        "firebase_rules_file", "Firestore rules file to load once per session", default=""
+    )
 
 
 def _configured_rules(config: pytest.Config) -> str | None:
@@ -59,7 +67,9 @@ def firebase(firebase_suite: EmulatorSuite) -> EmulatorSuite:
 
 
 @pytest.fixture
-def firestore_rules(firebase_suite: EmulatorSuite, pytestconfig: pytest.Config) -> Iterator[Callable[[str], None]]:
+def firestore_rules(
+    firebase_suite: EmulatorSuite, pytestconfig: pytest.Config
+) -> Iterator[Callable[[str], None]]:
     yield firebase_suite.firestore.load_rules
     if (rules := _configured_rules(pytestconfig)) is not None:
         firebase_suite.firestore.load_rules(rules)

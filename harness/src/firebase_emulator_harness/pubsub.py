@@ -21,9 +21,13 @@ class PubSubEmulator:
     def ensure_topic(self, topic: str) -> None:
         response = session().put(self._topic(topic), json={}, timeout=TIMEOUT_S)
         if response.status_code not in (200, 409):
-            raise EmulatorError(f"create topic {topic}: {response.text}", status=response.status_code)
+            raise EmulatorError(
+                f"create topic {topic}: {response.text}", status=response.status_code
+            )
 
-    def publish(self, topic: str, data: bytes | str | dict[str, Any] | list[Any], **attributes: str) -> str:
+    def publish(
+        self, topic: str, data: bytes | str | dict[str, Any] | list[Any], **attributes: str
+    ) -> str:
         """Publish one message (dicts/lists are sent as JSON); the message id."""
         if isinstance(data, (dict, list)):
             data = json.dumps(data)
@@ -31,7 +35,9 @@ class PubSubEmulator:
         message: dict[str, Any] = {"data": base64.b64encode(payload).decode()}
         if attributes:
             message["attributes"] = attributes
-        response = session().post(f"{self._topic(topic)}:publish", json={"messages": [message]}, timeout=TIMEOUT_S)
+        response = session().post(
+            f"{self._topic(topic)}:publish", json={"messages": [message]}, timeout=TIMEOUT_S
+        )
         if response.status_code != 200:
             raise EmulatorError(f"publish to {topic}: {response.text}", status=response.status_code)
         return str(response.json()["messageIds"][0])

@@ -44,12 +44,16 @@ class EmulatorSuite:
                 "Start the suite first (for this project: scripts/test or scripts/dev)."
             ) from None
         self.endpoints = {
-            name: Endpoint(info["host"], int(info["port"])) for name, info in listing.items() if "port" in info
+            name: Endpoint(info["host"], int(info["port"]))
+            for name, info in listing.items()
+            if "port" in info
         }
 
     def _endpoint(self, name: str) -> str:
         if name not in self.endpoints:
-            raise EmulatorNotRunning(f"the {name} emulator is not running (running: {sorted(self.endpoints)})")
+            raise EmulatorNotRunning(
+                f"the {name} emulator is not running (running: {sorted(self.endpoints)})"
+            )
         return self.endpoints[name].url
 
     @property
@@ -62,7 +66,9 @@ class EmulatorSuite:
 
     @property
     def functions(self) -> FunctionsEmulator:
-        return FunctionsEmulator(self._endpoint("functions"), self.hub_url, self.project, self.region)
+        return FunctionsEmulator(
+            self._endpoint("functions"), self.hub_url, self.project, self.region
+        )
 
     @property
     def pubsub(self) -> PubSubEmulator:

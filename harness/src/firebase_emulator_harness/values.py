@@ -43,7 +43,7 @@ def _timestamp(text: str) -> datetime:
 
 
 def decode(value: dict[str, Any]) -> Any:
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "nullValue":
         return None
     if kind == "booleanValue":

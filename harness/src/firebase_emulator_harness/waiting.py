@@ -27,5 +27,7 @@ def wait_for(
         if last:
             return last
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {message}; last value: {last!r}"
+            )
         time.sleep(interval)

@@ -79,7 +79,7 @@ def _caller(request: https_fn.CallableRequest[Any]) -> Caller:
 
 def mobile_callable(
     request_model: type[Req], **options: Any
-) -> Callable[[Handler[Req, Resp]], https_fn.Callable[..., Any]]:
+) -> Callable[[Handler[Req, Resp]], Any]:
     """Declare a callable for the mobile app. ``options`` go to ``https_fn.on_call``."""
 
     def decorate(handler: Handler[Req, Resp]) -> Any:

@@ -25,13 +25,12 @@ def firebase_app() -> App:
 
     credential: Any = None
     if is_emulated():
+        from firebase_admin import credentials
         from google.auth.credentials import AnonymousCredentials
 
-        from firebase_admin import credentials
-
-        class _EmulatorCredential(credentials.Base):
+        class _EmulatorCredential(credentials.Base):  # type: ignore[misc]
             def get_credential(self) -> AnonymousCredentials:
-                return AnonymousCredentials()
+                return AnonymousCredentials()  # type: ignore[no-untyped-call]
 
         credential = _EmulatorCredential()
     return firebase_admin.initialize_app(credential, {"projectId": project_id()})
@@ -60,6 +59,4 @@ def task_queue(function_name: str) -> TaskQueue:
     """The Cloud Tasks queue in front of a task-queue function (names: letters, digits, '-')."""
     from firebase_admin import functions
 
-    return functions.task_queue(
-        f"locations/{REGION}/functions/{function_name}", app=firebase_app()
-    )
+    return functions.task_queue(f"locations/{REGION}/functions/{function_name}", app=firebase_app())

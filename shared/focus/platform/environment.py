@@ -29,4 +29,3 @@ def is_emulated() -> bool:
     return os.environ.get("FUNCTIONS_EMULATOR") == "true" or bool(
         os.environ.get("FIRESTORE_EMULATOR_HOST")
     )
-

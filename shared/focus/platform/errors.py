@@ -27,7 +27,9 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any
 
 def invalid_request(error: ValidationError, prefix: str = "") -> InvalidArgument:
     """A validation failure as the domain's INVALID_ARGUMENT, field paths under ``prefix``."""
-    return InvalidArgument("The request is invalid.", details={"fields": field_errors(error, prefix)})
+    return InvalidArgument(
+        "The request is invalid.", details={"fields": field_errors(error, prefix)}
+    )
 
 
 def to_https_error(exc: BaseException) -> https_fn.HttpsError:

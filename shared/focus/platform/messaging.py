@@ -28,10 +28,10 @@ def enqueue(function_name: str, payload: dict[str, Any], *, at: datetime, task_i
     because task-queue functions read the callable format and the Python Admin SDK sends the
     payload as given.
     """
+    from datetime import UTC
+
     from firebase_admin import exceptions
     from firebase_admin.functions import TaskOptions
-
-    from datetime import UTC
 
     try:
         clients.task_queue(function_name).enqueue(

@@ -38,18 +38,22 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
         tx.update(session_ref, {"result.addedToHoursSavedAt": now})
         return True
 
-    return run(db.transaction())
+    return run(db.transaction())  # type: ignore[no-any-return]
 
 
 def roll_up(now: datetime) -> HoursSavedSummary:
     """Sum every shard into the summary document the app reads."""
     db = clients.firestore()
-    minutes = [int(doc.get("minutes") or 0) for doc in db.collection(paths.HOURS_SAVED_SHARDS).stream()]
+    minutes = [
+        int(doc.get("minutes") or 0) for doc in db.collection(paths.HOURS_SAVED_SHARDS).stream()
+    ]
     summary = domain.summarize(minutes, now=now)
     db.collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).set(summary.to_firestore())
     return summary
 
 
 def summary() -> HoursSavedSummary | None:
-    snapshot = clients.firestore().collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).get()
+    snapshot = (
+        clients.firestore().collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).get()
+    )
     return HoursSavedSummary.model_validate(snapshot.to_dict()) if snapshot.exists else None

@@ -28,4 +28,4 @@ def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]
         tx.create(ref, profile.to_firestore())
         return profile, True
 
-    return run(db.transaction())
+    return run(db.transaction())  # type: ignore[no-any-return]

@@ -63,7 +63,7 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
             completed_at=session.ended_at or session.planned_end,
         )
 
-    return run(db.transaction())
+    return run(db.transaction())  # type: ignore[no-any-return]
 
 
 def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
@@ -82,4 +82,4 @@ def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
         tx.update(ref, domain.completion_fields(session))
         return True
 
-    return run(db.transaction())
+    return run(db.transaction())  # type: ignore[no-any-return]

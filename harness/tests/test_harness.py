@@ -1,0 +1,203 @@
+"""The harness's own specification, run against the real emulators with rules of its own.
+
+Nothing here knows the product: each test loads the tiny rules below, and the plugin restores the
+project's configured rules afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from firebase_emulator_harness import (
+    EmulatorError,
+    EmulatorNotRunning,
+    EmulatorSuite,
+    PermissionDenied,
+    assert_allowed,
+    assert_denied,
+    wait_for,
+)
+
+NOTES_RULES = """
+rules_version = '2';
+service cloud.firestore {
+  match /databases/{database}/documents {
+    match /notes/{owner}/items/{item} {
+      allow read, write: if request.auth != null && request.auth.uid == owner;
+    }
+    match /public/{doc} {
+      allow read: if true;
+      allow write: if request.auth != null && request.auth.token.admin == true;
+    }
+  }
+}
+"""
+
+
+@pytest.fixture
+def notes(firebase: EmulatorSuite, firestore_rules: Callable[[str], None]) -> EmulatorSuite:
+    firestore_rules(NOTES_RULES)
+    return firebase
+
+
+def test_users_get_real_id_tokens_from_the_auth_emulator(firebase: EmulatorSuite) -> None:
+    anonymous = firebase.auth.sign_up_anonymously()
+    named = firebase.auth.create_user("lin@example.com")
+
+    assert anonymous.anonymous and anonymous.uid != named.uid
+    assert anonymous.id_token.count(".") == 2
+    assert (firebase.auth.lookup(named.uid) or {})["email"] == "lin@example.com"
+
+
+def test_custom_claims_reach_the_rules_after_refresh(notes: EmulatorSuite) -> None:
+    plain = notes.auth.create_user("plain@example.com")
+    admin = notes.auth.create_user("admin@example.com", claims={"admin": True})
+
+    assert_denied(lambda: notes.firestore.as_user(plain).set("public/notice", {"text": "hi"}))
+    assert_allowed(lambda: notes.firestore.as_user(admin).set("public/notice", {"text": "hi"}))
+    assert notes.firestore.unauthenticated().get("public/notice") == {"text": "hi"}
+
+
+def test_rules_allow_a_users_own_document_and_deny_another_users(notes: EmulatorSuite) -> None:
+    alice, bob = notes.auth.sign_up_anonymously(), notes.auth.sign_up_anonymously()
+    path = f"notes/{alice.uid}/items/1"
+
+    assert_allowed(lambda: notes.firestore.as_user(alice).create(path, {"text": "mine"}))
+    assert_denied(lambda: notes.firestore.as_user(bob).get(path))
+    assert_denied(lambda: notes.firestore.as_user(bob).set(path, {"text": "theirs"}))
+    assert_denied(lambda: notes.firestore.unauthenticated().get(path))
+    assert notes.firestore.as_user(alice).get(path) == {"text": "mine"}
+
+
+def test_assertions_fail_when_the_rules_disagree(notes: EmulatorSuite) -> None:
+    alice = notes.auth.sign_up_anonymously()
+    db = notes.firestore.as_user(alice)
+
+    with pytest.raises(AssertionError, match="expected the rules to deny"):
+        assert_denied(lambda: db.set(f"notes/{alice.uid}/items/1", {"n": 1}))
+    with pytest.raises(AssertionError, match="expected the rules to allow"):
+        assert_allowed(lambda: db.get("notes/someone-else/items/1"))
+
+
+def test_values_round_trip_through_firestore(notes: EmulatorSuite) -> None:
+    owner = notes.firestore.as_owner()
+    when = datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC)
+    data = {
+        "text": "é ✓",
+        "count": 3,
+        "ratio": 0.25,
+        "flag": False,
+        "none": None,
+        "when": when,
+        "raw": b"\x00\x01",
+        "list": [1, "two", {"three": 3}],
+        "map": {"nested": {"deep": True}},
+    }
+
+    owner.set("anything/doc", data)
+
+    assert owner.get("anything/doc") == data
+
+
+def test_create_update_delete_and_query(notes: EmulatorSuite) -> None:
+    owner = notes.firestore.as_owner()
+    owner.create("items/a", {"n": 1, "tags": ["x"], "meta": {"seen": False}})
+    owner.create("items/b", {"n": 2, "tags": ["y"]})
+    owner.create("items/c", {"n": 3, "tags": ["x", "y"]})
+
+    with pytest.raises(EmulatorError):
+        owner.create("items/a", {"n": 9})  # already exists
+    owner.update("items/a", {"meta.seen": True, "n": 10})
+    with pytest.raises(EmulatorError):
+        owner.update("items/missing", {"n": 1})
+    owner.delete("items/b")
+
+    assert owner.get("items/a") == {"n": 10, "tags": ["x"], "meta": {"seen": True}}
+    assert owner.get("items/b") is None
+    tagged = owner.query("items", where=[("tags", "array-contains", "x")], order_by=[("n", "desc")])
+    assert [path for path, _ in tagged] == ["items/a", "items/c"]
+    assert owner.query("items", where=[("n", ">", 5)], limit=1) == [
+        ("items/a", owner.get("items/a"))
+    ]
+
+
+def test_collection_group_queries_reach_every_subcollection(notes: EmulatorSuite) -> None:
+    owner = notes.firestore.as_owner()
+    owner.set("notes/u1/items/1", {"k": 1})
+    owner.set("notes/u2/items/2", {"k": 2})
+
+    paths = [path for path, _ in owner.query("items", all_descendants=True)]
+
+    assert sorted(paths) == ["notes/u1/items/1", "notes/u2/items/2"]
+
+
+def test_queries_as_a_user_are_checked_by_the_rules(notes: EmulatorSuite) -> None:
+    alice, bob = notes.auth.sign_up_anonymously(), notes.auth.sign_up_anonymously()
+    notes.firestore.as_user(alice).set(f"notes/{alice.uid}/items/1", {"n": 1})
+
+    assert len(notes.firestore.as_user(alice).query(f"notes/{alice.uid}/items")) == 1
+    with pytest.raises(PermissionDenied):
+        notes.firestore.as_user(bob).query(f"notes/{alice.uid}/items")
+
+
+def test_each_test_starts_with_empty_firestore_and_auth(firebase: EmulatorSuite) -> None:
+    firebase.firestore.as_owner().set("leftover/doc", {"x": 1})
+    firebase.auth.create_user("left@example.com")
+
+    firebase.reset()
+
+    assert firebase.firestore.as_owner().get("leftover/doc") is None
+    assert firebase.firestore.as_owner().query("leftover") == []
+
+
+def test_rule_coverage_shows_which_expressions_the_tests_exercised(notes: EmulatorSuite) -> None:
+    before = notes.firestore.uncovered_expressions()
+    alice = notes.auth.sign_up_anonymously()
+
+    notes.firestore.as_user(alice).set(f"notes/{alice.uid}/items/1", {"n": 1})
+
+    after = notes.firestore.uncovered_expressions()
+    assert any("request.auth.uid == owner" in miss for miss in before)
+    assert not any("request.auth.uid == owner" in miss for miss in after)
+    assert any("request.auth.token.admin == true" in miss for miss in after)
+    assert "Rule Coverage Report" in notes.firestore.rule_coverage_html()
+
+
+def test_invalid_rules_are_refused_with_the_compiler_message(notes: EmulatorSuite) -> None:
+    with pytest.raises(EmulatorError, match="rules rejected"):
+        notes.firestore.load_rules(
+            "rules_version = '2'; service cloud.firestore { match /x { allow read: if ; } }"
+        )
+
+
+def test_publishing_to_pubsub_returns_the_message_id(firebase: EmulatorSuite) -> None:
+    firebase.pubsub.ensure_topic("harness-selftest")
+
+    assert firebase.pubsub.publish("harness-selftest", {"hello": "world"}, origin="test")
+    assert firebase.pubsub.publish("harness-selftest", b"\x00raw")
+
+
+def test_calling_a_missing_callable_is_an_emulator_error(firebase: EmulatorSuite) -> None:
+    with pytest.raises(EmulatorError):
+        firebase.functions.call("noSuchFunction", {})
+
+
+def test_firing_an_unknown_schedule_is_an_emulator_error(firebase: EmulatorSuite) -> None:
+    with pytest.raises(EmulatorError, match="no scheduled function"):
+        firebase.functions.run_scheduled("noSuchSchedule")
+
+
+def test_wait_for_returns_the_first_truthy_value_and_times_out_with_the_last() -> None:
+    values = iter([None, 0, "ready"])
+
+    assert wait_for(lambda: next(values), interval=0.01) == "ready"
+    with pytest.raises(AssertionError, match="waiting for nothing; last value: False"):
+        wait_for(lambda: False, timeout=0.05, interval=0.01, message="nothing")
+
+
+def test_a_suite_that_is_not_running_is_reported_clearly() -> None:
+    with pytest.raises(EmulatorNotRunning, match="no Emulator Suite hub"):
+        EmulatorSuite("demo-test", hub="127.0.0.1:9")

@@ -1,0 +1,102 @@
+"""Demo data for scripts/dev: a few people with some history, created the way the app creates it.
+
+Accounts come from the Auth emulator, profiles from the real `launch` callable, and sessions are
+written as each user (security rules apply) so the real triggers count them and the real workers
+feed the community counter. Nothing is written around the backend's own paths.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from firebase_emulator_harness import EmulatorSuite, User, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "focus-demo-1"
+PEOPLE = [
+    # email, timezone, locale, sessions per day over the last week, minutes per session
+    ("ada@demo.focus", "Europe/London", "en-GB", 2, 50),
+    ("lin@demo.focus", "Asia/Singapore", "zh-SG", 1, 90),
+    ("sam@demo.focus", "America/New_York", "en-US", 3, 25),
+]
+IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
+
+
+def _launch(suite: EmulatorSuite, user: User, timezone: str, locale: str) -> dict[str, Any]:
+    request = {"client": IPHONE, "payload": {"timezone": timezone, "locale": locale}}
+    result: dict[str, Any] = suite.functions.call("launch", request, user=user).unwrap()
+    return result
+
+
+def _history(suite: EmulatorSuite, user: User, per_day: int, minutes: int, now: datetime) -> int:
+    db = suite.firestore.as_user(user)
+    written = 0
+    for day in range(7, 0, -1):
+        for n in range(per_day):
+            start = (now - timedelta(days=day)).replace(
+                hour=9 + 3 * n, minute=0, second=0, microsecond=0
+            )
+            db.create(
+                f"users/{user.uid}/sessions/d{day}-{n}",
+                {
+                    "schemaVersion": 1,
+                    "status": "completed",
+                    "plannedStart": start,
+                    "plannedEnd": start + timedelta(minutes=minutes),
+                    "endedAt": start + timedelta(minutes=minutes),
+                    "endReason": "completed",
+                },
+            )
+            written += 1
+    return written
+
+
+def seed_and_describe(env: dict[str, str]) -> None:
+    config = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+    project = env["GCLOUD_PROJECT"]
+    suite = EmulatorSuite(project=project, region="europe-west1", hub=env["FIREBASE_EMULATOR_HUB"])
+    now = datetime.now(UTC)
+    print("[dev] seeding demo data ...", flush=True)
+    people = []
+    expected_sessions = 0
+    for email, timezone, locale, per_day, minutes in PEOPLE:
+        user = suite.auth.create_user(email, PASSWORD)
+        _launch(suite, user, timezone, locale)
+        expected_sessions += _history(suite, user, per_day, minutes, now)
+        people.append(user)
+    anonymous = suite.auth.sign_up_anonymously()
+    _launch(suite, anonymous, "Europe/Paris", "fr-FR")
+
+    def everything_counted() -> bool:
+        counted = suite.firestore.as_owner().query(
+            "sessions",
+            where=[("result.addedToHoursSavedAt", ">", now - timedelta(days=1))],
+            all_descendants=True,
+        )
+        return len(counted) >= expected_sessions
+
+    wait_for(everything_counted, timeout=90, interval=0.5, message="demo sessions counted")
+    suite.functions.run_scheduled("roll_up_hours_saved")
+    community = _launch(suite, people[0], "Europe/London", "en-GB")["data"]["communityHoursSaved"]
+
+    host = lambda name: f"{config[name]['host']}:{config[name]['port']}"  # noqa: E731
+    print(
+        f"""
+[dev] The Focus backend is running (project {project}, region europe-west1).
+  Auth        http://{host("auth")}
+  Firestore   http://{host("firestore")}
+  Functions   http://{host("functions")}   e.g. POST http://{host("functions")}/{project}/europe-west1/launch
+  Pub/Sub     {host("pubsub")}
+  Cloud Tasks {host("tasks")}
+  Hub         http://{host("hub")}
+
+  Sign in as  {PEOPLE[0][0]} / {PASSWORD}   (also {PEOPLE[1][0]}, {PEOPLE[2][0]}; same password)
+              or anonymously. {expected_sessions} past sessions seeded; community total {community} h.
+  Point the app's Firebase SDKs at the emulators (useEmulator) with project id {project}.
+  Ctrl-C stops everything.
+""",
+        flush=True,
+    )
