@@ -53,6 +53,7 @@ class Variant:
     name: str  # "ours", "sdk floor" or "bare python"
     folder: Path
     statement: str | None  # the import to time; None runs `python -c pass`
+    imports: str  # what the statement imports, for the report
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,11 @@ def sdk_modules(folder: Path) -> list[str]:
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
                 pending += modules
-            elif node.level == 0 and node.module == SDK:  # from firebase_functions import https_fn
+            elif node.level == 0 and node.module == SDK:
+                # from firebase_functions import https_fn: names are modules
                 modules = [f"{SDK}.{alias.name}" for alias in node.names]
-            elif (
-                node.level == 0 and node.module
-            ):  # from focus.platform import logs (module or name)
+            elif node.level == 0 and node.module:
+                # from focus.platform import logs / from firebase_functions.core import Change
                 modules = [node.module]
                 pending += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             else:
@@ -112,10 +113,13 @@ def variants(codebase: str, folder: Path) -> list[Variant]:
     modules = sdk_modules(folder)
     if not modules:
         raise SystemExit(f"bench: found no {SDK} import behind {folder}/main.py")
+    names = ",".join(module.removeprefix(f"{SDK}.") for module in modules)
     return [
-        Variant(codebase, "ours", folder, "import main"),
-        Variant(codebase, "sdk floor", folder, "import " + ", ".join(modules)),
-        Variant(codebase, "bare python", folder, None),
+        Variant(codebase, "ours", folder, "import main", "main"),
+        Variant(
+            codebase, "sdk floor", folder, "import " + ", ".join(modules), f"{SDK}.{{{names}}}"
+        ),
+        Variant(codebase, "bare python", folder, None, "nothing (-c pass)"),
     ]
 
 
@@ -186,7 +190,7 @@ def main() -> int:
             [
                 job.codebase,
                 job.name,
-                job.statement or "-c pass",
+                job.imports,
                 spread([s.wall_ms for s in runs]),
                 spread(imports) if imports else "-",
                 f"{statistics.median(s.rss_mb for s in runs):.0f}",
@@ -200,22 +204,25 @@ def main() -> int:
         )
     )
 
-    def median(codebase: str, name: str, field: str) -> float:
-        runs = next(v for k, v in samples.items() if (k.codebase, k.name) == (codebase, name))
-        return statistics.median(getattr(s, field) for s in runs)
+    by_name = {(job.codebase, job.name): runs for job, runs in samples.items()}
+
+    def wall(codebase: str, name: str) -> float:
+        return statistics.median(s.wall_ms for s in by_name[codebase, name])
+
+    def imported(codebase: str, name: str) -> float:
+        return statistics.median(s.import_ms for s in by_name[codebase, name] if s.import_ms)
 
     summary = []
     for codebase in dict.fromkeys(job.codebase for job in jobs):
-        ours, floor = median(codebase, "ours", "wall_ms"), median(codebase, "sdk floor", "wall_ms")
-        ours_in = median(codebase, "ours", "import_ms")
-        floor_in = median(codebase, "sdk floor", "import_ms")
+        ours, floor = wall(codebase, "ours"), wall(codebase, "sdk floor")
+        ours_in, floor_in = imported(codebase, "ours"), imported(codebase, "sdk floor")
         summary.append(
             [
                 codebase,
                 f"{ours:.0f}",
                 f"{floor:.0f}",
                 f"{ours / floor:.2f}",
-                f"{median(codebase, 'bare python', 'wall_ms'):.0f}",
+                f"{wall(codebase, 'bare python'):.0f}",
                 f"{ours_in:.0f}",
                 f"{floor_in:.0f}",
                 f"{ours_in / floor_in:.2f}",
