@@ -7,14 +7,11 @@ feed the community counter. Nothing is written around the backend's own paths.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "focus-demo-1"
 PEOPLE = [
     # email, timezone, locale, sessions per day over the last week, minutes per session
@@ -55,7 +52,6 @@ def _history(suite: EmulatorSuite, user: User, per_day: int, minutes: int, now: 
 
 
 def seed_and_describe(env: dict[str, str]) -> None:
-    config = json.loads((ROOT / "firebase.json").read_text())["emulators"]
     project = env["GCLOUD_PROJECT"]
     suite = EmulatorSuite(project=project, region="europe-west1", hub=env["FIREBASE_EMULATOR_HUB"])
     now = datetime.now(UTC)
@@ -82,7 +78,9 @@ def seed_and_describe(env: dict[str, str]) -> None:
     suite.functions.run_scheduled("roll_up_hours_saved")
     community = _launch(suite, people[0], "Europe/London", "en-GB")["data"]["communityHoursSaved"]
 
-    host = lambda name: f"{config[name]['host']}:{config[name]['port']}"  # noqa: E731
+    def host(name: str) -> str:
+        return f"{suite.endpoints[name].host}:{suite.endpoints[name].port}"
+
     print(
         f"""
 [dev] The Focus backend is running (project {project}, region europe-west1).
