@@ -24,17 +24,32 @@ def envelope(
 
 
 def session_doc(
-    *, status: str = "active", started_minutes_ago: int = 30, minutes: int = 45, **extra: Any
+    *,
+    status: str = "active",
+    started_minutes_ago: int | None = None,
+    minutes: int = 45,
+    strictness: str = "easy",
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A focus session as a device writes it."""
-    start = datetime.now(UTC) - timedelta(minutes=started_minutes_ago)
-    return {
+    """A focus session as a device writes it. By default an active one started 30 minutes ago and
+    an ended one has passed its planned end."""
+    now = datetime.now(UTC)
+    if started_minutes_ago is None:
+        started_minutes_ago = 30 if status == "active" else minutes + 5
+    start = now - timedelta(minutes=started_minutes_ago)
+    end = start + timedelta(minutes=minutes)
+    doc: dict[str, Any] = {
         "schemaVersion": 1,
         "status": status,
+        "strictness": strictness,
         "plannedStart": start,
-        "plannedEnd": start + timedelta(minutes=minutes),
-        **extra,
+        "plannedEnd": end,
     }
+    if status == "completed":
+        doc |= {"endedAt": end, "endReason": "completed"}
+    if status == "cancelled":
+        doc |= {"endedAt": min(now, end), "endReason": "cancelled"}
+    return doc | extra
 
 
 def launched_user(firebase: EmulatorSuite, *, anonymous: bool = True) -> User:

@@ -87,7 +87,10 @@ def test_a_session_cannot_claim_its_own_result_or_an_invalid_shape(
     assert_denied(lambda: db.create(f"{base}/b", session_doc(status="paused")))
     assert_denied(lambda: db.create(f"{base}/c", session_doc(minutes=-5)))
     assert_denied(lambda: db.create(f"{base}/d", session_doc(minutes=25 * 60)))
-    assert_denied(lambda: db.create(f"{base}/e", session_doc(endReason="emergency")))
+    assert_denied(
+        lambda: db.create(f"{base}/e", session_doc(status="cancelled", endReason="emergency"))
+    )
+    assert_denied(lambda: db.create(f"{base}/f", session_doc(status="completed", minutes=60)))
 
 
 def test_an_ended_session_is_history_and_cannot_be_changed(

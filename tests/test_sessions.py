@@ -11,6 +11,7 @@ from typing import Any
 from conftest import envelope, session_doc
 
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
+from focus.domain import hours_saved
 
 
 def counted(
@@ -21,6 +22,15 @@ def counted(
     if result is None or (hours_saved and "addedToHoursSavedAt" not in result):
         return None
     return session
+
+
+def shard_minutes(firebase: EmulatorSuite, user: User, session_id: str) -> int:
+    """The minutes on the shard this session's contribution lands on (other tests' late
+    contributions may land on other shards)."""
+    shard = hours_saved.shard_for(f"{user.uid}/{session_id}")
+    return int(
+        (firebase.firestore.as_owner().get(f"hoursSavedShards/{shard}") or {}).get("minutes", 0)
+    )
 
 
 def stats(firebase: EmulatorSuite, user: User) -> dict[str, int]:
@@ -43,25 +53,39 @@ def test_a_completed_session_counts_its_focused_minutes_once(
     assert stats(firebase, user) == {"completedSessions": 1, "focusedMinutes": 45}
 
 
-def test_a_session_ended_early_by_the_device_counts_only_the_time_it_ran(
-    firebase: EmulatorSuite, user: User
-) -> None:
+def test_breaks_do_not_count_as_focused_time(firebase: EmulatorSuite, user: User) -> None:
     db = firebase.firestore.as_user(user)
-    path = f"users/{user.uid}/sessions/short"
-    doc = session_doc(status="active", started_minutes_ago=20, minutes=60)
+    path = f"users/{user.uid}/sessions/with-break"
+    doc = session_doc(status="active", started_minutes_ago=61, minutes=60)
     db.create(path, doc)
+    pause = {"start": doc["plannedStart"] + timedelta(minutes=20)}
+    pause["end"] = pause["start"] + timedelta(minutes=10)
 
     db.update(
         path,
         {
+            "breaks": [pause],
             "status": "completed",
-            "endedAt": doc["plannedStart"] + timedelta(minutes=20),
+            "endedAt": doc["plannedEnd"],
             "endReason": "completed",
         },
     )
 
     session = wait_for(lambda: counted(firebase, path), message="session counted")
-    assert session["result"]["focusedMinutes"] == 20
+    assert session["result"]["focusedMinutes"] == 50
+
+
+def test_a_cancelled_session_counts_nothing(firebase: EmulatorSuite, user: User) -> None:
+    db = firebase.firestore.as_user(user)
+    path = f"users/{user.uid}/sessions/given-up"
+    doc = session_doc(status="active", started_minutes_ago=20, minutes=60)
+    db.create(path, doc)
+
+    db.update(path, {"status": "cancelled", "endedAt": datetime.now(UTC), "endReason": "cancelled"})
+    time.sleep(1.0)  # the trigger runs and finds nothing to count
+
+    assert counted(firebase, path) is None
+    assert stats(firebase, user) == {"completedSessions": 0, "focusedMinutes": 0}
 
 
 def test_redelivered_trigger_events_do_not_count_a_session_twice(
@@ -83,8 +107,7 @@ def test_redelivered_trigger_events_do_not_count_a_session_twice(
     time.sleep(1.5)  # let the three trigger runs finish
 
     assert stats(firebase, user) == {"completedSessions": 1, "focusedMinutes": 30}
-    shards = firebase.firestore.as_owner().query("hoursSavedShards")
-    assert sum(data["minutes"] for _, data in shards) == 30
+    assert shard_minutes(firebase, user, "twice") == 30
 
 
 def test_the_server_completes_a_session_at_its_planned_end_when_no_device_does(
@@ -137,8 +160,7 @@ def test_a_redelivered_completion_message_adds_to_hours_saved_once(
 
     assert marker
     time.sleep(1.5)  # the three deliveries are no-ops: nothing to wait for but time
-    shards = firebase.firestore.as_owner().query("hoursSavedShards")
-    assert sum(data["minutes"] for _, data in shards) == 40
+    assert shard_minutes(firebase, user, "s") == 40
 
 
 def test_the_scheduled_roll_up_publishes_the_community_total_to_every_launch(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from firebase_functions import options, pubsub_fn, scheduler_fn, tasks_fn
 from firebase_functions.core import CloudEvent
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from focus.domain.events import SessionCompleted
 from focus.platform import logs
 from focus.platform.handlers import background
-from focus.platform.repositories import hours_saved, sessions
+from focus.platform.repositories import community, hours_saved, sessions
 from focus.platform.runtime import start_codebase
 
 start_codebase("jobs", cpu=1, memory=256, concurrency=20, max_instances=100)
@@ -63,3 +63,17 @@ def roll_up_hours_saved(event: scheduler_fn.ScheduledEvent) -> None:
     logs.get_logger().info(
         "hours saved rolled up", totalMinutes=summary.total_minutes, shards=summary.shards_read
     )
+
+
+@scheduler_fn.on_schedule(schedule="every 10 minutes", timezone=Timezone("UTC"))
+@background("schedule")
+def roll_up_community(event: scheduler_fn.ScheduledEvent) -> None:
+    """Sum the community histogram shards of the local days in progress into their summaries."""
+    if event.job_name is None:
+        return  # the worker's start-up health probe, not Cloud Scheduler
+    now = datetime.now(UTC)
+    # Local days in progress somewhere on Earth: UTC yesterday, today and tomorrow.
+    for offset in (-1, 0, 1):
+        local_day = (now + timedelta(days=offset)).date().isoformat()
+        summary = community.roll_up(local_day, now)
+        logs.get_logger().info("community rolled up", day=local_day, people=summary.people)

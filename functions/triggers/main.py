@@ -12,19 +12,18 @@ from google.cloud.firestore_v1 import DocumentSnapshot
 from focus.domain.sessions import FocusSession, SessionStatus
 from focus.platform import logs, messaging
 from focus.platform.handlers import background
-from focus.platform.repositories import sessions
+from focus.platform.repositories import blocks, days, sessions
 from focus.platform.runtime import start_codebase
 
 start_codebase("triggers", cpu=1, memory=256, concurrency=20, max_instances=200)
 
 COMPLETE_SESSION_TASK = "completeSessionAtPlannedEnd"
+DocumentChange = firestore_fn.Event[Change[DocumentSnapshot[Any] | None]]
 
 
 @firestore_fn.on_document_written(document="users/{uid}/sessions/{sessionId}")
 @background("firestore")
-def on_session_written(
-    event: firestore_fn.Event[Change[DocumentSnapshot[Any] | None]],
-) -> None:
+def on_session_written(event: DocumentChange) -> None:
     """A device wrote one of its sessions: schedule its end, or count it once it completed."""
     uid, session_id = event.params["uid"], event.params["sessionId"]
     logs.bind_user(uid)
@@ -44,3 +43,24 @@ def on_session_written(
     completed = sessions.count_completed(uid, session_id, datetime.now(UTC))
     if completed is not None:
         messaging.publish(completed)
+
+
+@firestore_fn.on_document_written(document="users/{uid}/blocks/{blockId}")
+@background("firestore")
+def on_block_written(event: DocumentChange) -> None:
+    """A block changed on one device: move the sync marker the person's other devices watch."""
+    logs.bind_user(event.params["uid"])
+    blocks.mark_changed(event.params["uid"], event.time)
+
+
+@firestore_fn.on_document_written(document="users/{uid}/days/{day}")
+@background("firestore")
+def on_day_written(event: DocumentChange) -> None:
+    """A day's merged totals changed: bring its streak, week, community count and milestones up
+    to date (from the stored day, not the event, so duplicates and reordering change nothing)."""
+    uid = event.params["uid"]
+    logs.bind_user(uid)
+    if event.data.after is None or not event.data.after.exists:
+        return
+    changed = days.derive(uid, event.params["day"], datetime.now(UTC))
+    logs.get_logger().info("day derived", **changed)

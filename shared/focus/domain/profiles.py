@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
 
+from focus.domain.emergency import EmergencyPass
 from focus.domain.model import Document
 
 PROFILE_SCHEMA_VERSION = 1
@@ -42,12 +43,42 @@ class ProfileStats(Document):
     focused_minutes: int = Field(default=0, ge=0)
 
 
+class StreakSummary(Document):
+    """Server-owned: the streak as of the latest reported day."""
+
+    current: int = Field(default=0, ge=0)
+    longest: int = Field(default=0, ge=0)
+    last_day: str | None = None
+
+
+class Entitlements(Document):
+    """Server-owned: what the person has paid for (the subscription issue fills this in)."""
+
+    pro: bool = False
+    pro_until: datetime | None = None
+
+
+class SyncMarker(Document):
+    """Server-owned: devices watch the profile and re-read their blocks when this moves."""
+
+    blocks_changed_at: datetime | None = None
+
+
 class Profile(Document):
     schema_version: int = PROFILE_SCHEMA_VERSION
     created_at: datetime
     display_name: str | None = Field(default=None, max_length=80)
     settings: Settings = Field(default_factory=Settings)
     stats: ProfileStats = Field(default_factory=ProfileStats)
+    streak: StreakSummary = Field(default_factory=StreakSummary)
+    entitlements: Entitlements = Field(default_factory=Entitlements)
+    emergency_pass: EmergencyPass = Field(default_factory=EmergencyPass)
+    sync: SyncMarker = Field(default_factory=SyncMarker)
+
+    def is_pro(self, now: datetime) -> bool:
+        return self.entitlements.pro and (
+            self.entitlements.pro_until is None or now < self.entitlements.pro_until
+        )
 
 
 def new_profile(*, now: datetime, timezone: str | None, locale: str | None) -> Profile:

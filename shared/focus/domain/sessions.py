@@ -1,20 +1,23 @@
 """Focus sessions: a one-off block of distracting apps from a planned start to a planned end.
 
-The device writes its own session documents (offline-first); the server computes what no client
-may claim for itself (how many minutes counted), once per session.
+The device writes its own session documents (offline-first) within what its strictness allows
+(firestore.rules enforce it); the server computes what no client may claim for itself (how many
+minutes counted), once per session, and ends sessions the emergency pass or the clock ends.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import Field, model_validator
 
+from focus.domain.blocks import Strictness
 from focus.domain.model import Document
 
 SESSION_SCHEMA_VERSION = 1
 MAX_SESSION_MINUTES = 24 * 60
+MAX_BREAKS = 50
 
 
 class SessionStatus(StrEnum):
@@ -25,8 +28,13 @@ class SessionStatus(StrEnum):
 
 class EndReason(StrEnum):
     COMPLETED = "completed"  # ran to its planned end
-    CANCELLED = "cancelled"  # ended early by the person
-    EMERGENCY = "emergency"  # ended by the emergency pass
+    CANCELLED = "cancelled"  # ended early by the person (never for hardcore)
+    EMERGENCY = "emergency"  # ended by the emergency pass (server only)
+
+
+class Break(Document):
+    start: datetime
+    end: datetime | None = None  # None while the break is running
 
 
 class SessionResult(Document):
@@ -41,8 +49,11 @@ class SessionResult(Document):
 class FocusSession(Document):
     schema_version: int = SESSION_SCHEMA_VERSION
     status: SessionStatus
+    strictness: Strictness = Strictness.EASY
+    block_id: str | None = None  # the schedule that started it, if any
     planned_start: datetime
     planned_end: datetime
+    breaks: list[Break] = Field(default_factory=list, max_length=MAX_BREAKS)
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
     result: SessionResult | None = None
@@ -59,10 +70,15 @@ class FocusSession(Document):
 
 
 def focused_minutes(session: FocusSession) -> int:
-    """Whole minutes the session actually blocked: from its start to its end, never beyond plan."""
+    """Whole minutes the session actually blocked: start to end, minus breaks, never beyond plan."""
     end = min(session.ended_at or session.planned_end, session.planned_end)
-    seconds = (end - session.planned_start).total_seconds()
-    return max(0, min(int(seconds // 60), MAX_SESSION_MINUTES))
+    blocked = end - session.planned_start
+    for pause in session.breaks:
+        pause_end = min(pause.end or end, end)
+        if pause_end > pause.start:
+            blocked -= pause_end - max(pause.start, session.planned_start)
+    minutes = int(max(blocked, timedelta(0)).total_seconds() // 60)
+    return min(minutes, MAX_SESSION_MINUTES)
 
 
 def should_count(session: FocusSession) -> bool:
@@ -81,4 +97,13 @@ def completion_fields(session: FocusSession) -> dict[str, object]:
         "status": SessionStatus.COMPLETED.value,
         "endedAt": session.planned_end,
         "endReason": EndReason.COMPLETED.value,
+    }
+
+
+def emergency_end_fields(now: datetime) -> dict[str, object]:
+    """The fields that end an active session through the emergency pass."""
+    return {
+        "status": SessionStatus.CANCELLED.value,
+        "endedAt": now,
+        "endReason": EndReason.EMERGENCY.value,
     }

@@ -25,7 +25,8 @@ from pydantic import Field, ValidationError
 
 from focus.domain.errors import DomainError, Unauthenticated
 from focus.domain.model import Contract
-from focus.platform import logs
+from focus.platform import logs, store
+from focus.platform.environment import is_emulated
 from focus.platform.errors import error_code, invalid_request, to_https_error
 
 HEAD_API_VERSION = "2026-11-29"
@@ -87,6 +88,7 @@ def mobile_callable(
 
         def invoke(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
             started = time.perf_counter()
+            usage = store.begin_usage()
             log = logs.get_logger()
             logs.bind_invocation(
                 function=name,
@@ -113,10 +115,13 @@ def mobile_callable(
                 except ValidationError as exc:
                     raise invalid_request(exc, prefix="payload") from exc
                 response = handler(call, payload)
-                return {
-                    "data": response.to_wire(),
-                    "meta": {"serverTime": call.now.isoformat(), "apiVersion": call.api_version},
+                meta: dict[str, Any] = {
+                    "serverTime": call.now.isoformat(),
+                    "apiVersion": call.api_version,
                 }
+                if is_emulated():
+                    meta["usage"] = usage.as_dict()  # lets tests pin each flow's Firestore cost
+                return {"data": response.to_wire(), "meta": meta}
             except Exception as exc:
                 code = error_code(exc)
                 outcome = "client_error" if code != "INTERNAL" else "error"
@@ -130,6 +135,8 @@ def mobile_callable(
                     outcome=outcome,
                     errorCode=code,
                     latencyMs=round((time.perf_counter() - started) * 1000, 1),
+                    firestoreReads=usage.reads,
+                    firestoreWrites=usage.writes,
                 )
 
         invoke.__name__ = name

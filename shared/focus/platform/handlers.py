@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from focus.platform import logs
+from focus.platform import logs, store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +32,7 @@ def background(kind: str) -> Callable[[F], F]:
         @functools.wraps(handler)
         def run(event: Any, *args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
+            usage = store.begin_usage()
             logs.bind_invocation(function=handler.__name__)
             log = logs.get_logger()
             fields: dict[str, Any] = {"kind": kind}
@@ -49,6 +50,8 @@ def background(kind: str) -> Callable[[F], F]:
                     "request",
                     outcome=outcome,
                     latencyMs=round((time.perf_counter() - started) * 1000, 1),
+                    firestoreReads=usage.reads,
+                    firestoreWrites=usage.writes,
                     **fields,
                 )
 

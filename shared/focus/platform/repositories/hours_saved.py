@@ -10,8 +10,10 @@ from focus.domain import hours_saved as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import HoursSavedSummary
 from focus.domain.sessions import FocusSession
-from focus.platform import clients
+from focus.platform import clients, store
 from focus.platform.repositories import paths
+
+ALL_SHARDS = store.QuerySpec("hours saved shards", paths.HOURS_SAVED_SHARDS)
 
 
 def add_session(event: SessionCompleted, now: datetime) -> bool:
@@ -28,14 +30,15 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
 
     @gcf.transactional
     def run(tx: gcf.Transaction) -> bool:
-        snapshot = session_ref.get(transaction=tx)
+        snapshot = store.get(session_ref, tx)
         if not snapshot.exists:
             return False
         session = FocusSession.model_validate(snapshot.to_dict())
         if session.result is None or session.result.added_to_hours_saved_at is not None:
             return False
-        tx.set(shard_ref, {"minutes": gcf.Increment(event.focused_minutes)}, merge=True)
-        tx.update(session_ref, {"result.addedToHoursSavedAt": now})
+        out = store.writes(tx)
+        out.set(shard_ref, {"minutes": gcf.Increment(session.result.focused_minutes)}, merge=True)
+        out.update(session_ref, {"result.addedToHoursSavedAt": now})
         return True
 
     return run(db.transaction())  # type: ignore[no-any-return]
@@ -44,16 +47,15 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
 def roll_up(now: datetime) -> HoursSavedSummary:
     """Sum every shard into the summary document the app reads."""
     db = clients.firestore()
-    minutes = [
-        int(doc.get("minutes") or 0) for doc in db.collection(paths.HOURS_SAVED_SHARDS).stream()
-    ]
+    minutes = [int(snap.get("minutes") or 0) for snap in store.query(ALL_SHARDS, None)]
     summary = domain.summarize(minutes, now=now)
-    db.collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).set(summary.to_firestore())
+    store.set_now(
+        db.document(f"{paths.AGGREGATES}/{paths.HOURS_SAVED_SUMMARY}"), summary.to_firestore()
+    )
     return summary
 
 
 def summary() -> HoursSavedSummary | None:
-    snapshot = (
-        clients.firestore().collection(paths.AGGREGATES).document(paths.HOURS_SAVED_SUMMARY).get()
-    )
+    ref = clients.firestore().document(f"{paths.AGGREGATES}/{paths.HOURS_SAVED_SUMMARY}")
+    snapshot = store.get(ref)
     return HoursSavedSummary.model_validate(snapshot.to_dict()) if snapshot.exists else None

@@ -1,10 +1,17 @@
 """Every Firestore path the backend uses. docs/data-model.md describes each collection."""
 
 USERS = "users"
-SESSIONS = "sessions"  # subcollection of a user
+SESSIONS = "sessions"  # users/{uid}/sessions/{sessionId}
+BLOCKS = "blocks"  # users/{uid}/blocks/{blockId}
+DEVICES = "devices"  # users/{uid}/devices/{deviceId}
+DAYS = "days"  # users/{uid}/days/{YYYY-MM-DD}
+WEEKS = "weeks"  # users/{uid}/weeks/{YYYY-Www}
+MILESTONES = "milestones"  # users/{uid}/milestones/{kind-threshold}
 HOURS_SAVED_SHARDS = "hoursSavedShards"
 AGGREGATES = "aggregates"
 HOURS_SAVED_SUMMARY = "hoursSaved"  # document in AGGREGATES
+COMMUNITY_DAYS = "communityDays"  # communityDays/{YYYY-MM-DD}
+COMMUNITY_SHARDS = "shards"  # communityDays/{day}/shards/{n}
 
 
 def user(uid: str) -> str:
@@ -13,3 +20,23 @@ def user(uid: str) -> str:
 
 def session(uid: str, session_id: str) -> str:
     return f"{USERS}/{uid}/{SESSIONS}/{session_id}"
+
+
+def day(uid: str, local_day: str) -> str:
+    return f"{USERS}/{uid}/{DAYS}/{local_day}"
+
+
+def week(uid: str, iso_week: str) -> str:
+    return f"{USERS}/{uid}/{WEEKS}/{iso_week}"
+
+
+def milestone(uid: str, key: str) -> str:
+    return f"{USERS}/{uid}/{MILESTONES}/{key}"
+
+
+def community_day(local_day: str) -> str:
+    return f"{COMMUNITY_DAYS}/{local_day}"
+
+
+def community_shard(local_day: str, shard: int) -> str:
+    return f"{COMMUNITY_DAYS}/{local_day}/{COMMUNITY_SHARDS}/{shard}"

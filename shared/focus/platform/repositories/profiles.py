@@ -7,7 +7,7 @@ from collections.abc import Callable
 from google.cloud import firestore as gcf
 
 from focus.domain.profiles import Profile
-from focus.platform import clients
+from focus.platform import clients, store
 from focus.platform.repositories import paths
 
 
@@ -21,11 +21,11 @@ def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]
 
     @gcf.transactional
     def run(tx: gcf.Transaction) -> tuple[Profile, bool]:
-        snapshot = ref.get(transaction=tx)
+        snapshot = store.get(ref, tx)
         if snapshot.exists:
             return Profile.model_validate(snapshot.to_dict()), False
         profile = make()
-        tx.create(ref, profile.to_firestore())
+        store.writes(tx).create(ref, profile.to_firestore())
         return profile, True
 
     return run(db.transaction())  # type: ignore[no-any-return]

@@ -5,31 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.cloud import firestore as gcf
-from google.cloud.firestore_v1.base_query import FieldFilter
 
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
+from focus.domain.milestones import MilestoneKind, reached
+from focus.domain.profiles import Profile
 from focus.domain.sessions import FocusSession, SessionResult, SessionStatus
-from focus.platform import clients
+from focus.platform import clients, store
 from focus.platform.repositories import paths
 
+ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
+MAX_ACTIVE = 50
 
-def active(uid: str, limit: int = 20) -> list[tuple[str, FocusSession]]:
-    """The user's active sessions (served by the automatic single-field index on ``status``)."""
-    query = (
-        clients.firestore()
-        .collection(f"{paths.user(uid)}/{paths.SESSIONS}")
-        .where(filter=FieldFilter("status", "==", SessionStatus.ACTIVE.value))
-        .limit(limit)
+
+def active(uid: str, transaction: gcf.Transaction | None = None) -> list[tuple[str, FocusSession]]:
+    """The user's active sessions (the automatic single-field index on ``status`` serves it)."""
+    user = clients.firestore().document(paths.user(uid))
+    snapshots = store.query(
+        ACTIVE_SESSIONS,
+        user,
+        [SessionStatus.ACTIVE.value],
+        limit=MAX_ACTIVE,
+        transaction=transaction,
     )
-    return [(doc.id, FocusSession.model_validate(doc.to_dict())) for doc in query.stream()]
+    return [(snap.id, FocusSession.model_validate(snap.to_dict())) for snap in snapshots]
 
 
 def count_completed(uid: str, session_id: str, now: datetime) -> SessionCompleted | None:
     """Count a completed session into its owner's totals, once; the event to publish, or None.
 
     The session's ``result`` is the idempotency marker: it is written in the same transaction
-    as the totals, so a redelivered or reordered trigger event finds it and does nothing.
+    as the totals, so a redelivered or reordered trigger event finds it and does nothing. Focused
+    hours milestones crossed by this session are recorded in the same transaction.
     """
     db = clients.firestore()
     session_ref = db.document(paths.session(uid, session_id))
@@ -37,25 +44,31 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
 
     @gcf.transactional
     def run(tx: gcf.Transaction) -> SessionCompleted | None:
-        snapshot = session_ref.get(transaction=tx)
-        if not snapshot.exists:
+        session_snap, profile_snap = store.get_all([session_ref, profile_ref], tx)
+        if not session_snap.exists or not profile_snap.exists:
             return None
-        session = FocusSession.model_validate(snapshot.to_dict())
+        session = FocusSession.model_validate(session_snap.to_dict())
         if not domain.should_count(session):
             return None
+        profile = Profile.model_validate(profile_snap.to_dict())
         minutes = domain.focused_minutes(session)
-        result = SessionResult(focused_minutes=minutes, counted_at=now)
-        tx.update(session_ref, {"result": result.to_firestore()})
-        tx.set(
+        before, after = profile.stats.focused_minutes, profile.stats.focused_minutes + minutes
+        out = store.writes(tx)
+        out.update(
+            session_ref,
+            {"result": SessionResult(focused_minutes=minutes, counted_at=now).to_firestore()},
+        )
+        out.update(
             profile_ref,
             {
-                "stats": {
-                    "completedSessions": gcf.Increment(1),
-                    "focusedMinutes": gcf.Increment(minutes),
-                }
+                "stats.completedSessions": gcf.Increment(1),
+                "stats.focusedMinutes": gcf.Increment(minutes),
             },
-            merge=True,
         )
+        crossed = {m.key for m in reached(MilestoneKind.FOCUSED_HOURS, before // 60, now)}
+        for milestone in reached(MilestoneKind.FOCUSED_HOURS, after // 60, now):
+            if milestone.key not in crossed:
+                out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
         return SessionCompleted(
             user_id=uid,
             session_id=session_id,
@@ -73,13 +86,13 @@ def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
 
     @gcf.transactional
     def run(tx: gcf.Transaction) -> bool:
-        snapshot = ref.get(transaction=tx)
+        snapshot = store.get(ref, tx)
         if not snapshot.exists:
             return False
         session = FocusSession.model_validate(snapshot.to_dict())
         if not domain.completion_due(session, now):
             return False
-        tx.update(ref, domain.completion_fields(session))
+        store.writes(tx).update(ref, domain.completion_fields(session))
         return True
 
     return run(db.transaction())  # type: ignore[no-any-return]

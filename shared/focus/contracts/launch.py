@@ -1,4 +1,4 @@
-"""What the app needs when it opens, in one round trip."""
+"""``launch``: what the app needs when it opens, in one round trip."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class LaunchRequest(Contract):
 
 class ActiveSession(Contract):
     id: str
+    strictness: str
     planned_start: datetime
     planned_end: datetime
 
@@ -29,11 +30,20 @@ class ProfileView(Contract):
     settings: Settings
     completed_sessions: int
     focused_minutes: int
+    current_streak: int
+    longest_streak: int
+    pro: bool
+
+
+class EmergencyPassStatus(Contract):
+    available: bool
+    next_available_at: datetime | None
 
 
 class LaunchResponse(Contract):
     profile: ProfileView
     profile_created: bool
     active_sessions: list[ActiveSession]
+    emergency_pass: EmergencyPassStatus
     community_hours_saved: float
     server_time: datetime

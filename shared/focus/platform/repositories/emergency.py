@@ -1,0 +1,69 @@
+"""Using the emergency pass: one transaction over the profile, sessions, limits and locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from google.cloud import firestore as gcf
+
+from focus.domain import emergency, sessions
+from focus.domain.blocks import Block, BlockKind
+from focus.domain.errors import FailedPrecondition
+from focus.domain.profiles import Profile
+from focus.platform import clients, store
+from focus.platform.repositories import paths
+from focus.platform.repositories.sessions import active
+
+BLOCKS_OF_KINDS = store.QuerySpec("blocks of kinds", paths.BLOCKS, filters=(("kind", "in"),))
+SUSPENDABLE = [BlockKind.TIME_LIMIT.value, BlockKind.APP_LOCK.value]
+
+
+@dataclass(frozen=True)
+class PassUsed:
+    sessions_ended: list[str]
+    blocks_suspended: list[str]
+    suspended_until: datetime
+    next_available_at: datetime
+
+
+def use_pass(uid: str, now: datetime) -> PassUsed:
+    """End every active session and suspend every limit and lock until the local day ends.
+
+    The profile holds the pass, so two devices using it at the same moment contend on one
+    document: Firestore serialises the two transactions and the second finds the pass used.
+    """
+    db = clients.firestore()
+    profile_ref = db.document(paths.user(uid))
+
+    @gcf.transactional
+    def run(tx: gcf.Transaction) -> PassUsed:
+        snapshot = store.get(profile_ref, tx)
+        if not snapshot.exists:
+            raise FailedPrecondition("Open the app once before using the emergency pass.")
+        profile = Profile.model_validate(snapshot.to_dict())
+        used = emergency.use(profile.emergency_pass, now)
+        running = active(uid, tx)
+        limits = store.query(BLOCKS_OF_KINDS, profile_ref, [SUSPENDABLE], transaction=tx)
+        until = emergency.end_of_local_day(
+            now, profile.settings.timezone, profile.settings.day_start_hour
+        )
+        out = store.writes(tx)
+        out.update(profile_ref, {"emergencyPass": used.to_firestore()})
+        for session_id, _ in running:
+            out.update(
+                db.document(paths.session(uid, session_id)), sessions.emergency_end_fields(now)
+            )
+        suspended = []
+        for snap in limits:
+            if Block.model_validate(snap.to_dict()).applies_at(now):
+                out.update(snap.reference, {"suspendedUntil": until})
+                suspended.append(snap.id)
+        return PassUsed(
+            sessions_ended=[sid for sid, _ in running],
+            blocks_suspended=suspended,
+            suspended_until=until,
+            next_available_at=now + emergency.PASS_PERIOD,
+        )
+
+    return run(db.transaction())  # type: ignore[no-any-return]
