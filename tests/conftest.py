@@ -66,3 +66,27 @@ def launched_user(firebase: EmulatorSuite, *, anonymous: bool = True) -> User:
 @pytest.fixture
 def user(firebase: EmulatorSuite) -> User:
     return launched_user(firebase)
+
+
+def make_pro(firebase: EmulatorSuite, user: User) -> None:
+    """Give the user Focus Pro (the subscription issue will do this from store receipts)."""
+    firebase.firestore.as_owner().update(f"users/{user.uid}", {"entitlements.pro": True})
+
+
+def block_doc(kind: str = "timeLimit", *, strictness: str = "easy", **extra: Any) -> dict[str, Any]:
+    """A block as a device writes it: opaque per-device tokens, stored as given."""
+    rules = {
+        "schedule": {"weekdays": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:00"},
+        "timeLimit": {"dailyMinutes": 60},
+        "appLock": {"unlocksPerDay": 3, "minutesPerUnlock": 5},
+    }
+    return {
+        "schemaVersion": 1,
+        "kind": kind,
+        "name": f"My {kind}",
+        "selection": {
+            "iphone-1": {"apps": ["AAEAAH9tb2tlbg=="], "categories": [], "webDomains": []}
+        },
+        "strictness": strictness,
+        kind: rules[kind],
+    } | extra

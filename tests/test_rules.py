@@ -90,7 +90,9 @@ def test_a_session_cannot_claim_its_own_result_or_an_invalid_shape(
     assert_denied(
         lambda: db.create(f"{base}/e", session_doc(status="cancelled", endReason="emergency"))
     )
-    assert_denied(lambda: db.create(f"{base}/f", session_doc(status="completed", minutes=60)))
+    assert_denied(
+        lambda: db.create(f"{base}/f", session_doc(status="completed", started_minutes_ago=30))
+    )
 
 
 def test_an_ended_session_is_history_and_cannot_be_changed(

@@ -11,7 +11,7 @@ from google.cloud.firestore_v1 import DocumentSnapshot
 
 from focus.domain.sessions import FocusSession, SessionStatus
 from focus.platform import logs, messaging
-from focus.platform.handlers import background
+from focus.platform.handlers import background, write_time
 from focus.platform.repositories import blocks, days, sessions
 from focus.platform.runtime import start_codebase
 
@@ -50,7 +50,7 @@ def on_session_written(event: DocumentChange) -> None:
 def on_block_written(event: DocumentChange) -> None:
     """A block changed on one device: move the sync marker the person's other devices watch."""
     logs.bind_user(event.params["uid"])
-    blocks.mark_changed(event.params["uid"], event.time)
+    blocks.mark_changed(event.params["uid"], write_time(event))
 
 
 @firestore_fn.on_document_written(document="users/{uid}/days/{day}")

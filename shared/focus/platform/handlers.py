@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from focus.platform import logs, store
@@ -58,3 +58,24 @@ def background(kind: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def write_time(event: Any) -> datetime:
+    """When the document write behind a Firestore event happened, to the microsecond.
+
+    ``event.time`` has whole-second precision, too coarse to order two edits made within a
+    second. A delete has no update time: it happened after the last write, so one microsecond
+    after it (never before the event time). The result depends only on the event, so a
+    redelivered event yields the same time.
+    """
+    after, before = event.data.after, event.data.before
+    if after is not None and after.exists:
+        return _aware(after.update_time)
+    event_time = _aware(event.time)
+    if before is None or before.update_time is None:
+        return event_time
+    return max(event_time, _aware(before.update_time) + timedelta(microseconds=1))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

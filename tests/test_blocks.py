@@ -1,0 +1,140 @@
+"""Blocks (schedules, time limits, app locks): what devices may write, and how an edit on one
+device reaches the others (the profile's sync marker)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import block_doc, make_pro
+
+from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied, wait_for
+
+
+def sync_marker(firebase: EmulatorSuite, user: User) -> datetime | None:
+    profile = firebase.firestore.as_owner().get(f"users/{user.uid}") or {}
+    return (profile.get("sync") or {}).get("blocksChangedAt")
+
+
+def test_a_block_edited_on_one_device_moves_the_sync_marker_the_others_watch(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    db = firebase.firestore.as_user(user)
+    db.create(f"users/{user.uid}/blocks/evenings", block_doc("schedule"))
+    first = wait_for(lambda: sync_marker(firebase, user), message="sync marker set")
+
+    db.update(f"users/{user.uid}/blocks/evenings", {"name": "Evenings, no phone"})
+
+    second = wait_for(
+        lambda: (m := sync_marker(firebase, user)) and m > first and m, message="marker moved"
+    )
+    assert second > first
+    # The other device reads the marker from its own profile (rules allow it).
+    assert (
+        firebase.firestore.as_user(user).get(f"users/{user.uid}")["sync"]["blocksChangedAt"]
+        == second
+    )
+
+
+def test_each_kind_of_block_is_accepted_with_its_own_rule(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    db = firebase.firestore.as_user(user)
+    for kind in ("schedule", "timeLimit", "appLock"):
+        assert_allowed(
+            lambda kind=kind: db.create(f"users/{user.uid}/blocks/{kind}", block_doc(kind))
+        )
+
+
+def test_blocks_belong_to_their_owner(firebase: EmulatorSuite, user: User) -> None:
+    other = firebase.auth.sign_up_anonymously()
+    firebase.firestore.as_user(user).create(f"users/{user.uid}/blocks/b", block_doc())
+
+    assert_denied(lambda: firebase.firestore.as_user(other).get(f"users/{user.uid}/blocks/b"))
+    assert_denied(
+        lambda: firebase.firestore.as_user(other).set(f"users/{user.uid}/blocks/c", block_doc())
+    )
+    assert_denied(lambda: firebase.firestore.unauthenticated().get(f"users/{user.uid}/blocks/b"))
+
+
+def test_malformed_blocks_are_refused(firebase: EmulatorSuite, user: User) -> None:
+    db = firebase.firestore.as_user(user)
+    base = f"users/{user.uid}/blocks"
+
+    assert_denied(
+        lambda: db.create(
+            f"{base}/a", block_doc(kind="timeLimit", timeLimit=None) | {"appLock": {}}
+        )
+    )
+    assert_denied(lambda: db.create(f"{base}/b", block_doc(strictness="impossible")))
+    assert_denied(lambda: db.create(f"{base}/c", block_doc(name="x" * 81)))
+    assert_denied(lambda: db.create(f"{base}/d", block_doc(extra="field")))
+    assert_denied(lambda: db.create(f"{base}/e", block_doc(suspendedUntil=datetime.now(UTC))))
+    eleven_devices = {f"d{n}": {"apps": []} for n in range(11)}
+    assert_denied(lambda: db.create(f"{base}/f", block_doc(selection=eleven_devices)))
+
+
+def test_vacation_pauses_a_block_for_one_to_thirty_days_or_indefinitely(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    db = firebase.firestore.as_user(user)
+    path = f"users/{user.uid}/blocks/limit"
+    db.create(path, block_doc())
+    now = datetime.now(UTC)
+
+    assert_allowed(
+        lambda: db.update(path, {"vacation": {"since": now, "until": now + timedelta(days=7)}})
+    )
+    assert_allowed(lambda: db.update(path, {"vacation": {"since": now}}))
+    assert_denied(
+        lambda: db.update(path, {"vacation": {"since": now, "until": now + timedelta(days=31)}})
+    )
+    assert_denied(
+        lambda: db.update(path, {"vacation": {"since": now, "until": now + timedelta(hours=2)}})
+    )
+
+
+def test_hardcore_is_a_pro_feature(firebase: EmulatorSuite, user: User) -> None:
+    db = firebase.firestore.as_user(user)
+    path = f"users/{user.uid}/blocks/strict"
+
+    assert_denied(lambda: db.create(path, block_doc(strictness="hardcore")))
+    make_pro(firebase, user)
+    assert_allowed(lambda: db.create(path, block_doc(strictness="hardcore")))
+
+
+def test_a_hardcore_block_cannot_be_escaped_from_the_device(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    make_pro(firebase, user)
+    db = firebase.firestore.as_user(user)
+    path = f"users/{user.uid}/blocks/strict"
+    db.create(path, block_doc(strictness="hardcore"))
+    now = datetime.now(UTC)
+
+    assert_denied(lambda: db.delete(path))
+    assert_denied(lambda: db.update(path, {"strictness": "easy"}))
+    assert_denied(lambda: db.update(path, {"vacation": {"since": now}}))
+    assert_denied(lambda: db.update(path, {"suspendedUntil": now + timedelta(days=1)}))
+    # Planned a day ahead, a vacation is fine even in hardcore.
+    later = now + timedelta(days=2)
+    assert_allowed(
+        lambda: db.update(path, {"vacation": {"since": later, "until": later + timedelta(days=3)}})
+    )
+
+
+def test_a_blocks_rule_must_fit_its_kind(firebase: EmulatorSuite, user: User) -> None:
+    db = firebase.firestore.as_user(user)
+    base = f"users/{user.uid}/blocks"
+
+    assert_denied(
+        lambda: db.create(f"{base}/a", block_doc("timeLimit", timeLimit={"dailyMinutes": 0}))
+    )
+    assert_denied(
+        lambda: db.create(f"{base}/b", block_doc("appLock", appLock={"unlocksPerDay": 3}))
+    )
+    assert_denied(
+        lambda: db.create(
+            f"{base}/c",
+            block_doc("schedule", schedule={"weekdays": [1], "start": "25:00", "end": "07:00"}),
+        )
+    )
