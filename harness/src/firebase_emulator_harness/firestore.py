@@ -8,6 +8,7 @@ sends no token at all. Paths are slash-separated document or collection paths (`
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -214,13 +215,22 @@ class FirestoreEmulator:
         """Act as the backend (Admin SDK): rules are bypassed."""
         return Firestore(self.base_url, self.project, OWNER)
 
-    def clear(self) -> None:
-        """Delete every document in the project's default database."""
-        response = session().delete(
-            f"{self.base_url}/emulator/v1/projects/{self.project}/databases/(default)/documents",
-            timeout=TIMEOUT_S,
-        )
-        response.raise_for_status()
+    def clear(self, *, timeout: float = 10.0) -> None:
+        """Delete every document in the project's default database.
+
+        The emulator answers 409 while a transaction is open (a trigger from the previous test
+        may still be running one), so a conflict is retried until ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            response = session().delete(
+                f"{self.base_url}/emulator/v1/projects/{self.project}/databases/(default)/documents",
+                timeout=TIMEOUT_S,
+            )
+            if response.status_code != 409 or time.monotonic() > deadline:
+                response.raise_for_status()
+                return
+            time.sleep(0.1)
 
     def load_rules(self, source: str) -> None:
         """Replace the security rules the emulator enforces (the source text of a rules file)."""

@@ -1,0 +1,122 @@
+"""The emergency pass: once per rolling week, server-enforced, the only early way out of hardcore."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from conftest import block_doc, envelope, make_pro, session_doc
+
+from firebase_emulator_harness import EmulatorSuite, User, assert_denied
+
+
+def test_a_hardcore_session_cannot_be_ended_early_by_the_device(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    make_pro(firebase, user)
+    db = firebase.firestore.as_user(user)
+    path = f"users/{user.uid}/sessions/deep-work"
+    doc = session_doc(status="active", strictness="hardcore", started_minutes_ago=10, minutes=60)
+    db.create(path, doc)
+    now = datetime.now(UTC)
+
+    assert_denied(
+        lambda: db.update(path, {"status": "cancelled", "endedAt": now, "endReason": "cancelled"})
+    )
+    assert_denied(
+        lambda: db.update(path, {"status": "completed", "endedAt": now, "endReason": "completed"})
+    )
+    assert_denied(lambda: db.update(path, {"plannedEnd": now + timedelta(minutes=1)}))
+    assert_denied(lambda: db.update(path, {"breaks": [{"start": now}]}))
+    assert_denied(
+        lambda: db.update(
+            path, {"status": "completed", "endedAt": doc["plannedEnd"], "endReason": "completed"}
+        )
+    )  # not yet: its planned end is 50 minutes away
+    db.update(path, {"plannedEnd": doc["plannedEnd"] + timedelta(minutes=15)})  # longer is fine
+
+
+def test_the_pass_ends_every_active_session_and_suspends_limits_and_locks(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    make_pro(firebase, user)
+    db = firebase.firestore.as_user(user)
+    db.create(f"users/{user.uid}/sessions/hard", session_doc(strictness="hardcore", minutes=120))
+    db.create(f"users/{user.uid}/sessions/easy", session_doc(minutes=90))
+    db.create(f"users/{user.uid}/sessions/done", session_doc(status="completed"))
+    db.create(f"users/{user.uid}/blocks/limit", block_doc("timeLimit"))
+    db.create(f"users/{user.uid}/blocks/lock", block_doc("appLock"))
+    db.create(f"users/{user.uid}/blocks/workdays", block_doc("schedule"))
+
+    answer = firebase.functions.call("useEmergencyPass", envelope(), user=user).unwrap()["data"]
+
+    assert sorted(answer["sessionsEnded"]) == ["easy", "hard"]
+    assert sorted(answer["blocksSuspended"]) == ["limit", "lock"]
+    owner = firebase.firestore.as_owner()
+    hard = owner.get(f"users/{user.uid}/sessions/hard") or {}
+    assert (hard["status"], hard["endReason"]) == ("cancelled", "emergency")
+    assert (owner.get(f"users/{user.uid}/sessions/done") or {})["status"] == "completed"
+    assert "suspendedUntil" in (owner.get(f"users/{user.uid}/blocks/limit") or {})
+    assert "suspendedUntil" not in (owner.get(f"users/{user.uid}/blocks/workdays") or {})
+    launch = firebase.functions.call("launch", envelope(), user=user).unwrap()["data"]
+    assert launch["emergencyPass"]["available"] is False
+    assert launch["activeSessions"] == []
+
+
+def test_the_pass_works_once_per_rolling_week(firebase: EmulatorSuite, user: User) -> None:
+    first = firebase.functions.call("useEmergencyPass", envelope(), user=user)
+    second = firebase.functions.call("useEmergencyPass", envelope(), user=user)
+
+    assert first.ok
+    assert second.code == "FAILED_PRECONDITION"
+    assert second.error is not None
+    assert second.error["details"]["reason"] == "EMERGENCY_PASS_USED"
+    next_at = datetime.fromisoformat(second.error["details"]["nextAvailableAt"])
+    assert timedelta(days=6, hours=23) < next_at - datetime.now(UTC) <= timedelta(days=7)
+
+
+def test_a_new_device_or_reinstall_does_not_bring_the_pass_back(firebase: EmulatorSuite) -> None:
+    person = firebase.auth.create_user("kai@example.com")
+    firebase.functions.call("launch", envelope(), user=person).unwrap()
+    firebase.functions.call("useEmergencyPass", envelope(), user=person).unwrap()
+
+    # The same account signs in again on a new phone: a fresh token, the same uid.
+    firebase.auth.refresh(person)
+    again = firebase.functions.call(
+        "useEmergencyPass",
+        envelope(client={"platform": "android", "appVersion": "3.4.0", "build": 9}),
+        user=person,
+    )
+
+    assert again.code == "FAILED_PRECONDITION"
+
+
+def test_two_devices_using_the_pass_at_the_same_moment_exactly_one_succeeds(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    firebase.firestore.as_user(user).create(f"users/{user.uid}/sessions/s", session_doc())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(
+            pool.map(
+                lambda _: firebase.functions.call("useEmergencyPass", envelope(), user=user),
+                range(2),
+            )
+        )
+
+    assert sorted(a.code for a in answers) == ["FAILED_PRECONDITION", "OK"]
+    profile = firebase.firestore.as_owner().get(f"users/{user.uid}") or {}
+    assert profile["emergencyPass"]["timesUsed"] == 1
+
+
+def test_the_pass_needs_a_signed_in_person_with_a_profile(firebase: EmulatorSuite) -> None:
+    assert firebase.functions.call("useEmergencyPass", envelope()).code == "UNAUTHENTICATED"
+    newcomer = firebase.auth.sign_up_anonymously()
+    assert (
+        firebase.functions.call("useEmergencyPass", envelope(), user=newcomer).code
+        == "FAILED_PRECONDITION"
+    )
+    assert (
+        firebase.functions.call("useEmergencyPass", envelope({"now": "please"}), user=newcomer).code
+        == "INVALID_ARGUMENT"
+    )

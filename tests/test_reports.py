@@ -1,0 +1,313 @@
+"""Daily reports: uploads merge per device and across devices, idempotently and late; from them
+the server keeps the focus score, streaks (across timezones), weeks, milestones and the
+community comparison."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from conftest import envelope, session_doc
+
+from firebase_emulator_harness import EmulatorSuite, User, assert_denied, wait_for
+
+TODAY = datetime.now(UTC).date()
+
+
+def day(days_ago: int) -> str:
+    return (TODAY - timedelta(days=days_ago)).isoformat()
+
+
+def report(
+    local_day: str,
+    screen: int = 90,
+    *,
+    pickups: int = 40,
+    focused: int = 60,
+    tz: str = "Europe/Berlin",
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "day": local_day,
+        "timezone": tz,
+        "screenTimeMinutes": screen,
+        "pickups": pickups,
+        "focusedMinutes": focused,
+        "asOf": (as_of or datetime.now(UTC)).isoformat(),
+    }
+
+
+def upload(
+    firebase: EmulatorSuite, user: User, *reports: dict[str, Any], device: str = "iphone-1"
+) -> Any:
+    return firebase.functions.call(
+        "uploadDailyReports", envelope({"deviceId": device, "reports": list(reports)}), user=user
+    )
+
+
+def derived(firebase: EmulatorSuite, user: User, local_day: str) -> dict[str, Any] | None:
+    """The stored day once the trigger has brought everything derived up to its revision."""
+    stored = firebase.firestore.as_owner().get(f"users/{user.uid}/days/{local_day}")
+    if (
+        stored
+        and (stored.get("community") or {}).get("revision") == stored["revision"]
+        and "streak" in stored
+    ):
+        return stored
+    return None
+
+
+def settle(firebase: EmulatorSuite, user: User, *days: str) -> list[dict[str, Any]]:
+    return [
+        wait_for(lambda d=d: derived(firebase, user, d), message=f"day {d} derived") for d in days
+    ]
+
+
+def test_an_upload_is_merged_scored_and_summarised(firebase: EmulatorSuite, user: User) -> None:
+    answer = upload(firebase, user, report(day(0), screen=90, pickups=30, focused=120)).unwrap()
+
+    assert answer["data"]["days"] == [{"day": day(0), "changed": True, "revision": 1, "score": 96}]
+    assert answer["meta"]["usage"] == {"reads": 2, "writes": 1}  # profile + day; the day
+    (stored,) = settle(firebase, user, day(0))
+    assert stored["totals"] == {"screenTimeMinutes": 90, "pickups": 30, "focusedMinutes": 120}
+    assert stored["metGoal"] is True and stored["streak"] == 1
+    week = firebase.firestore.as_owner().get(f"users/{user.uid}/weeks/{_week(day(0))}") or {}
+    assert (week["screenTimeMinutes"], week["daysMetGoal"]) == (90, 1)
+
+
+def test_the_same_upload_twice_or_an_older_one_changes_nothing(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    now = datetime.now(UTC)
+    upload(firebase, user, report(day(1), screen=100, as_of=now)).unwrap()
+
+    again = upload(firebase, user, report(day(1), screen=100, as_of=now)).unwrap()
+    stale = upload(
+        firebase, user, report(day(1), screen=30, as_of=now - timedelta(hours=3))
+    ).unwrap()
+
+    assert again["data"]["days"][0]["changed"] is False
+    assert stale["data"]["days"][0] == {
+        "day": day(1),
+        "changed": False,
+        "revision": 1,
+        "score": again["data"]["days"][0]["score"],
+    }
+    assert again["meta"]["usage"]["writes"] == 0
+    stored = firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(1)}") or {}
+    assert stored["totals"]["screenTimeMinutes"] == 100
+
+
+def test_a_later_measurement_from_the_same_device_supersedes_the_earlier(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    morning = datetime.now(UTC) - timedelta(hours=6)
+    upload(firebase, user, report(day(0), screen=20, as_of=morning)).unwrap()
+
+    later = upload(
+        firebase, user, report(day(0), screen=140, as_of=morning + timedelta(hours=5))
+    ).unwrap()
+
+    assert later["data"]["days"][0]["revision"] == 2
+    (stored,) = settle(firebase, user, day(0))
+    assert stored["totals"]["screenTimeMinutes"] == 140
+    assert stored["metGoal"] is False and stored["streak"] == 0
+
+
+def test_two_devices_add_screen_time_but_not_the_same_focus_session(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    upload(
+        firebase, user, report(day(2), screen=70, pickups=30, focused=50), device="iphone-1"
+    ).unwrap()
+    upload(
+        firebase, user, report(day(2), screen=40, pickups=5, focused=45), device="mac-1"
+    ).unwrap()
+
+    (stored,) = settle(firebase, user, day(2))
+    assert stored["totals"] == {"screenTimeMinutes": 110, "pickups": 35, "focusedMinutes": 50}
+    assert set(stored["devices"]) == {"iphone-1", "mac-1"}
+
+
+def test_late_uploads_are_accepted_within_thirty_days_and_a_bad_batch_writes_nothing(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    assert upload(firebase, user, report(day(29))).ok
+
+    refused = upload(firebase, user, report(day(3)), report(day(40)))
+    future = upload(firebase, user, report((TODAY + timedelta(days=3)).isoformat()))
+    duplicate_day = upload(firebase, user, report(day(4)), report(day(4)))
+    too_long = upload(firebase, user, report(day(5), screen=24 * 60 + 1))
+
+    assert (
+        refused.code == "INVALID_ARGUMENT"
+        and refused.error["details"]["reason"] == "DAY_OUT_OF_RANGE"
+    )
+    assert future.code == "INVALID_ARGUMENT"
+    assert duplicate_day.code == "INVALID_ARGUMENT"
+    assert too_long.code == "INVALID_ARGUMENT"
+    assert too_long.error["details"]["fields"][0]["path"] == "payload.reports.0.screenTimeMinutes"
+    stored = firebase.firestore.as_owner().query(f"users/{user.uid}/days")
+    assert [path.rsplit("/", 1)[1] for path, _ in stored] == [day(29)]
+
+
+def test_uploads_need_a_signed_in_person_with_a_profile(firebase: EmulatorSuite) -> None:
+    assert upload(firebase, None, report(day(0))).code == "UNAUTHENTICATED"  # type: ignore[arg-type]
+    newcomer = firebase.auth.sign_up_anonymously()
+    assert upload(firebase, newcomer, report(day(0))).code == "FAILED_PRECONDITION"
+
+
+def test_a_late_upload_fills_a_gap_and_the_streak_carries_forward(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    upload(firebase, user, report(day(3)), report(day(1)), report(day(0))).unwrap()
+    settle(firebase, user, day(3), day(1), day(0))
+
+    upload(firebase, user, report(day(2))).unwrap()
+
+    def streak_of_today() -> int | None:
+        stored = firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(0)}") or {}
+        return stored.get("streak") if stored.get("streak") == 4 else None
+
+    wait_for(streak_of_today, message="streak carried forward to today")
+    profile = firebase.firestore.as_owner().get(f"users/{user.uid}") or {}
+    assert profile["streak"] == {"current": 4, "longest": 4, "lastDay": day(0)}
+    milestones = firebase.firestore.as_user(user).query(f"users/{user.uid}/milestones")
+    assert "streakDays-3" in {path.rsplit("/", 1)[1] for path, _ in milestones}
+
+
+def test_a_day_over_the_goal_breaks_the_streak(firebase: EmulatorSuite, user: User) -> None:
+    upload(firebase, user, report(day(2)), report(day(1), screen=500), report(day(0))).unwrap()
+
+    streaks = [d["streak"] for d in settle(firebase, user, day(2), day(1), day(0))]
+
+    assert streaks == [1, 0, 1]
+
+
+def test_crossing_the_date_line_does_not_break_a_streak(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    # Los Angeles -> Auckland: the traveller's local calendar skips a date.
+    upload(
+        firebase,
+        user,
+        report(day(3), tz="America/Los_Angeles"),
+        report(day(1), tz="Pacific/Auckland"),
+        report(day(0), tz="Pacific/Auckland"),
+    ).unwrap()
+
+    streaks = [d["streak"] for d in settle(firebase, user, day(3), day(1), day(0))]
+
+    assert streaks == [1, 2, 3]
+
+
+def test_a_missing_day_without_travel_breaks_the_streak(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    upload(firebase, user, report(day(3)), report(day(1))).unwrap()
+
+    streaks = [d["streak"] for d in settle(firebase, user, day(3), day(1))]
+
+    assert streaks == [1, 1]
+
+
+def test_redelivered_day_events_change_nothing(firebase: EmulatorSuite, user: User) -> None:
+    upload(firebase, user, report(day(0), screen=50)).unwrap()
+    (before,) = settle(firebase, user, day(0))
+    shard_total = _community_people(firebase, day(0))
+
+    # Any write to the day re-fires its trigger, as a redelivery would.
+    firebase.firestore.as_owner().update(f"users/{user.uid}/days/{day(0)}", {"touched": 1})
+    wait_for(
+        lambda: (firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(0)}") or {}).get(
+            "touched"
+        )
+    )
+    import time
+
+    time.sleep(1.0)
+
+    after = firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(0)}") or {}
+    assert {k: v for k, v in after.items() if k != "touched"} == before
+    assert _community_people(firebase, day(0)) == shard_total == 1
+
+
+def test_the_community_comparison_places_a_person_among_everyone_that_day(
+    firebase: EmulatorSuite,
+) -> None:
+    people = []
+    for n, minutes in enumerate([30, 90, 240, 600]):
+        person = firebase.auth.create_user(f"p{n}@example.com")
+        firebase.functions.call("launch", envelope(), user=person).unwrap()
+        upload(firebase, person, report(day(0), screen=minutes)).unwrap()
+        people.append(person)
+    for person in people:
+        settle(firebase, person, day(0))
+    # The 600-minute person cuts down later that day: their count moves, it is not added again.
+    upload(
+        firebase,
+        people[3],
+        report(day(0), screen=120, as_of=datetime.now(UTC) + timedelta(minutes=1)),
+    ).unwrap()
+    wait_for(
+        lambda: (derived(firebase, people[3], day(0)) or {}).get("revision") == 2, message="moved"
+    )
+
+    firebase.functions.run_scheduled("roll_up_community")
+
+    answer = firebase.functions.call(
+        "getCommunityComparison", envelope({"day": day(0)}), user=people[1]
+    ).unwrap()["data"]
+    assert answer["people"] == 4
+    assert answer["screenTimeMinutes"] == 90
+    assert answer["shareUsingMore"] == 62.5  # 2 of 4 used more, plus half of their own bucket
+    nobody = firebase.functions.call(
+        "getCommunityComparison", envelope({"day": day(7)}), user=people[0]
+    ).unwrap()
+    assert nobody["data"]["shareUsingMore"] is None
+
+
+def test_focused_hours_milestones_are_reached_by_completed_sessions(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    firebase.firestore.as_user(user).create(
+        f"users/{user.uid}/sessions/hour", session_doc(status="completed", minutes=75)
+    )
+
+    milestone = wait_for(
+        lambda: firebase.firestore.as_user(user).get(f"users/{user.uid}/milestones/focusedHours-1"),
+        message="milestone",
+    )
+    assert milestone["threshold"] == 1
+
+
+def test_days_weeks_and_milestones_are_readable_by_their_owner_only_and_never_client_written(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    upload(firebase, user, report(day(0))).unwrap()
+    settle(firebase, user, day(0))
+    other = firebase.auth.sign_up_anonymously()
+    mine = firebase.firestore.as_user(user)
+
+    assert mine.get(f"users/{user.uid}/days/{day(0)}") is not None
+    assert mine.get(f"users/{user.uid}/weeks/{_week(day(0))}") is not None
+    assert_denied(lambda: mine.update(f"users/{user.uid}/days/{day(0)}", {"score": 100}))
+    assert_denied(lambda: mine.set(f"users/{user.uid}/days/{day(1)}", {"score": 100}))
+    assert_denied(
+        lambda: mine.set(f"users/{user.uid}/milestones/streakDays-365", {"threshold": 365})
+    )
+    assert_denied(lambda: firebase.firestore.as_user(other).get(f"users/{user.uid}/days/{day(0)}"))
+    assert_denied(
+        lambda: firebase.firestore.as_user(other).get(f"users/{user.uid}/weeks/{_week(day(0))}")
+    )
+    assert_denied(lambda: mine.get(f"communityDays/{day(0)}"))
+
+
+def _week(local_day: str) -> str:
+    year, week, _ = date.fromisoformat(local_day).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _community_people(firebase: EmulatorSuite, local_day: str) -> int:
+    shards = firebase.firestore.as_owner().query(f"communityDays/{local_day}/shards")
+    return sum(sum(data.get("buckets", {}).values()) for _, data in shards)
