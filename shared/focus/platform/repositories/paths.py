@@ -40,3 +40,11 @@ def community_day(local_day: str) -> str:
 
 def community_shard(local_day: str, shard: int) -> str:
     return f"{COMMUNITY_DAYS}/{local_day}/{COMMUNITY_SHARDS}/{shard}"
+
+
+# Transient collections (collection id -> TTL field): Firestore deletes a document once the
+# field's time has passed. firestore.indexes.json declares each TTL (a test checks it).
+TTL_FIELDS = {
+    COMMUNITY_SHARDS: "expireAt",  # 60 days after the day: the daily summary keeps the result
+    COMMUNITY_DAYS: "expireAt",  # 400 days after the last roll-up
+}
