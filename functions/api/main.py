@@ -63,7 +63,7 @@ def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
 
 
 @mobile_callable(UseEmergencyPassRequest)
-def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPassResponse:  # noqa: N802
+def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPassResponse:
     """End every active session, limit and lock; once per rolling week, whatever the device."""
     used = emergency.use_pass(call.caller.uid, call.now)
     return UseEmergencyPassResponse(
@@ -77,7 +77,7 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
 @mobile_callable(UploadDailyReportsRequest)
 def uploadDailyReports(
     call: Call, request: UploadDailyReportsRequest
-) -> UploadDailyReportsResponse:  # noqa: N802
+) -> UploadDailyReportsResponse:
     """Merge a device's daily totals (late, repeated and multi-device uploads are expected)."""
     for report in request.reports:
         reports_domain.check_upload_window(report, call.now)
@@ -91,7 +91,7 @@ def uploadDailyReports(
 
 
 @mobile_callable(CommunityComparisonRequest)
-def getCommunityComparison(  # noqa: N802
+def getCommunityComparison(
     call: Call, request: CommunityComparisonRequest
 ) -> CommunityComparisonResponse:
     """How the person's screen time on a day compares with everyone's (from the daily summary)."""

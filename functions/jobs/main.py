@@ -44,7 +44,7 @@ def on_session_completed(event: CloudEvent[pubsub_fn.MessagePublishedData[object
     rate_limits=options.RateLimits(max_concurrent_dispatches=50),
 )
 @background("task")
-def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:  # noqa: N802 - task queue names allow no '_'
+def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:
     """At a session's planned end, complete it if no device has (offline or uninstalled devices)."""
     uid, session_id = request.data["userId"], request.data["sessionId"]
     logs.bind_user(uid)

@@ -13,6 +13,7 @@ from focus.domain.sessions import FocusSession, SessionStatus
 from focus.platform import logs, messaging
 from focus.platform.handlers import background, write_time
 from focus.platform.repositories import blocks, days, sessions
+from focus.platform.repositories.days import only_derived_fields_changed
 from focus.platform.runtime import start_codebase
 
 start_codebase("triggers", cpu=1, memory=256, concurrency=20, max_instances=200)
@@ -60,7 +61,14 @@ def on_day_written(event: DocumentChange) -> None:
     to date (from the stored day, not the event, so duplicates and reordering change nothing)."""
     uid = event.params["uid"]
     logs.bind_user(uid)
-    if event.data.after is None or not event.data.after.exists:
+    before, after = event.data.before, event.data.after
+    if after is None or not after.exists:
         return
+    if (
+        before is not None
+        and before.exists
+        and only_derived_fields_changed(before.to_dict(), after.to_dict())
+    ):
+        return  # our own write of derived fields: nothing new to derive (saves five reads)
     changed = days.derive(uid, event.params["day"], datetime.now(UTC))
     logs.get_logger().info("day derived", **changed)

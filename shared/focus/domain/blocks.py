@@ -19,7 +19,6 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from focus.domain.errors import PermissionDenied
 from focus.domain.model import Document
 
 BLOCK_SCHEMA_VERSION = 1
@@ -34,7 +33,7 @@ HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 class Strictness(StrEnum):
     EASY = "easy"  # breaks and cancelling allowed
-    HARDER = "harder"  # a waiting room before each break, longer with each break
+    HARDER = "harder"  # a waiting room before each break (15 s, doubling per break, max 10 min)
     HARDCORE = "hardcore"  # no breaks, no early end (Pro); only the emergency pass ends it
 
 
@@ -120,23 +119,3 @@ class Block(Document):
         if self.vacation is not None and self.vacation.covers(moment):
             return False
         return self.suspended_until is None or moment >= self.suspended_until
-
-
-def require_strictness_allowed(strictness: Strictness, *, is_pro: bool) -> None:
-    """Hardcore is a Pro feature."""
-    if strictness is Strictness.HARDCORE and not is_pro:
-        raise PermissionDenied(
-            "Hardcore strictness needs Focus Pro.", details={"reason": "PRO_REQUIRED"}
-        )
-
-
-def waiting_room_seconds(strictness: Strictness, breaks_taken: int) -> int:
-    """How long the device makes the person wait before the next break (0 = no wait, -1 = never).
-
-    Harder mode doubles the wait with each break: 15 s, 30 s, 60 s ... capped at 10 minutes.
-    """
-    if strictness is Strictness.HARDCORE:
-        return -1
-    if strictness is Strictness.EASY:
-        return 0
-    return int(min(15 * 2**breaks_taken, 600))

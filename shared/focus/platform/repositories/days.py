@@ -69,6 +69,18 @@ def upload(uid: str, device_id: str, uploads: list[DailyReportUpload]) -> list[U
     return run(db.transaction())  # type: ignore[no-any-return]
 
 
+DERIVED_FIELDS = frozenset({"streak", "community"})
+
+
+def only_derived_fields_changed(
+    before: dict[str, object] | None, after: dict[str, object] | None
+) -> bool:
+    """True when a day write changed nothing but what ``derive`` itself writes."""
+    before, after = before or {}, after or {}
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    return bool(changed) and changed <= DERIVED_FIELDS
+
+
 def _mark(day: Day, streak: int | None = None) -> streaks.DayMark:
     return streaks.DayMark(
         day.day, day.timezone, day.met_goal, day.streak if streak is None else streak
