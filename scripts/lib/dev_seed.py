@@ -51,6 +51,23 @@ def _history(suite: EmulatorSuite, user: User, per_day: int, minutes: int, now: 
     return written
 
 
+def _reports(suite: EmulatorSuite, user: User, timezone: str, minutes: int, now: datetime) -> None:
+    """A week of daily totals from the person's phone, uploaded as the app does."""
+    reports = [
+        {
+            "day": (now - timedelta(days=day)).date().isoformat(),
+            "timezone": timezone,
+            "screenTimeMinutes": minutes + 17 * (day % 3),
+            "pickups": 40 + 5 * day,
+            "focusedMinutes": 60 + 10 * (day % 2),
+            "asOf": now.isoformat(),
+        }
+        for day in range(7, -1, -1)
+    ]
+    request = {"client": IPHONE, "payload": {"deviceId": "demo-iphone", "reports": reports}}
+    suite.functions.call("uploadDailyReports", request, user=user).unwrap()
+
+
 def seed_and_describe(env: dict[str, str]) -> None:
     project = env["GCLOUD_PROJECT"]
     suite = EmulatorSuite(project=project, region="europe-west1", hub=env["FIREBASE_EMULATOR_HUB"])
@@ -62,6 +79,7 @@ def seed_and_describe(env: dict[str, str]) -> None:
         user = suite.auth.create_user(email, PASSWORD)
         _launch(suite, user, timezone, locale)
         expected_sessions += _history(suite, user, per_day, minutes, now)
+        _reports(suite, user, timezone, 70 + 40 * len(people), now)
         people.append(user)
     anonymous = suite.auth.sign_up_anonymously()
     _launch(suite, anonymous, "Europe/Paris", "fr-FR")
@@ -76,6 +94,7 @@ def seed_and_describe(env: dict[str, str]) -> None:
 
     wait_for(everything_counted, timeout=90, interval=0.5, message="demo sessions counted")
     suite.functions.run_scheduled("roll_up_hours_saved")
+    suite.functions.run_scheduled("roll_up_community")
     community = _launch(suite, people[0], "Europe/London", "en-GB")["data"]["communityHoursSaved"]
 
     def host(name: str) -> str:
@@ -92,7 +111,8 @@ def seed_and_describe(env: dict[str, str]) -> None:
   Hub         http://{host("hub")}
 
   Sign in as  {PEOPLE[0][0]} / {PASSWORD}   (also {PEOPLE[1][0]}, {PEOPLE[2][0]}; same password)
-              or anonymously. {expected_sessions} past sessions seeded; community total {community} h.
+              or anonymously. {expected_sessions} past sessions and a week of daily reports
+              seeded; community total {community} h.
   Point the app's Firebase SDKs at the emulators (useEmulator) with project id {project}.
   Ctrl-C stops everything.
 """,
