@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +15,18 @@ IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
 
 
 def envelope(
-    payload: dict[str, Any] | None = None, client: dict[str, Any] | None = IPHONE
+    payload: dict[str, Any] | None = None,
+    client: dict[str, Any] | None = IPHONE,
+    *,
+    version: str = "2026-11-29",
+    key: str | None = None,
 ) -> dict[str, Any]:
-    """A callable request as the app sends it."""
-    body: dict[str, Any] = {"apiVersion": "2026-11-29", "payload": payload or {}}
+    """A callable request as the app sends it, with a fresh idempotency key unless given."""
+    body: dict[str, Any] = {
+        "apiVersion": version,
+        "idempotencyKey": key or uuid.uuid4().hex,
+        "payload": payload or {},
+    }
     if client is not None:
         body["client"] = client
     return body

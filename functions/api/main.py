@@ -62,7 +62,7 @@ def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
     )
 
 
-@mobile_callable(UseEmergencyPassRequest)
+@mobile_callable(UseEmergencyPassRequest, mutating=True, per_minute=10)
 def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPassResponse:
     """End every active session, limit and lock; once per rolling week, whatever the device."""
     used = emergency.use_pass(call.caller.uid, call.now)
@@ -74,7 +74,7 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
     )
 
 
-@mobile_callable(UploadDailyReportsRequest)
+@mobile_callable(UploadDailyReportsRequest, mutating=True, per_minute=30)
 def uploadDailyReports(
     call: Call, request: UploadDailyReportsRequest
 ) -> UploadDailyReportsResponse:
@@ -90,7 +90,7 @@ def uploadDailyReports(
     )
 
 
-@mobile_callable(CommunityComparisonRequest)
+@mobile_callable(CommunityComparisonRequest, per_minute=30)
 def getCommunityComparison(
     call: Call, request: CommunityComparisonRequest
 ) -> CommunityComparisonResponse:

@@ -7,6 +7,7 @@ feed the community counter. Nothing is written around the backend's own paths.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,10 +21,15 @@ PEOPLE = [
     ("sam@demo.focus", "America/New_York", "en-US", 3, 25),
 ]
 IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
+API_VERSION = "2026-11-29"
 
 
 def _launch(suite: EmulatorSuite, user: User, timezone: str, locale: str) -> dict[str, Any]:
-    request = {"client": IPHONE, "payload": {"timezone": timezone, "locale": locale}}
+    request = {
+        "apiVersion": API_VERSION,
+        "client": IPHONE,
+        "payload": {"timezone": timezone, "locale": locale},
+    }
     result: dict[str, Any] = suite.functions.call("launch", request, user=user).unwrap()
     return result
 
@@ -64,7 +70,12 @@ def _reports(suite: EmulatorSuite, user: User, timezone: str, minutes: int, now:
         }
         for day in range(7, -1, -1)
     ]
-    request = {"client": IPHONE, "payload": {"deviceId": "demo-iphone", "reports": reports}}
+    request = {
+        "apiVersion": API_VERSION,
+        "client": IPHONE,
+        "idempotencyKey": uuid.uuid4().hex,
+        "payload": {"deviceId": "demo-iphone", "reports": reports},
+    }
     suite.functions.call("uploadDailyReports", request, user=user).unwrap()
 
 

@@ -19,6 +19,15 @@ class DomainError(Exception):
         self.message = message
         self.details = details or {}
 
+    def to_answer(self) -> dict[str, Any]:
+        """The error as stored for replay (idempotent retries get the same answer)."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    @staticmethod
+    def from_answer(answer: dict[str, Any]) -> DomainError:
+        kind = next((k for k in _all_errors() if k.code == answer["code"]), FailedPrecondition)
+        return kind(answer["message"], details=answer.get("details") or None)
+
 
 class InvalidArgument(DomainError):
     code = "INVALID_ARGUMENT"
@@ -46,3 +55,20 @@ class FailedPrecondition(DomainError):
 
 class ResourceExhausted(DomainError):
     code = "RESOURCE_EXHAUSTED"
+
+
+class Aborted(DomainError):
+    code = "ABORTED"
+
+
+def _all_errors() -> list[type[DomainError]]:
+    return [
+        InvalidArgument,
+        Unauthenticated,
+        PermissionDenied,
+        NotFound,
+        AlreadyExists,
+        FailedPrecondition,
+        ResourceExhausted,
+        Aborted,
+    ]

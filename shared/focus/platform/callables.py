@@ -1,19 +1,27 @@
-"""The callable envelope: one place that parses, authorizes, logs and maps errors for every callable.
+"""The callable envelope: one place that parses, gates, authorizes, limits, deduplicates, logs and
+maps errors for every callable of the mobile API.
 
 On the wire (the Firebase callable protocol, so the official client SDKs work unmodified)::
 
     request  {"data": {"apiVersion": "2026-11-29",
                        "client": {"platform": "ios", "appVersion": "3.4.0", "build": 412},
+                       "idempotencyKey": "1f0c...",          # mutating callables only
                        "payload": {...}}}
-    response {"result": {"data": {...}, "meta": {"serverTime": "...", "apiVersion": "..."}}}
+    response {"result": {"data": {...},
+                         "meta": {"apiVersion": "2026-11-29", "serverTime": "...",
+                                  "deprecation": {...}}}}   # only for a deprecated version
 
-A handler receives the signed-in ``Caller`` and its validated payload model and returns a response
-model. It never sees the raw request and never builds an ``HttpsError`` itself.
+Order of checks: envelope shape -> API version -> upgrade gate -> signed in -> rate limit ->
+idempotency -> payload (translated up to the head version) -> handler -> response (translated
+down to the client's version). A handler receives the signed-in ``Caller`` and its validated
+head-version payload and returns a head-version response model; it never sees the raw request
+and never builds an ``HttpsError``.
 """
 
 from __future__ import annotations
 
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,13 +31,12 @@ from typing import Any, TypeVar
 from firebase_functions import https_fn
 from pydantic import Field, ValidationError
 
-from focus.domain.errors import DomainError, Unauthenticated
+from focus.contracts import versions
+from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
 from focus.domain.model import Contract
-from focus.platform import logs, store
+from focus.platform import client_gate, idempotency, logs, rate_limits, store
 from focus.platform.environment import is_emulated
 from focus.platform.errors import error_code, invalid_request, to_https_error
-
-HEAD_API_VERSION = "2026-11-29"
 
 
 class Platform(StrEnum):
@@ -45,8 +52,11 @@ class ClientInfo(Contract):
 
 
 class Envelope(Contract):
-    api_version: str = Field(default=HEAD_API_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    client: ClientInfo | None = None
+    api_version: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    client: ClientInfo
+    idempotency_key: str | None = Field(
+        default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -61,10 +71,26 @@ class Caller:
 @dataclass(frozen=True)
 class Call:
     caller: Caller
-    client: ClientInfo | None
+    client: ClientInfo
     api_version: str
     now: datetime
 
+
+@dataclass(frozen=True)
+class CallableSpec:
+    """What the contract generator and docs know about a callable."""
+
+    name: str
+    summary: str
+    request: type[Contract]
+    response: type[Contract]
+    mutating: bool
+    per_minute: int
+    errors: tuple[str, ...]
+
+
+CALLABLES: dict[str, CallableSpec] = {}
+COMMON_ERRORS = ("INVALID_ARGUMENT", "UNAUTHENTICATED", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED")
 
 Req = TypeVar("Req", bound=Contract)
 Resp = TypeVar("Resp", bound=Contract)
@@ -78,13 +104,65 @@ def _caller(request: https_fn.CallableRequest[Any]) -> Caller:
     return Caller(uid=request.auth.uid, is_anonymous=provider == "anonymous")
 
 
+def _meta(version: versions.Version, now: datetime) -> dict[str, Any]:
+    meta: dict[str, Any] = {"apiVersion": version.date, "serverTime": now.isoformat()}
+    if version.deprecated:
+        meta["deprecation"] = {
+            "deprecated": True,
+            "sunsetAt": version.sunset,
+            "message": f"API version {version.date} stops working on {version.sunset}; update the app.",
+        }
+    return meta
+
+
 def mobile_callable(
-    request_model: type[Req], **options: Any
+    request_model: type[Req],
+    *,
+    mutating: bool = False,
+    per_minute: int = 60,
+    errors: tuple[str, ...] = (),
 ) -> Callable[[Handler[Req, Resp]], Any]:
-    """Declare a callable for the mobile app. ``options`` go to ``https_fn.on_call``."""
+    """Declare a callable of the mobile API.
+
+    ``mutating`` callables require an idempotency key; ``per_minute`` limits each person's calls;
+    ``errors`` lists the error codes beyond the common ones, for the contract docs.
+    """
 
     def decorate(handler: Handler[Req, Resp]) -> Any:
         name = handler.__name__
+        response_model = typing.get_type_hints(handler)["return"]
+        CALLABLES[name] = CallableSpec(
+            name=name,
+            summary=(handler.__doc__ or "").strip(),
+            request=request_model,
+            response=response_model,
+            mutating=mutating,
+            per_minute=per_minute,
+            errors=COMMON_ERRORS + errors + (("ABORTED",) if mutating else ()),
+        )
+
+        def serve(request: https_fn.CallableRequest[Any], now: datetime) -> dict[str, Any]:
+            envelope = Envelope.model_validate(request.data if request.data is not None else {})
+            client = envelope.client
+            logs.bind(appVersion=client.app_version, platform=client.platform.value)
+            version = versions.resolve(envelope.api_version, now.date())
+            logs.bind(apiVersion=version.date)
+            client_gate.check(client.platform.value, client.build)
+            call = Call(caller=_caller(request), client=client, api_version=version.date, now=now)
+            rate_limits.consume(call.caller.uid, name, per_minute, now)
+            head_payload = versions.request_to_head(name, version.date, envelope.payload)
+            try:
+                payload = request_model.model_validate(head_payload)
+            except ValidationError as exc:
+                raise invalid_request(exc, prefix="payload") from exc
+            if not mutating:
+                data = handler(call, payload).to_wire()
+            else:
+                data = _once(envelope, call, name, payload, handler)
+            return {
+                "data": versions.response_from_head(name, version.date, data),
+                "meta": _meta(version, now),
+            }
 
         def invoke(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
             started = time.perf_counter()
@@ -97,31 +175,10 @@ def mobile_callable(
             )
             outcome, code = "ok", "OK"
             try:
-                envelope = Envelope.model_validate(request.data if request.data is not None else {})
-                if envelope.client is not None:
-                    logs.bind(
-                        appVersion=envelope.client.app_version,
-                        platform=envelope.client.platform.value,
-                    )
-                logs.bind(apiVersion=envelope.api_version)
-                call = Call(
-                    caller=_caller(request),
-                    client=envelope.client,
-                    api_version=envelope.api_version,
-                    now=datetime.now(UTC),
-                )
-                try:
-                    payload = request_model.model_validate(envelope.payload)
-                except ValidationError as exc:
-                    raise invalid_request(exc, prefix="payload") from exc
-                response = handler(call, payload)
-                meta: dict[str, Any] = {
-                    "serverTime": call.now.isoformat(),
-                    "apiVersion": call.api_version,
-                }
+                answer = serve(request, datetime.now(UTC))
                 if is_emulated():
-                    meta["usage"] = usage.as_dict()  # lets tests pin each flow's Firestore cost
-                return {"data": response.to_wire(), "meta": meta}
+                    answer["meta"]["usage"] = usage.as_dict()  # lets tests pin each flow's cost
+                return answer
             except Exception as exc:
                 code = error_code(exc)
                 outcome = "client_error" if code != "INTERNAL" else "error"
@@ -141,6 +198,39 @@ def mobile_callable(
 
         invoke.__name__ = name
         invoke.__doc__ = handler.__doc__
-        return https_fn.on_call(**options)(invoke)
+        # No App Check emulator exists: enforce it everywhere but on the emulator.
+        return https_fn.on_call(enforce_app_check=not is_emulated())(invoke)
 
     return decorate
+
+
+def _once(
+    envelope: Envelope, call: Call, name: str, payload: Req, handler: Handler[Req, Resp]
+) -> dict[str, Any]:
+    """Run a mutating handler at most once per idempotency key; replay the first answer."""
+    if envelope.idempotency_key is None:
+        raise InvalidArgument(
+            "Mutating calls need an idempotencyKey (a fresh UUID per request, reused on retry).",
+            details={
+                "fields": [
+                    {"path": "idempotencyKey", "message": "Field required", "type": "missing"}
+                ]
+            },
+        )
+    uid, key = call.caller.uid, envelope.idempotency_key
+    fingerprint = idempotency.request_hash(name, payload.to_wire())
+    stored = idempotency.claim(uid, key, fingerprint, call.now)
+    if stored is not None:
+        if stored.error is not None:
+            raise DomainError.from_answer(stored.error)
+        return stored.response or {}
+    try:
+        data = handler(call, payload).to_wire()
+    except DomainError as exc:
+        idempotency.record(uid, key, idempotency.StoredAnswer(None, exc.to_answer()))
+        raise
+    except Exception:
+        idempotency.release(uid, key)
+        raise
+    idempotency.record(uid, key, idempotency.StoredAnswer(data, None))
+    return data

@@ -1,0 +1,54 @@
+"""The upgrade gate: app builds below the minimum for their platform are asked to update.
+
+The minimums live in the Firestore document ``config/clients`` (admins edit it; no deploy),
+for example ``{"minimumBuild": {"ios": 400, "android": 310}, "updateUrl": {"ios": "https://..."}}``.
+Each instance reads it at most once a minute.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from focus.domain.errors import FailedPrecondition
+from focus.platform import clients, store
+
+CONFIG_PATH = "config/clients"
+CACHE_SECONDS = 60.0
+
+_lock = threading.Lock()
+_cached: tuple[float, dict[str, Any]] | None = None
+
+
+def _config() -> dict[str, Any]:
+    global _cached
+    with _lock:
+        if _cached is not None and time.monotonic() - _cached[0] < CACHE_SECONDS:
+            return _cached[1]
+    snapshot = store.get(clients.firestore().document(CONFIG_PATH))
+    config = (snapshot.to_dict() or {}) if snapshot.exists else {}
+    with _lock:
+        _cached = (time.monotonic(), config)
+    return config
+
+
+def forget_cached_config() -> None:
+    """Read the configuration afresh on the next call (tests change it between calls)."""
+    global _cached
+    with _lock:
+        _cached = None
+
+
+def check(platform: str, build: int) -> None:
+    config = _config()
+    minimum = int((config.get("minimumBuild") or {}).get(platform, 0))
+    if build < minimum:
+        raise FailedPrecondition(
+            "This version of the app is no longer supported; please update.",
+            details={
+                "reason": "UPGRADE_REQUIRED",
+                "minimumBuild": minimum,
+                "updateUrl": (config.get("updateUrl") or {}).get(platform),
+            },
+        )

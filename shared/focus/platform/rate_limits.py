@@ -1,0 +1,45 @@
+"""Per-user, per-callable rate limits, kept in the user's own documents (never a hot document).
+
+``users/{uid}/rateLimits/{callable}`` holds a fixed one-minute window: its start and a count.
+One person's calls touch only their own document, far below Firestore's ~1 write/s per document
+limit for any legitimate use; a client hammering it is answered RESOURCE_EXHAUSTED.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from google.cloud import firestore as gcf
+
+from focus.domain.errors import ResourceExhausted
+from focus.platform import clients, store
+
+WINDOW = timedelta(minutes=1)
+RETENTION = timedelta(days=1)  # TTL: a window is useless after it ends
+
+
+def consume(uid: str, callable_name: str, per_minute: int, now: datetime) -> None:
+    """Count one call; RESOURCE_EXHAUSTED (with when to retry) once the window's limit is used."""
+    db = clients.firestore()
+    ref = db.document(f"users/{uid}/rateLimits/{callable_name}")
+
+    @gcf.transactional
+    def run(tx: gcf.Transaction) -> None:
+        snapshot = store.get(ref, tx)
+        data = (snapshot.to_dict() or {}) if snapshot.exists else {}
+        start = data.get("windowStart")
+        if start is None or now - start >= WINDOW:
+            start, count = now, 0
+        else:
+            count = int(data.get("count", 0))
+        if count >= per_minute:
+            retry = max(1, int((start + WINDOW - now).total_seconds()))
+            raise ResourceExhausted(
+                "Too many requests; slow down.",
+                details={"reason": "RATE_LIMITED", "retryAfterSeconds": retry},
+            )
+        store.writes(tx).set(
+            ref, {"windowStart": start, "count": count + 1, "expireAt": now + RETENTION}
+        )
+
+    run(db.transaction())
