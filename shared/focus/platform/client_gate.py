@@ -2,7 +2,8 @@
 
 The minimums live in the Firestore document ``config/clients`` (admins edit it; no deploy),
 for example ``{"minimumBuild": {"ios": 400, "android": 310}, "updateUrl": {"ios": "https://..."}}``.
-Each instance reads it at most once a minute.
+Each instance reads it at most once a minute (on the emulator, on every call, so a test or a
+developer sees a change at once).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from focus.domain.errors import FailedPrecondition
 from focus.platform import clients, store
+from focus.platform.environment import is_emulated
 
 CONFIG_PATH = "config/clients"
 CACHE_SECONDS = 60.0
@@ -24,20 +26,14 @@ _cached: tuple[float, dict[str, Any]] | None = None
 def _config() -> dict[str, Any]:
     global _cached
     with _lock:
-        if _cached is not None and time.monotonic() - _cached[0] < CACHE_SECONDS:
-            return _cached[1]
+        cached = _cached
+    if cached is not None and not is_emulated() and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
     snapshot = store.get(clients.firestore().document(CONFIG_PATH))
     config = (snapshot.to_dict() or {}) if snapshot.exists else {}
     with _lock:
         _cached = (time.monotonic(), config)
     return config
-
-
-def forget_cached_config() -> None:
-    """Read the configuration afresh on the next call (tests change it between calls)."""
-    global _cached
-    with _lock:
-        _cached = None
 
 
 def check(platform: str, build: int) -> None:
