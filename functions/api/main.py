@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from focus.contracts.community import CommunityComparisonRequest, CommunityComparisonResponse
 from focus.contracts.emergency import UseEmergencyPassRequest, UseEmergencyPassResponse
 from focus.contracts.launch import (
@@ -11,14 +13,35 @@ from focus.contracts.launch import (
     LaunchResponse,
     ProfileView,
 )
+from focus.contracts.privacy import (
+    DeleteAccountRequest,
+    DeleteAccountResponse,
+    GetExportRequest,
+    GetExportResponse,
+    RequestExportRequest,
+    RequestExportResponse,
+    SetConsentRequest,
+    SetConsentResponse,
+)
 from focus.contracts.reports import DayResult, UploadDailyReportsRequest, UploadDailyReportsResponse
 from focus.domain import community as community_domain
 from focus.domain import emergency as emergency_domain
 from focus.domain import reports as reports_domain
+from focus.domain.consent import Consent
 from focus.domain.profiles import new_profile
+from focus.platform import erasure, export, messaging
 from focus.platform.callables import Call, mobile_callable
-from focus.platform.repositories import community, days, emergency, hours_saved, profiles, sessions
+from focus.platform.repositories import (
+    community,
+    consents,
+    days,
+    emergency,
+    hours_saved,
+    profiles,
+    sessions,
+)
 from focus.platform.runtime import start_codebase
+from focus.platform.web import signed_in_web_endpoint
 
 # Callables are short and I/O bound: one instance serves many concurrent requests.
 start_codebase("api", cpu=1, memory=512, concurrency=80, max_instances=100)
@@ -107,4 +130,72 @@ def getCommunityComparison(
         ),
         people=summary.people if summary else 0,
         as_of=summary.updated_at if summary else None,
+    )
+
+
+ERASE_TASK = "eraseAccount"
+EXPORT_TASK = "buildExport"
+
+
+def start_erasure(uid: str, now: datetime, via: str) -> DeleteAccountResponse:
+    erasure_id, started = erasure.request(uid, now, via)
+    messaging.enqueue(
+        ERASE_TASK,
+        {"erasureId": erasure_id},
+        at=now,
+        task_id=messaging.task_id("erase", erasure_id),
+    )
+    return DeleteAccountResponse(erasure_id=erasure_id, started=started)
+
+
+@mobile_callable(DeleteAccountRequest, mutating=True, per_minute=5)
+def deleteAccount(call: Call, _: DeleteAccountRequest) -> DeleteAccountResponse:
+    """Erase the account and everything it holds (done in the background within minutes)."""
+    return start_erasure(call.caller.uid, call.now, via="app")
+
+
+@signed_in_web_endpoint(methods=["POST"])
+def deleteAccountWeb(uid: str, now: datetime) -> dict[str, object]:
+    """The web path to erasure (Google Play requires one): POST with a Firebase ID token."""
+    return start_erasure(uid, now, via="web").to_wire()
+
+
+@mobile_callable(RequestExportRequest, mutating=True, per_minute=5)
+def requestExport(call: Call, _: RequestExportRequest) -> RequestExportResponse:
+    """Start building a JSON bundle of everything stored about the person (kept 7 days)."""
+    export_id = export.request(call.caller.uid, call.now)
+    messaging.enqueue(
+        EXPORT_TASK,
+        {"userId": call.caller.uid, "exportId": export_id},
+        at=call.now,
+        task_id=messaging.task_id("export", call.caller.uid, export_id),
+    )
+    return RequestExportResponse(export_id=export_id, expires_at=call.now + export.RETENTION)
+
+
+@mobile_callable(GetExportRequest, per_minute=120)
+def getExport(call: Call, request: GetExportRequest) -> GetExportResponse:
+    """One chunk of a ready export (``state`` is ``building`` until it is ready)."""
+    state, chunks, data = export.read(call.caller.uid, request.export_id, request.chunk)
+    return GetExportResponse(
+        export_id=request.export_id, state=state, chunks=chunks, chunk=request.chunk, data=data
+    )
+
+
+@mobile_callable(SetConsentRequest, mutating=True, per_minute=30)
+def setConsent(call: Call, request: SetConsentRequest) -> SetConsentResponse:
+    """Grant or withdraw consent for one purpose; every change is kept in the history."""
+    consent = Consent(
+        purpose=request.purpose,
+        granted=request.granted,
+        policy_version=request.policy_version,
+        updated_at=call.now,
+        source="app",
+    )
+    consents.record(call.caller.uid, consent)
+    return SetConsentResponse(
+        purpose=consent.purpose,
+        granted=consent.granted,
+        policy_version=consent.policy_version,
+        updated_at=consent.updated_at,
     )

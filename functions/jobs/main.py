@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from firebase_functions import options, pubsub_fn, scheduler_fn, tasks_fn
 from firebase_functions.core import CloudEvent
@@ -12,7 +14,7 @@ from firebase_functions.options import Timezone
 from pydantic import ValidationError
 
 from focus.domain.events import SessionCompleted
-from focus.platform import logs
+from focus.platform import erasure, export, logs, messaging
 from focus.platform.handlers import background
 from focus.platform.repositories import community, hours_saved, sessions
 from focus.platform.runtime import start_codebase
@@ -77,3 +79,50 @@ def roll_up_community(event: scheduler_fn.ScheduledEvent) -> None:
         local_day = (now + timedelta(days=offset)).date().isoformat()
         summary = community.roll_up(local_day, now)
         logs.get_logger().info("community rolled up", day=local_day, people=summary.people)
+
+
+ERASE_STEP_BUDGET_SECONDS = 30.0
+
+
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=20, min_backoff_seconds=5, max_backoff_seconds=300
+    ),
+    rate_limits=options.RateLimits(max_concurrent_dispatches=20),
+)
+@background("task")
+def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
+    """Erase an account in resumable steps; re-enqueues itself until nothing is left.
+
+    ``batchSize`` and ``chain`` exist so tests can interrupt an erasure half-way."""
+    erasure_id = str(request.data["erasureId"])
+    batch_size = int(request.data.get("batchSize", erasure.MAX_BATCH))
+    chain = bool(request.data.get("chain", True))
+    deadline = time.monotonic() + ERASE_STEP_BUDGET_SECONDS
+    step = int(request.data.get("step", 0))
+    while True:
+        result = erasure.run_step(erasure_id, datetime.now(UTC), batch_size)
+        step += 1
+        if result.done or not chain:
+            return
+        if time.monotonic() > deadline:
+            messaging.enqueue(
+                "eraseAccount",
+                {"erasureId": erasure_id, "batchSize": batch_size, "step": step},
+                at=datetime.now(UTC),
+                task_id=messaging.task_id("erase", erasure_id, str(step)),
+            )
+            return
+
+
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(max_attempts=5, min_backoff_seconds=30),
+    rate_limits=options.RateLimits(max_concurrent_dispatches=10),
+)
+@background("task")
+def buildExport(request: CallableRequest[dict[str, str]]) -> None:
+    """Gather everything the registry marks exportable into the person's export bundle."""
+    uid = request.data["userId"]
+    logs.bind_user(uid)
+    chunks = export.build(uid, request.data["exportId"], datetime.now(UTC))
+    logs.get_logger().info("export built", chunks=chunks)

@@ -87,14 +87,19 @@ def config_file(offset: int) -> Path:
     return path
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _live_members(pgid: int) -> list[int]:
+    """Processes still running in process group ``pgid`` (zombies, which only wait to be reaped
+    by their parent or by init, do not count)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state != "Z":
+            live.append(int(stat.parent.name))
+    return live
 
 
 class Suite:
@@ -174,17 +179,19 @@ class Suite:
         if self.process is None:
             return
         pgid = self.process.pid
-        if _group_alive(pgid):
+        if _live_members(pgid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGINT)  # lets the CLI stop the JVM emulators cleanly
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while _group_alive(pgid):  # the orphaned function workers, and anything slow to stop
+        while live := _live_members(pgid):  # the orphaned function workers, and anything slow
             sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
+            for pid in live:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            if time.monotonic() > deadline + 5:
+                print(f"[suite] warning: processes {live} would not stop", file=sys.stderr)
                 break
             time.sleep(0.2)
         self.process.wait()

@@ -10,6 +10,15 @@ MILESTONES = "milestones"  # users/{uid}/milestones/{kind-threshold}
 HOURS_SAVED_SHARDS = "hoursSavedShards"
 AGGREGATES = "aggregates"
 HOURS_SAVED_SUMMARY = "hoursSaved"  # document in AGGREGATES
+CONSENTS = "consents"  # users/{uid}/consents/{purpose}
+CONSENT_HISTORY = "history"  # users/{uid}/consents/{purpose}/history/{entry}
+EXPORTS = "exports"  # users/{uid}/exports/{exportId} (+ chunks/{n})
+EXPORT_CHUNKS = "chunks"
+IDEMPOTENCY = "idempotency"  # users/{uid}/idempotency/{key}
+RATE_LIMITS = "rateLimits"  # users/{uid}/rateLimits/{callable}
+ERASURES = "erasures"
+ERASURE_AUDIT = "erasureAudit"
+CONFIG = "config"
 COMMUNITY_DAYS = "communityDays"  # communityDays/{YYYY-MM-DD}
 COMMUNITY_SHARDS = "shards"  # communityDays/{day}/shards/{n}
 
@@ -47,4 +56,10 @@ def community_shard(local_day: str, shard: int) -> str:
 TTL_FIELDS = {
     COMMUNITY_SHARDS: "expireAt",  # 60 days after the day: the daily summary keeps the result
     COMMUNITY_DAYS: "expireAt",  # 400 days after the last roll-up
+    IDEMPOTENCY: "expireAt",  # 1 day
+    RATE_LIMITS: "expireAt",  # 1 day
+    EXPORTS: "expireAt",  # 7 days
+    EXPORT_CHUNKS: "expireAt",  # 7 days, with their export
+    ERASURES: "expireAt",  # 30 days: a safety net; finished erasures delete theirs
+    ERASURE_AUDIT: "expireAt",  # 3 years
 }
