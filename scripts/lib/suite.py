@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ READY_MARK = "All emulators ready"
 START_TIMEOUT_S = 120
 FIRESTORE_WEBSOCKET_PORT = 9150  # the Firestore emulator's extra port (firebase-tools default)
 OFFSETS = range(0, 1000, 100)
+STARTUP_LOCK = Path(tempfile.gettempdir()) / "firebase-emulator-suite-start.lock"
 
 
 def emulators(offset: int) -> dict[str, Any]:
@@ -113,6 +116,14 @@ class Suite:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
+        # While loading codebases, firebase-tools serves each one's function list on the first
+        # free port from 8081: two suites starting at once can read each other's lists. Starts
+        # are therefore serialised across checkouts with a lock held until the suite is ready.
+        with STARTUP_LOCK.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._start()
+
+    def _start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             str(ROOT / "node_modules" / ".bin" / "firebase"),
