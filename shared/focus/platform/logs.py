@@ -60,10 +60,14 @@ def trace_from_headers(headers: Mapping[str, str]) -> TraceContext | None:
     return None
 
 
+PSEUDONYM_KEY_SECRET = "USER_PSEUDONYM_KEY"
+
+
 def _pseudonym_key() -> bytes:
-    # In production the key is a Secret Manager secret exposed as this variable; on the emulators a
-    # key derived from the demo project id keeps ids stable across runs.
-    key = os.environ.get("USER_PSEUDONYM_KEY") or f"emulator:{project_id()}"
+    # In production the key is a Secret Manager secret exposed as this variable. Outside functions
+    # (tests, scripts) on the emulators, the key scripts/setup gives the emulator is derived the
+    # same way from the demo project id, so both sides compute the same pseudonyms.
+    key = os.environ.get(PSEUDONYM_KEY_SECRET) or f"emulator:{project_id()}"
     return key.encode()
 
 
