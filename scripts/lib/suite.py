@@ -5,8 +5,8 @@ Python function workers that outlive it on SIGINT, so the CLI runs in its own se
 group) and, once it has had a moment to stop its emulators, the whole group is killed.
 
 Several suites can run side by side (scripts/test while scripts/dev serves the app, or two
-checkouts): a suite whose default ports are taken runs with every port shifted by a multiple of
-100, from a generated config (``firebase.suite-<offset>.local.json``, ignored by git). Set
+checkouts): a suite whose default ports are taken runs with every port shifted (by 10000,
+11000, ...), from a generated config (``firebase.suite-<offset>.local.json``, ignored by git). Set
 ``EMULATOR_PORT_OFFSET`` to choose the shift yourself. Clients find the suite through the
 environment this script gives the command it runs (``FIREBASE_EMULATOR_HUB`` and the
 ``*_EMULATOR_HOST`` variables).
@@ -36,7 +36,9 @@ PROJECT = json.loads((ROOT / ".firebaserc").read_text())["projects"]["default"]
 READY_MARK = "All emulators ready"
 START_TIMEOUT_S = 120
 FIRESTORE_WEBSOCKET_PORT = 9150  # the Firestore emulator's extra port (firebase-tools default)
-OFFSETS = range(0, 1000, 100)
+# Shifts keep every emulator's port clear of every other's (the defaults are 100 apart) and of
+# the 8081-9081 range the Functions emulator picks worker ports from.
+OFFSETS = (0, *range(10_000, 23_000, 1_000))
 STARTUP_LOCK = Path(tempfile.gettempdir()) / "firebase-emulator-suite-start.lock"
 
 
@@ -111,7 +113,7 @@ class Suite:
     def __init__(self, *, echo: bool, offset: int) -> None:
         self.echo = echo
         self.offset = offset
-        self.config = config_file(offset)
+        self.config = ROOT / "firebase.json"
         self.log_path = ROOT / ".local" / f"emulators-{offset}.log"
         self.process: subprocess.Popen[str] | None = None
 
@@ -124,6 +126,7 @@ class Suite:
             self._start()
 
     def _start(self) -> None:
+        self.config = config_file(self.offset)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             str(ROOT / "node_modules" / ".bin" / "firebase"),

@@ -16,11 +16,11 @@ def start_codebase(codebase: str, **options: Any) -> None:
     only allows one request at a time per instance.
     """
     from firebase_functions import options as fn_options
-    from firebase_functions.params import SecretParam
 
     # Secrets come from Secret Manager in production (functions:secrets:set) and from each
     # codebase's .secret.local on the emulator (written by scripts/setup, never deployed).
-    secrets = [SecretParam(logs.PSEUDONYM_KEY_SECRET)]
+    # Named by string: a SecretParam object here reaches the manifest as an expression.
+    secrets = [logs.PSEUDONYM_KEY_SECRET]
     fn_options.set_global_options(region=REGION, secrets=secrets, **options)
     logs.configure(codebase)
     clients.firebase_app()
