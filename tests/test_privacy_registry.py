@@ -57,3 +57,9 @@ def test_every_transient_collection_has_a_ttl() -> None:
     for entry in REGISTRY:
         if "(TTL)" in entry.retention:
             assert paths.TTL_FIELDS.get(entry.collection) == "expireAt", entry.path
+
+
+def test_the_privacy_doc_lists_every_registered_path() -> None:
+    text = (ROOT / "docs" / "privacy.md").read_text()
+    missing = [entry.path for entry in REGISTRY if f"`{entry.path}`" not in text]
+    assert missing == []
