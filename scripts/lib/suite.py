@@ -87,6 +87,11 @@ def config_file(offset: int) -> Path:
     return path
 
 
+def log_path(offset: int) -> Path:
+    """Where the CLI's output (our functions' JSON log lines included) is written."""
+    return ROOT / ".local" / f"emulators-{offset}.log"
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -104,7 +109,7 @@ class Suite:
         self.echo = echo
         self.offset = offset
         self.config = config_file(offset)
-        self.log_path = ROOT / ".local" / f"emulators-{offset}.log"
+        self.log_path = log_path(offset)
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -207,6 +212,8 @@ def env_for_clients(offset: int) -> dict[str, str]:
         "FIREBASE_AUTH_EMULATOR_HOST": host("auth"),
         "PUBSUB_EMULATOR_HOST": host("pubsub"),
         "CLOUD_TASKS_EMULATOR_HOST": host("tasks"),
+        # Tests read our functions' log lines (requests, spans) from the CLI's output.
+        "FOCUS_EMULATOR_LOG": str(log_path(offset)),
     }
 
 

@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 
 from focus.domain.errors import DomainError, Unauthenticated
 from focus.domain.model import Contract
-from focus.platform import logs
+from focus.platform import logs, tracing
 from focus.platform.errors import error_code, invalid_request, to_https_error
 
 HEAD_API_VERSION = "2026-11-29"
@@ -86,11 +86,16 @@ def mobile_callable(
         name = handler.__name__
 
         def invoke(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+            headers = dict(request.raw_request.headers)
+            with tracing.invocation(name, kind="callable", carrier=headers) as trace:
+                return run(request, trace)
+
+        def run(request: https_fn.CallableRequest[Any], trace: logs.TraceContext) -> dict[str, Any]:
             started = time.perf_counter()
             log = logs.get_logger()
             logs.bind_invocation(
                 function=name,
-                trace=logs.trace_from_headers(dict(request.raw_request.headers)),
+                trace=trace,
                 user_id=request.auth.uid if request.auth else None,
             )
             outcome, code = "ok", "OK"

@@ -10,10 +10,11 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.sessions import FocusSession, SessionResult, SessionStatus
-from focus.platform import clients
+from focus.platform import clients, tracing
 from focus.platform.repositories import paths
 
 
+@tracing.traced("firestore.sessions.active")
 def active(uid: str, limit: int = 20) -> list[tuple[str, FocusSession]]:
     """The user's active sessions (served by the automatic single-field index on ``status``)."""
     query = (
@@ -25,6 +26,7 @@ def active(uid: str, limit: int = 20) -> list[tuple[str, FocusSession]]:
     return [(doc.id, FocusSession.model_validate(doc.to_dict())) for doc in query.stream()]
 
 
+@tracing.traced("firestore.sessions.count_completed")
 def count_completed(uid: str, session_id: str, now: datetime) -> SessionCompleted | None:
     """Count a completed session into its owner's totals, once; the event to publish, or None.
 
@@ -66,6 +68,7 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
     return run(db.transaction())  # type: ignore[no-any-return]
 
 
+@tracing.traced("firestore.sessions.complete_if_due")
 def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
     """Complete an active session whose planned end has passed; True if this call completed it."""
     db = clients.firestore()
