@@ -21,16 +21,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _task_eta(event: Any) -> datetime | None:
-    """When a task was due: Cloud Tasks sends epoch seconds, the Tasks emulator epoch milliseconds."""
+    """When a task was due: Cloud Tasks sends epoch seconds, the Tasks emulator the RFC 3339 time
+    it was enqueued with."""
     raw_request = getattr(event, "raw_request", None)
     header = raw_request.headers.get("X-CloudTasks-TaskETA") if raw_request is not None else None
+    if not header:
+        return None
     try:
-        eta = float(header) if header else None
+        return datetime.fromtimestamp(float(header), UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(header.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if eta is None:
-        return None
-    return datetime.fromtimestamp(eta / 1000 if eta > 1e11 else eta, UTC)
 
 
 def _event_time(event: Any) -> datetime | None:

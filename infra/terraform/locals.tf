@@ -1,0 +1,59 @@
+locals {
+  # Topics carrying domain events, and the dead-letter topic each one's consumers fall back to.
+  topics = {
+    "session-completed" = { consumer = "on_session_completed" }
+  }
+
+  # Bounded retries for every consumer subscription (the Eventarc ones get them at deploy time from
+  # `scripts/dead-letters attach`, which uses the same figures).
+  pubsub_delivery = {
+    max_delivery_attempts = 10
+    minimum_backoff       = "10s"
+    maximum_backoff       = "600s"
+  }
+
+  # Firebase deploy creates the task queue in front of each task-queue function, named after the
+  # function; these mirror the retry configs declared in functions/jobs/main.py (a test checks).
+  task_queues = {
+    "completeSessionAtPlannedEnd" = {
+      max_attempts              = 5
+      min_backoff               = "10s"
+      max_backoff               = "300s"
+      max_concurrent_dispatches = 50
+      max_dispatches_per_second = 500
+    }
+  }
+
+  # Least privilege: project-level roles each codebase's runtime service account gets. Anything
+  # narrower (one topic, one secret, one service account) is granted on that resource instead.
+  # tests/test_infra.py fails on any project role outside this allow-list.
+  codebase_roles = {
+    api = [
+      "roles/datastore.user",
+      "roles/logging.logWriter",
+      "roles/cloudtrace.agent",
+      "roles/monitoring.metricWriter",
+    ]
+    triggers = [
+      "roles/datastore.user",
+      "roles/logging.logWriter",
+      "roles/cloudtrace.agent",
+      "roles/monitoring.metricWriter",
+      "roles/eventarc.eventReceiver",
+      "roles/cloudtasks.enqueuer",
+    ]
+    jobs = [
+      "roles/datastore.user",
+      "roles/logging.logWriter",
+      "roles/cloudtrace.agent",
+      "roles/monitoring.metricWriter",
+      "roles/eventarc.eventReceiver",
+    ]
+  }
+
+  codebase_role_pairs = flatten([
+    for codebase, roles in local.codebase_roles : [
+      for role in roles : { codebase = codebase, role = role }
+    ]
+  ])
+}
