@@ -7,6 +7,8 @@ from typing import Any
 from focus.platform import clients, logs
 from focus.platform.environment import REGION
 
+PSEUDONYM_KEY_SECRET = "USER_PSEUDONYM_KEY"
+
 
 def start_codebase(codebase: str, **options: Any) -> None:
     """Set the EU region and ``options`` for every function in ``codebase``; configure logging;
@@ -17,6 +19,11 @@ def start_codebase(codebase: str, **options: Any) -> None:
     """
     from firebase_functions import options as fn_options
 
+    # Each codebase runs as its own least-privilege identity (infra/terraform/iam.tf; the CLI
+    # completes "name@" with the project) and reads the log pseudonymisation key from Secret
+    # Manager (the emulator reads it from the codebase's .secret.local, written by scripts/setup).
+    options.setdefault("service_account", f"focus-{codebase}@")
+    options.setdefault("secrets", [PSEUDONYM_KEY_SECRET])
     fn_options.set_global_options(region=REGION, **options)
     logs.configure(codebase)
     clients.firebase_app()

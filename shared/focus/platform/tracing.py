@@ -58,7 +58,7 @@ def _exporter_processor() -> Any | None:
         return None
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    return BatchSpanProcessor(CloudTraceSpanExporter())
+    return BatchSpanProcessor(CloudTraceSpanExporter())  # type: ignore[no-untyped-call]
 
 
 @functools.cache
