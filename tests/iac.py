@@ -26,7 +26,8 @@ OPTIONS = hcl2.SerializationOptions(
 EU_LOCATIONS = re.compile(r"^(eur\d+|europe-[a-z]+\d+)$")
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # What a functions codebase's runtime identity may hold at project level. Anything else (a topic,
-# a secret, acting as another service account) must be granted on that one resource.
+# a secret, acting as another service account) must be granted on that one resource. These lists
+# repeat the Terraform's on purpose: a policy read from the code it checks would approve anything.
 RUNTIME_ROLES = {
     "api": {
         "roles/datastore.user",

@@ -10,6 +10,11 @@ locals {
     outcome    = "EXTRACT(jsonPayload.outcome)"
     error_code = "EXTRACT(jsonPayload.errorCode)"
   }
+  # Distributions (latency, event age) are broken down by kind and function only.
+  distribution_labels = {
+    kind     = "callable, firestore, pubsub, task or schedule"
+    function = "function name"
+  }
 }
 
 resource "google_logging_metric" "requests" {
@@ -49,19 +54,15 @@ resource "google_logging_metric" "latency" {
     value_type   = "DISTRIBUTION"
     unit         = "ms"
     display_name = "Focus invocation latency"
-    labels {
-      key         = "kind"
-      description = "callable, firestore, pubsub, task or schedule"
-    }
-    labels {
-      key         = "function"
-      description = "function name"
+    dynamic "labels" {
+      for_each = local.distribution_labels
+      content {
+        key         = labels.key
+        description = labels.value
+      }
     }
   }
-  label_extractors = {
-    kind     = local.request_labels.kind
-    function = local.request_labels.function
-  }
+  label_extractors = { for key in keys(local.distribution_labels) : key => local.request_labels[key] }
   bucket_options {
     exponential_buckets {
       num_finite_buckets = 40
@@ -80,19 +81,15 @@ resource "google_logging_metric" "event_age" {
     value_type   = "DISTRIBUTION"
     unit         = "ms"
     display_name = "Focus event age at delivery"
-    labels {
-      key         = "kind"
-      description = "firestore, pubsub, task or schedule"
-    }
-    labels {
-      key         = "function"
-      description = "function name"
+    dynamic "labels" {
+      for_each = local.distribution_labels
+      content {
+        key         = labels.key
+        description = labels.value
+      }
     }
   }
-  label_extractors = {
-    kind     = local.request_labels.kind
-    function = local.request_labels.function
-  }
+  label_extractors = { for key in keys(local.distribution_labels) : key => local.request_labels[key] }
   bucket_options {
     exponential_buckets {
       num_finite_buckets = 40

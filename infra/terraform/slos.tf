@@ -101,23 +101,16 @@ resource "google_monitoring_alert_policy" "burn_rate" {
   severity              = local.burn_alerts[each.value.alert].severity
   notification_channels = local.burn_alerts[each.value.alert].page ? var.page_notification_channels : var.ticket_notification_channels
 
-  conditions {
-    display_name = "burn rate > ${local.burn_alerts[each.value.alert].factor}x over ${local.burn_alerts[each.value.alert].long}"
-    condition_threshold {
-      filter          = "select_slo_burn_rate(\"${google_monitoring_slo.slo[each.value.slo].name}\", \"${local.burn_alerts[each.value.alert].long}\")"
-      comparison      = "COMPARISON_GT"
-      threshold_value = local.burn_alerts[each.value.alert].factor
-      duration        = "0s"
-    }
-  }
-
-  conditions {
-    display_name = "burn rate > ${local.burn_alerts[each.value.alert].factor}x over ${local.burn_alerts[each.value.alert].short}"
-    condition_threshold {
-      filter          = "select_slo_burn_rate(\"${google_monitoring_slo.slo[each.value.slo].name}\", \"${local.burn_alerts[each.value.alert].short}\")"
-      comparison      = "COMPARISON_GT"
-      threshold_value = local.burn_alerts[each.value.alert].factor
-      duration        = "0s"
+  dynamic "conditions" {
+    for_each = [local.burn_alerts[each.value.alert].long, local.burn_alerts[each.value.alert].short]
+    content {
+      display_name = "burn rate > ${local.burn_alerts[each.value.alert].factor}x over ${conditions.value}"
+      condition_threshold {
+        filter          = "select_slo_burn_rate(\"${google_monitoring_slo.slo[each.value.slo].name}\", \"${conditions.value}\")"
+        comparison      = "COMPARISON_GT"
+        threshold_value = local.burn_alerts[each.value.alert].factor
+        duration        = "0s"
+      }
     }
   }
 
