@@ -50,7 +50,9 @@ def worker_request(function: str, user: User) -> Line:
             and line.get("user") == pseudonym
         ),
         message=f"{function} request line",
-        timeout=30,
+        # Generous: after a test disables and re-enables triggers the emulator reloads every
+        # codebase, which takes a while on a busy machine.
+        timeout=90,
     )
     return line
 
