@@ -28,7 +28,13 @@ def test_the_committed_contract_matches_the_code() -> None:
 
 def test_every_callable_has_schemas_for_every_version() -> None:
     names = {spec for spec in api_contract.CALLABLES}
-    assert {"launch", "useEmergencyPass", "uploadDailyReports", "deleteAccount", "setConsent"} <= names
+    assert {
+        "launch",
+        "useEmergencyPass",
+        "uploadDailyReports",
+        "deleteAccount",
+        "setConsent",
+    } <= names
     for version in ("2026-06-01", "2026-11-29"):
         for name in names:
             for part in ("request", "response"):

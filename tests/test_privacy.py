@@ -136,8 +136,8 @@ def test_asking_twice_starts_one_erasure(firebase: EmulatorSuite, person: User) 
     assert first["started"] is True
     # The second either sees the erasure under way, or the account already gone.
     assert (
-        (second.ok and second.result["data"]["started"] is False) or second.code == "UNAUTHENTICATED"
-    )
+        second.ok and second.result["data"]["started"] is False
+    ) or second.code == "UNAUTHENTICATED"
     wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
 
 

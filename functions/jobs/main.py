@@ -42,7 +42,9 @@ def on_session_completed(event: CloudEvent[pubsub_fn.MessagePublishedData[object
 
 
 @tasks_fn.on_task_dispatched(
-    retry_config=options.RetryConfig(max_attempts=5, min_backoff_seconds=10),
+    retry_config=options.RetryConfig(
+        max_attempts=5, min_backoff_seconds=10, max_backoff_seconds=300
+    ),
     rate_limits=options.RateLimits(max_concurrent_dispatches=50),
 )
 @background("task")
@@ -116,7 +118,9 @@ def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
 
 
 @tasks_fn.on_task_dispatched(
-    retry_config=options.RetryConfig(max_attempts=5, min_backoff_seconds=30),
+    retry_config=options.RetryConfig(
+        max_attempts=5, min_backoff_seconds=30, max_backoff_seconds=300
+    ),
     rate_limits=options.RateLimits(max_concurrent_dispatches=10),
 )
 @background("task")

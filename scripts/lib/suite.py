@@ -92,6 +92,11 @@ def config_file(offset: int) -> Path:
     return path
 
 
+def log_path(offset: int) -> Path:
+    """Where the CLI's output (our functions' JSON log lines included) is written."""
+    return ROOT / ".local" / f"emulators-{offset}.log"
+
+
 def _live_members(pgid: int) -> list[int]:
     """Processes still running in process group ``pgid`` (zombies, which only wait to be reaped
     by their parent or by init, do not count)."""
@@ -114,7 +119,7 @@ class Suite:
         self.echo = echo
         self.offset = offset
         self.config = ROOT / "firebase.json"
-        self.log_path = ROOT / ".local" / f"emulators-{offset}.log"
+        self.log_path = log_path(offset)
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -228,6 +233,8 @@ def env_for_clients(offset: int) -> dict[str, str]:
         "FIREBASE_AUTH_EMULATOR_HOST": host("auth"),
         "PUBSUB_EMULATOR_HOST": host("pubsub"),
         "CLOUD_TASKS_EMULATOR_HOST": host("tasks"),
+        # Tests read our functions' log lines (requests, spans) from the CLI's output.
+        "FOCUS_EMULATOR_LOG": str(log_path(offset)),
     }
 
 

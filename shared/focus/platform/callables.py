@@ -34,7 +34,7 @@ from pydantic import Field, ValidationError
 from focus.contracts import versions
 from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
 from focus.domain.model import Contract
-from focus.platform import client_gate, idempotency, logs, rate_limits, store
+from focus.platform import client_gate, idempotency, logs, rate_limits, store, tracing
 from focus.platform.environment import is_emulated
 from focus.platform.errors import error_code, invalid_request, to_https_error
 
@@ -165,12 +165,17 @@ def mobile_callable(
             }
 
         def invoke(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+            headers = dict(request.raw_request.headers)
+            with tracing.invocation(name, kind="callable", carrier=headers) as trace:
+                return run(request, trace)
+
+        def run(request: https_fn.CallableRequest[Any], trace: logs.TraceContext) -> dict[str, Any]:
             started = time.perf_counter()
             usage = store.begin_usage()
             log = logs.get_logger()
             logs.bind_invocation(
                 function=name,
-                trace=logs.trace_from_headers(dict(request.raw_request.headers)),
+                trace=trace,
                 user_id=request.auth.uid if request.auth else None,
             )
             outcome, code = "ok", "OK"

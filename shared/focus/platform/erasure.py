@@ -18,7 +18,7 @@ from typing import Any
 
 from google.cloud import firestore as gcf
 
-from focus.platform import clients, logs, store
+from focus.platform import clients, logs, store, tracing
 from focus.privacy.registry import REGISTRY
 
 ERASURES = "erasures"
@@ -32,6 +32,7 @@ EXTERNAL_ERASERS: list[Callable[[str], None]] = []
 _REGISTERED = {entry.collection for entry in REGISTRY if entry.user_scoped}
 
 
+@tracing.traced("firestore.erasure.erasure_id")
 def erasure_id(uid: str) -> str:
     return logs.pseudonymous_user_id(uid)
 
@@ -43,6 +44,7 @@ class StepResult:
     deleted: int
 
 
+@tracing.traced("firestore.erasure.request")
 def request(uid: str, now: datetime, via: str) -> tuple[str, bool]:
     """Record that ``uid`` asked to be erased; (erasure id, whether this call started it)."""
     db = clients.firestore()
@@ -79,6 +81,7 @@ def _documents(parent: Any, page_size: int) -> Iterator[Any]:
             yield ref
 
 
+@tracing.traced("firestore.erasure.run_step")
 def run_step(eid: str, now: datetime, batch_size: int = MAX_BATCH) -> StepResult:
     """Delete one batch of the person's documents, or finish the erasure if none are left."""
     db = clients.firestore()

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.privacy.registry import REGISTRY
 
 RETENTION = timedelta(days=7)
@@ -24,6 +24,7 @@ def _ref(uid: str, export_id: str) -> Any:
     return clients.firestore().document(f"users/{uid}/exports/{export_id}")
 
 
+@tracing.traced("firestore.export.request")
 def request(uid: str, now: datetime) -> str:
     export_id = uuid.uuid4().hex
     store.set_now(
@@ -57,6 +58,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@tracing.traced("firestore.export.bundle")
 def bundle(uid: str, now: datetime) -> dict[str, Any]:
     """Everything the registry marks exportable for ``uid``, plus the sign-in account."""
     from firebase_admin import auth
@@ -92,6 +94,7 @@ def bundle(uid: str, now: datetime) -> dict[str, Any]:
     }
 
 
+@tracing.traced("firestore.export.build")
 def build(uid: str, export_id: str, now: datetime) -> int:
     """Write the bundle's chunks and mark the export ready; the number of chunks."""
     ref = _ref(uid, export_id)
@@ -113,6 +116,7 @@ def build(uid: str, export_id: str, now: datetime) -> int:
     return len(chunks)
 
 
+@tracing.traced("firestore.export.read")
 def read(uid: str, export_id: str, index: int) -> tuple[str, int, str | None]:
     """(state, number of chunks, chunk ``index`` or None while building)."""
     from focus.domain.errors import InvalidArgument, NotFound

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from focus.domain.events import DomainEvent
-from focus.platform import clients
+from focus.platform import clients, tracing
 from focus.platform.environment import is_emulated
 
 PUBLISH_TIMEOUT_SECONDS = 10
@@ -14,10 +14,14 @@ PUBLISH_TIMEOUT_SECONDS = 10
 
 def publish(event: DomainEvent) -> str:
     """Publish ``event`` to its topic and wait for the server's ack; the message id."""
-    future = clients.publisher().publish(
-        clients.topic_path(event.topic), data=event.model_dump_json(by_alias=True).encode()
-    )
-    return str(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
+    with tracing.span("pubsub.publish", topic=event.topic):
+        # The worker continues this trace from the message's ``traceparent`` attribute.
+        future = clients.publisher().publish(
+            clients.topic_path(event.topic),
+            data=event.model_dump_json(by_alias=True).encode(),
+            **tracing.outgoing_headers(),
+        )
+        return str(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
 
 
 def enqueue(function_name: str, payload: dict[str, Any], *, at: datetime, task_id: str) -> bool:
@@ -34,9 +38,14 @@ def enqueue(function_name: str, payload: dict[str, Any], *, at: datetime, task_i
     from firebase_admin.functions import TaskOptions
 
     try:
-        clients.task_queue(function_name).enqueue(
-            {"data": payload}, TaskOptions(schedule_time=at.astimezone(UTC), task_id=task_id)
-        )
+        with tracing.span("tasks.enqueue", function=function_name):
+            # The task function continues this trace from the ``traceparent`` header.
+            options = TaskOptions(
+                schedule_time=at.astimezone(UTC),
+                task_id=task_id,
+                headers=tracing.outgoing_headers(),
+            )
+            clients.task_queue(function_name).enqueue({"data": payload}, options)
     except (exceptions.AlreadyExistsError, exceptions.ConflictError):
         # Production answers 409 ALREADY_EXISTS; the emulator a bare 409 (CONFLICT).
         return False

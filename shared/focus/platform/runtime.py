@@ -17,10 +17,13 @@ def start_codebase(codebase: str, **options: Any) -> None:
     """
     from firebase_functions import options as fn_options
 
-    # Secrets come from Secret Manager in production (functions:secrets:set) and from each
-    # codebase's .secret.local on the emulator (written by scripts/setup, never deployed).
-    # Named by string: a SecretParam object here reaches the manifest as an expression.
-    secrets = [logs.PSEUDONYM_KEY_SECRET]
-    fn_options.set_global_options(region=REGION, secrets=secrets, **options)
+    # Each codebase runs as its own least-privilege identity (infra/terraform/iam.tf; the CLI
+    # completes "name@" with the project). Secrets come from Secret Manager in production
+    # (functions:secrets:set) and from each codebase's .secret.local on the emulator (written by
+    # scripts/setup, never deployed); named by string, as a SecretParam object would reach the
+    # manifest as an expression.
+    options.setdefault("service_account", f"focus-{codebase}@")
+    options.setdefault("secrets", [logs.PSEUDONYM_KEY_SECRET])
+    fn_options.set_global_options(region=REGION, **options)
     logs.configure(codebase)
     clients.firebase_app()

@@ -7,10 +7,11 @@ from datetime import datetime
 from google.cloud import firestore as gcf
 
 from focus.domain.profiles import Profile
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 
+@tracing.traced("firestore.blocks.mark_changed")
 def mark_changed(uid: str, changed_at: datetime) -> bool:
     """Move the profile's ``sync.blocksChangedAt`` forward to ``changed_at``; True if it moved.
 

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from focus.domain import community
 from focus.domain.community import CommunityDay
 from focus.domain.reports import Day
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 DAY_SHARDS = store.QuerySpec("community day shards", paths.COMMUNITY_SHARDS)
 SUMMARY_RETENTION = timedelta(days=400)
 
 
+@tracing.traced("firestore.community.roll_up")
 def roll_up(local_day: str, now: datetime) -> CommunityDay:
     """Sum one day's shards into its summary document (idempotent: it recomputes from shards)."""
     db = clients.firestore()
@@ -27,6 +28,7 @@ def roll_up(local_day: str, now: datetime) -> CommunityDay:
     return summary
 
 
+@tracing.traced("firestore.community.comparison")
 def comparison(uid: str, local_day: str) -> tuple[Day | None, CommunityDay | None]:
     """The person's day and the community's summary for it (two reads)."""
     db = clients.firestore()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 from focus.domain.consent import Consent, Purpose, allows
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 
+@tracing.traced("firestore.consents.record")
 def record(uid: str, consent: Consent) -> None:
     """Set the current consent for its purpose and append it to the history, atomically."""
     db = clients.firestore()
@@ -22,12 +23,14 @@ def record(uid: str, consent: Consent) -> None:
     batch.commit()
 
 
+@tracing.traced("firestore.consents.current")
 def current(uid: str, purpose: Purpose) -> Consent | None:
     ref = clients.firestore().document(f"{paths.user(uid)}/{paths.CONSENTS}/{purpose.value}")
     snapshot = store.get(ref)
     return Consent.model_validate(snapshot.to_dict()) if snapshot.exists else None
 
 
+@tracing.traced("firestore.consents.require")
 def require(uid: str, purpose: Purpose) -> bool:
     """Every processing path for an optional purpose asks this first (no record: no)."""
     return allows(current(uid, purpose))

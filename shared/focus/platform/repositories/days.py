@@ -19,7 +19,7 @@ from focus.domain.milestones import MilestoneKind, reached
 from focus.domain.profiles import Profile
 from focus.domain.reports import CommunityMark, DailyReportUpload, Day
 from focus.domain.weeks import Week, WeekDay
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 DAY_BEFORE = store.QuerySpec(
@@ -40,6 +40,7 @@ class UploadResult:
     score: int
 
 
+@tracing.traced("firestore.days.upload")
 def upload(uid: str, device_id: str, uploads: list[DailyReportUpload]) -> list[UploadResult]:
     """Merge a device's batch of daily totals, all or nothing (one transaction)."""
     db = clients.firestore()
@@ -72,6 +73,7 @@ def upload(uid: str, device_id: str, uploads: list[DailyReportUpload]) -> list[U
 DERIVED_FIELDS = frozenset({"streak", "community"})
 
 
+@tracing.traced("firestore.days.only_derived_fields_changed")
 def only_derived_fields_changed(
     before: dict[str, object] | None, after: dict[str, object] | None
 ) -> bool:
@@ -87,6 +89,7 @@ def _mark(day: Day, streak: int | None = None) -> streaks.DayMark:
     )
 
 
+@tracing.traced("firestore.days.derive")
 def derive(uid: str, local_day: str, now: datetime) -> dict[str, bool]:
     """Bring everything derived from one day up to date with it; which parts changed."""
     db = clients.firestore()

@@ -11,7 +11,7 @@ from focus.domain import emergency, sessions
 from focus.domain.blocks import Block, BlockKind
 from focus.domain.errors import FailedPrecondition
 from focus.domain.profiles import Profile
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 from focus.platform.repositories.sessions import active
 
@@ -27,6 +27,7 @@ class PassUsed:
     next_available_at: datetime
 
 
+@tracing.traced("firestore.emergency.use_pass")
 def use_pass(uid: str, now: datetime) -> PassUsed:
     """End every active session and suspend every limit and lock until the local day ends.
 

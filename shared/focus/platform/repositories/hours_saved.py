@@ -10,12 +10,13 @@ from focus.domain import hours_saved as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import HoursSavedSummary
 from focus.domain.sessions import FocusSession
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 ALL_SHARDS = store.QuerySpec("hours saved shards", paths.HOURS_SAVED_SHARDS)
 
 
+@tracing.traced("firestore.hours_saved.add_session")
 def add_session(event: SessionCompleted, now: datetime) -> bool:
     """Add a completed session's minutes to its shard, once; True if this call added them.
 
@@ -44,6 +45,7 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
     return run(db.transaction())  # type: ignore[no-any-return]
 
 
+@tracing.traced("firestore.hours_saved.roll_up")
 def roll_up(now: datetime) -> HoursSavedSummary:
     """Sum every shard into the summary document the app reads."""
     db = clients.firestore()
@@ -55,6 +57,7 @@ def roll_up(now: datetime) -> HoursSavedSummary:
     return summary
 
 
+@tracing.traced("firestore.hours_saved.summary")
 def summary() -> HoursSavedSummary | None:
     ref = clients.firestore().document(f"{paths.AGGREGATES}/{paths.HOURS_SAVED_SUMMARY}")
     snapshot = store.get(ref)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from google.cloud import firestore as gcf
 
 from focus.domain.profiles import Profile
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 
+@tracing.traced("firestore.profiles.get_or_create")
 def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]:
     """The user's profile, created from ``make()`` if it does not exist yet (exactly once).
 

@@ -11,13 +11,14 @@ from focus.domain.events import SessionCompleted
 from focus.domain.milestones import MilestoneKind, reached
 from focus.domain.profiles import Profile
 from focus.domain.sessions import FocusSession, SessionResult, SessionStatus
-from focus.platform import clients, store
+from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
 MAX_ACTIVE = 50
 
 
+@tracing.traced("firestore.sessions.active")
 def active(uid: str, transaction: gcf.Transaction | None = None) -> list[tuple[str, FocusSession]]:
     """The user's active sessions (the automatic single-field index on ``status`` serves it)."""
     user = clients.firestore().document(paths.user(uid))
@@ -31,6 +32,7 @@ def active(uid: str, transaction: gcf.Transaction | None = None) -> list[tuple[s
     return [(snap.id, FocusSession.model_validate(snap.to_dict())) for snap in snapshots]
 
 
+@tracing.traced("firestore.sessions.count_completed")
 def count_completed(uid: str, session_id: str, now: datetime) -> SessionCompleted | None:
     """Count a completed session into its owner's totals, once; the event to publish, or None.
 
@@ -79,6 +81,7 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
     return run(db.transaction())  # type: ignore[no-any-return]
 
 
+@tracing.traced("firestore.sessions.complete_if_due")
 def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
     """Complete an active session whose planned end has passed; True if this call completed it."""
     db = clients.firestore()

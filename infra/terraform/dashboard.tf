@@ -1,0 +1,109 @@
+# The on-call dashboard: traffic and errors, latency, event freshness, dead letters, SLO budgets.
+locals {
+  user_metric = "logging.googleapis.com/user"
+
+  dashboard_tiles = [
+    {
+      title  = "Invocations by outcome (per function)"
+      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.requests.name}\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_RATE"
+      reducer = "REDUCE_SUM"
+      group   = ["metric.label.function", "metric.label.outcome"]
+    },
+    {
+      title   = "Callable errors by code"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.requests.name}\" resource.type=\"cloud_run_revision\" metric.label.kind=\"callable\" metric.label.outcome!=\"ok\""
+      aligner = "ALIGN_RATE"
+      reducer = "REDUCE_SUM"
+      group   = ["metric.label.error_code"]
+    },
+    {
+      title   = "Callable latency p95 (ms)"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.latency.name}\" resource.type=\"cloud_run_revision\" metric.label.kind=\"callable\""
+      aligner = "ALIGN_DELTA"
+      reducer = "REDUCE_PERCENTILE_95"
+      group   = ["metric.label.function"]
+    },
+    {
+      title   = "Event age p95 at delivery (ms)"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.event_age.name}\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_DELTA"
+      reducer = "REDUCE_PERCENTILE_95"
+      group   = ["metric.label.function"]
+    },
+    {
+      title   = "Dead letters waiting"
+      filter  = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=ends_with(\"-dead-letter\")"
+      aligner = "ALIGN_MAX"
+      reducer = "REDUCE_SUM"
+      group   = ["resource.label.subscription_id"]
+    },
+    {
+      title   = "Instances (per service)"
+      filter  = "metric.type=\"run.googleapis.com/container/instance_count\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_MAX"
+      reducer = "REDUCE_SUM"
+      group   = ["resource.label.service_name"]
+    },
+  ]
+
+  slo_tiles = [
+    for id, slo in local.slos : {
+      title  = "Error budget left: ${slo.display}"
+      filter = "select_slo_budget_fraction(\"${google_monitoring_slo.slo[id].name}\")"
+    }
+  ]
+}
+
+resource "google_monitoring_dashboard" "backend" {
+  dashboard_json = jsonencode({
+    displayName = "Focus backend (${var.environment})"
+    mosaicLayout = {
+      columns = 12
+      tiles = concat(
+        [
+          for index, tile in local.dashboard_tiles : {
+            xPos   = (index % 2) * 6
+            yPos   = floor(index / 2) * 4
+            width  = 6
+            height = 4
+            widget = {
+              title = tile.title
+              xyChart = {
+                dataSets = [{
+                  plotType = "LINE"
+                  timeSeriesQuery = {
+                    timeSeriesFilter = {
+                      filter = tile.filter
+                      aggregation = {
+                        alignmentPeriod    = "60s"
+                        perSeriesAligner   = tile.aligner
+                        crossSeriesReducer = tile.reducer
+                        groupByFields      = tile.group
+                      }
+                    }
+                  }
+                }]
+              }
+            }
+          }
+        ],
+        [
+          for index, tile in local.slo_tiles : {
+            xPos   = (index % 4) * 3
+            yPos   = 12 + 4
+            width  = 3
+            height = 4
+            widget = {
+              title = tile.title
+              scorecard = {
+                timeSeriesQuery = { timeSeriesFilter = { filter = tile.filter } }
+                gaugeView       = { lowerBound = 0, upperBound = 1 }
+              }
+            }
+          }
+        ],
+      )
+    }
+  })
+}

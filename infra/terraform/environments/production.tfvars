@@ -1,0 +1,2 @@
+project_id  = "focus-production"
+environment = "production"

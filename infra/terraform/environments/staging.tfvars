@@ -1,0 +1,2 @@
+project_id  = "focus-staging"
+environment = "staging"
