@@ -195,3 +195,22 @@ def test_with_background_triggers_disabled_nothing_is_counted(
 
     assert counted(firebase, path) is None
     assert stats(firebase, user) == {"completedSessions": 0, "focusedMinutes": 0}
+
+
+def test_a_session_whose_trigger_never_ran_is_counted_at_its_planned_end(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    path = f"users/{user.uid}/sessions/missed"
+    with firebase.functions.background_triggers_disabled():  # as if the trigger run had failed
+        firebase.firestore.as_user(user).create(path, session_doc(status="completed", minutes=35))
+
+    firebase.functions.dispatch_task(
+        "completeSessionAtPlannedEnd", {"userId": user.uid, "sessionId": "missed"}
+    )
+
+    session = wait_for(
+        lambda: counted(firebase, path, hours_saved=True), message="counted by the task"
+    )
+    assert session["result"]["focusedMinutes"] == 35
+    assert stats(firebase, user) == {"completedSessions": 1, "focusedMinutes": 35}
+    assert shard_minutes(firebase, user, "missed") == 35

@@ -49,11 +49,21 @@ def on_session_completed(event: CloudEvent[pubsub_fn.MessagePublishedData[object
 )
 @background("task")
 def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:
-    """At a session's planned end, complete it if no device has (offline or uninstalled devices)."""
+    """At a session's planned end, complete it if no device has (offline or uninstalled devices),
+    and make sure it was counted: Firestore triggers are never retried, so this task is the
+    backstop for a trigger run that failed (both steps are idempotent)."""
     uid, session_id = request.data["userId"], request.data["sessionId"]
     logs.bind_user(uid)
-    completed = sessions.complete_if_due(uid, session_id, datetime.now(UTC))
-    logs.get_logger().info("planned end reached", completedByServer=completed)
+    now = datetime.now(UTC)
+    completed = sessions.complete_if_due(uid, session_id, now)
+    pending = sessions.count_completed(uid, session_id, now) or sessions.uncontributed(
+        uid, session_id
+    )
+    if pending is not None:
+        messaging.publish(pending)  # the worker adds it to hours saved once, whoever publishes
+    logs.get_logger().info(
+        "planned end reached", completedByServer=completed, republished=pending is not None
+    )
 
 
 @scheduler_fn.on_schedule(schedule="every 5 minutes", timezone=Timezone("UTC"))

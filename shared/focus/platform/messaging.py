@@ -37,24 +37,22 @@ def enqueue(function_name: str, payload: dict[str, Any], *, at: datetime, task_i
     from firebase_admin import exceptions
     from firebase_admin.functions import TaskOptions
 
-    try:
-        with tracing.span("tasks.enqueue", function=function_name):
-            # The task function continues this trace from the ``traceparent`` header.
-            options = TaskOptions(
-                schedule_time=at.astimezone(UTC),
-                task_id=task_id,
-                headers=tracing.outgoing_headers(),
-            )
+    with tracing.span("tasks.enqueue", function=function_name):
+        # The task function continues this trace from the ``traceparent`` header.
+        options = TaskOptions(
+            schedule_time=at.astimezone(UTC), task_id=task_id, headers=tracing.outgoing_headers()
+        )
+        try:
             clients.task_queue(function_name).enqueue({"data": payload}, options)
-    except (exceptions.AlreadyExistsError, exceptions.ConflictError):
-        # Production answers 409 ALREADY_EXISTS; the emulator a bare 409 (CONFLICT).
-        return False
-    except ValueError as exc:
-        # Admin SDK 7.7 + the Tasks emulator: for a named task the emulator echoes the name without
-        # the leading '/' the SDK strips, so parsing the (successful) answer fails. Production
-        # answers differently; only this exact emulator case is accepted as enqueued.
-        if not (is_emulated() and str(exc) == "Invalid resource name format."):
-            raise
+        except (exceptions.AlreadyExistsError, exceptions.ConflictError):
+            # Production answers 409 ALREADY_EXISTS; the emulator a bare 409 (CONFLICT).
+            return False
+        except ValueError as exc:
+            # Admin SDK 7.7 + the Tasks emulator: for a named task the emulator echoes the name
+            # without the leading '/' the SDK strips, so parsing the (successful) answer fails.
+            # Production answers differently; only this exact emulator case counts as enqueued.
+            if not (is_emulated() and str(exc) == "Invalid resource name format."):
+                raise
     return True
 
 

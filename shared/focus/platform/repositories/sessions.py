@@ -71,14 +71,22 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
         for milestone in reached(MilestoneKind.FOCUSED_HOURS, after // 60, now):
             if milestone.key not in crossed:
                 out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
-        return SessionCompleted(
-            user_id=uid,
-            session_id=session_id,
-            focused_minutes=minutes,
-            completed_at=session.ended_at or session.planned_end,
-        )
+        return _completion(uid, session_id, session, minutes)
 
     return run(db.transaction())  # type: ignore[no-any-return]
+
+
+@tracing.traced("firestore.sessions.uncontributed")
+def uncontributed(uid: str, session_id: str) -> SessionCompleted | None:
+    """The completion event of a counted session not yet added to hours saved (its publish was
+    lost), to publish again; None otherwise."""
+    snapshot = store.get(clients.firestore().document(paths.session(uid, session_id)))
+    if not snapshot.exists:
+        return None
+    session = FocusSession.model_validate(snapshot.to_dict())
+    if session.result is None or session.result.added_to_hours_saved_at is not None:
+        return None
+    return _completion(uid, session_id, session, session.result.focused_minutes)
 
 
 @tracing.traced("firestore.sessions.complete_if_due")
@@ -99,3 +107,12 @@ def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
         return True
 
     return run(db.transaction())  # type: ignore[no-any-return]
+
+
+def _completion(uid: str, session_id: str, session: FocusSession, minutes: int) -> SessionCompleted:
+    return SessionCompleted(
+        user_id=uid,
+        session_id=session_id,
+        focused_minutes=minutes,
+        completed_at=session.ended_at or session.planned_end,
+    )
