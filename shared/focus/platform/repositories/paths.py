@@ -12,6 +12,7 @@ AGGREGATES = "aggregates"
 HOURS_SAVED_SUMMARY = "hoursSaved"  # document in AGGREGATES
 COMMUNITY_DAYS = "communityDays"  # communityDays/{YYYY-MM-DD}
 COMMUNITY_SHARDS = "shards"  # communityDays/{day}/shards/{n}
+MIGRATIONS = "migrations"  # migrations/{name}: scripts/migrate's progress, server-only
 
 
 def user(uid: str) -> str:
@@ -32,6 +33,10 @@ def week(uid: str, iso_week: str) -> str:
 
 def milestone(uid: str, key: str) -> str:
     return f"{USERS}/{uid}/{MILESTONES}/{key}"
+
+
+def migration(name: str) -> str:
+    return f"{MIGRATIONS}/{name}"
 
 
 def community_day(local_day: str) -> str:
