@@ -156,7 +156,9 @@ def profiles(firebase: EmulatorSuite) -> dict[str, dict[str, Any]]:
 def update_times() -> dict[str, datetime]:
     from focus.platform import clients
 
-    return {s.reference.path: s.update_time for s in clients.firestore().collection("users").stream()}
+    return {
+        s.reference.path: s.update_time for s in clients.firestore().collection("users").stream()
+    }
 
 
 def progress(firebase: EmulatorSuite) -> dict[str, Any] | None:

@@ -75,9 +75,9 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
 
 
 @mobile_callable(UploadDailyReportsRequest)
-def uploadDailyReports(
+def uploadDailyReports(  # noqa: N802
     call: Call, request: UploadDailyReportsRequest
-) -> UploadDailyReportsResponse:  # noqa: N802
+) -> UploadDailyReportsResponse:
     """Merge a device's daily totals (late, repeated and multi-device uploads are expected)."""
     for report in request.reports:
         reports_domain.check_upload_window(report, call.now)

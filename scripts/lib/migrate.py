@@ -12,6 +12,10 @@ import sys
 import time
 from typing import Any, TextIO
 
+from focus import migrations
+from focus.platform import migrations_runner as runner
+from focus.platform.migrations_runner import MigrationProgress, Outcome
+
 BAR_WIDTH = 30
 LOG_EVERY_S = 2.0  # when stderr is not a terminal, a progress line at most this often
 
@@ -22,10 +26,6 @@ def main(argv: list[str]) -> int:
         return _list()
     if not _choose_target(args.project):
         return 2
-
-    from focus import migrations
-    from focus.platform import migrations_runner as runner
-
     try:
         migration = migrations.get(args.name)
     except KeyError as exc:
@@ -63,8 +63,6 @@ def main(argv: list[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from focus.platform.migrations_runner import DEFAULT_BATCH, MAX_BATCH
-
     parser = argparse.ArgumentParser(prog="scripts/migrate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every migration, in order")
@@ -76,11 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="read and report; write nothing")
     run.add_argument(
         "--batch-size",
-        type=int,
-        default=DEFAULT_BATCH,
-        choices=range(1, MAX_BATCH + 1),
-        metavar=f"1..{MAX_BATCH}",
-        help=f"documents per atomic batch (default {DEFAULT_BATCH})",
+        type=_batch_size,
+        default=runner.DEFAULT_BATCH,
+        help=f"documents per atomic batch, 1..{runner.MAX_BATCH} (default {runner.DEFAULT_BATCH})",
     )
     run.add_argument("--limit", type=int, help="stop after scanning this many documents")
     run.add_argument("--restart", action="store_true", help="scan again from the beginning")
@@ -88,10 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _list() -> int:
-    from focus.migrations import all_migrations
+def _batch_size(text: str) -> int:
+    # A batch also writes the progress document, and Firestore commits at most 500 writes.
+    size = int(text)
+    if not 1 <= size <= runner.MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1..{runner.MAX_BATCH}, not {size}")
+    return size
 
-    for migration in all_migrations().values():
+
+def _list() -> int:
+    for migration in migrations.all_migrations().values():
         scope = "collection group" if migration.collection_group else "collection"
         print(f"{migration.name}  ({scope} {migration.collection}) {migration.description}")
     return 0
@@ -133,7 +135,7 @@ class ProgressBar:
         self.started = time.monotonic()
         self.last_line_at = 0.0
 
-    def update(self, progress: Any) -> None:
+    def update(self, progress: MigrationProgress) -> None:
         self.scanned = progress.scanned
         now = time.monotonic()
         if not self.tty and now - self.last_line_at < LOG_EVERY_S and progress.finished_at is None:
@@ -160,7 +162,7 @@ class ProgressBar:
             self.stream.write("\n")
 
 
-def _summary(outcome: Any, rate: float) -> str:
+def _summary(outcome: Outcome, rate: float) -> str:
     p = outcome.progress
     if outcome.already_finished:
         return f"{p.name}: finished {p.finished_at:%Y-%m-%d %H:%M} UTC; nothing to do (--restart to scan again)"
@@ -180,8 +182,9 @@ def _summary(outcome: Any, rate: float) -> str:
     )
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(data, default=str))
+def _jsonable(data: dict[str, Any]) -> Any:
+    """Datetimes as ISO strings."""
+    return json.loads(json.dumps(data, default=lambda value: value.isoformat()))
 
 
 if __name__ == "__main__":

@@ -236,7 +236,9 @@ def _plan(
             for key, value in after.items()
             if key not in before or before[key] != value
         }
-        changes |= {FieldPath(key).to_api_repr(): DELETE_FIELD for key in before if key not in after}
+        changes |= {
+            FieldPath(key).to_api_repr(): DELETE_FIELD for key in before if key not in after
+        }
         upgrades.append((snapshot, changes))
     return upgrades, counts
 
