@@ -170,6 +170,7 @@ def upgrade_page(
     conflicts = 0
     while True:
         upgrades, counts = _plan(migration, page)
+        now = _now()
         after = progress.model_copy(
             update={
                 "cursor": page[-1].reference.path,
@@ -178,8 +179,8 @@ def upgrade_page(
                 "current": progress.current + counts["current"],
                 "unexpected": progress.unexpected + counts["unexpected"],
                 "conflicts": progress.conflicts + conflicts,
-                "updated_at": _now(),
-                "finished_at": _now() if last else None,
+                "updated_at": now,
+                "finished_at": now if last else None,
             }
         )
         if dry_run:
@@ -195,8 +196,8 @@ def upgrade_page(
         try:
             batch.commit()
         except FailedPrecondition:
-            # Someone wrote one of these documents since we read it: read them again (keeping
-            # the page's end, so the cursor still moves past it) and redo the batch.
+            # Someone wrote one of these documents since we read it: read the same documents
+            # again (a deleted one reads as missing and is skipped) and redo the batch.
             conflicts += 1
             if conflicts > CONFLICT_RETRIES:
                 raise
