@@ -37,7 +37,9 @@ def main(argv: list[str]) -> int:
         return 0
 
     stored = None if args.restart else runner.status(migration)
-    bar = ProgressBar(runner.estimate_total(migration), stored.scanned if stored else 0)
+    finished = stored is not None and stored.finished_at is not None
+    total = stored.scanned if stored and finished else runner.estimate_total(migration)
+    bar = ProgressBar(total, stored.scanned if stored else 0)
     outcome = runner.run(
         migration,
         dry_run=args.dry_run,
@@ -78,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         default=runner.DEFAULT_BATCH,
         help=f"documents per atomic batch, 1..{runner.MAX_BATCH} (default {runner.DEFAULT_BATCH})",
     )
-    run.add_argument("--limit", type=int, help="stop after scanning this many documents")
+    run.add_argument("--limit", type=_positive, help="stop after scanning this many documents")
     run.add_argument("--restart", action="store_true", help="scan again from the beginning")
     run.add_argument("--json", action="store_true", help="print the outcome as JSON")
     return parser
@@ -90,6 +92,13 @@ def _batch_size(text: str) -> int:
     if not 1 <= size <= runner.MAX_BATCH:
         raise argparse.ArgumentTypeError(f"must be 1..{runner.MAX_BATCH}, not {size}")
     return size
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _list() -> int:
