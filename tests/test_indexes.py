@@ -28,6 +28,7 @@ def config() -> dict[str, Any]:
 def queries() -> list[store.QuerySpec]:
     for module in pkgutil.iter_modules(repositories.__path__):
         importlib.import_module(f"{repositories.__name__}.{module.name}")
+    importlib.import_module("focus.platform.migrations_runner")  # its scans, one per migration
     return list(store.QUERIES.values())
 
 

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from conftest import envelope, session_doc
 
 from firebase_emulator_harness import EmulatorSuite
+from focus.domain.profiles import PROFILE_SCHEMA_VERSION
 
 
 def test_first_launch_of_an_anonymous_account_creates_its_profile_from_device_hints(
@@ -21,10 +22,11 @@ def test_first_launch_of_an_anonymous_account_creates_its_profile_from_device_hi
     assert answer["data"]["profileCreated"] is True
     assert answer["data"]["profile"]["settings"]["timezone"] == "Europe/Berlin"
     assert answer["data"]["profile"]["settings"]["locale"] == "de-DE"
+    assert answer["data"]["profile"]["settings"]["weekStartsOn"] == 1  # Monday, as in Germany
     assert answer["meta"]["apiVersion"] == "2026-11-29"
     stored = firebase.firestore.as_owner().get(f"users/{user.uid}")
     assert stored is not None
-    assert stored["schemaVersion"] == 1
+    assert stored["schemaVersion"] == PROFILE_SCHEMA_VERSION
     assert stored["stats"] == {"completedSessions": 0, "focusedMinutes": 0}
 
 

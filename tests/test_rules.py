@@ -39,7 +39,7 @@ def test_server_owned_profile_fields_cannot_be_written_by_the_client(
     db = firebase.firestore.as_user(user)
 
     assert_denied(lambda: db.update(f"users/{user.uid}", {"stats.focusedMinutes": 10_000}))
-    assert_denied(lambda: db.update(f"users/{user.uid}", {"schemaVersion": 2}))
+    assert_denied(lambda: db.update(f"users/{user.uid}", {"schemaVersion": 99}))
     assert_denied(lambda: db.update(f"users/{user.uid}", {"settings.dailyGoalMinutes": 5000}))
     assert_denied(lambda: db.update(f"users/{user.uid}", {"settings.theme": "dark"}))
 

@@ -7,8 +7,13 @@ document a newer one wrote; requests reject unknown fields so a client's typo is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Document(BaseModel):
@@ -30,3 +35,18 @@ class Contract(BaseModel):
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, mode="json")
+
+
+def upgraded(data: Any, upgrades: Mapping[int, Upgrade]) -> Any:
+    """``data`` brought to the current schema version: ``upgrades[v]`` turns version v into v + 1.
+
+    Meant for a model's ``mode="before"`` validator. Anything that is not a stored document of an
+    older version (a model built in code has no ``schemaVersion``) passes through unchanged.
+    """
+    if not isinstance(data, dict):
+        return data
+    version = data.get("schemaVersion")
+    while isinstance(version, int) and version in upgrades:
+        data = upgrades[version](data)
+        version = data.get("schemaVersion")
+    return data

@@ -1,18 +1,27 @@
-"""A person's profile: who they are to the app, their settings, and server-kept totals."""
+"""A person's profile: who they are to the app, their settings, and server-kept totals.
+
+Schema versions (docs/data-model.md, "Schema evolution"):
+
+1. the first shape.
+2. ``settings.weekStartsOn`` (ISO weekday, 1 = Monday ... 7 = Sunday), first derived from the
+   locale; the person may change it. Readers accept version 1 through ``upgrade_from_v1``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from focus.domain.emergency import EmergencyPass
-from focus.domain.model import Document
+from focus.domain.locales import first_day_of_week
+from focus.domain.model import Document, upgraded
 
-PROFILE_SCHEMA_VERSION = 1
+PROFILE_SCHEMA_VERSION = 2
 DEFAULT_TIMEZONE = "UTC"
+DEFAULT_LOCALE = "en"
 
 
 def _known_timezone(name: str) -> str:
@@ -30,10 +39,45 @@ class Settings(Document):
     """What the person chooses; the client may write these (rules validate them)."""
 
     timezone: Timezone = DEFAULT_TIMEZONE
-    locale: str = Field(default="en", min_length=2, max_length=35)
+    locale: str = Field(default=DEFAULT_LOCALE, min_length=2, max_length=35)
     # The local hour at which a new day starts for reports and streaks (night owls pick 4).
     day_start_hour: int = Field(default=4, ge=0, le=23)
     daily_goal_minutes: int = Field(default=120, ge=0, le=1440)
+    # The first day of the app's calendar and weekly views (ISO weekday: 1 Monday ... 7 Sunday).
+    week_starts_on: int = Field(default=1, ge=1, le=7)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _week_start_from_locale(cls, data: Any) -> Any:
+        # App versions from before profile v2 may replace the whole settings map without this
+        # field (the rules let them during the rollout): derive it as the migration did.
+        return with_week_start(data) if isinstance(data, dict) else data
+
+
+def with_week_start(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with ``weekStartsOn`` derived from its locale when it has none."""
+    if "weekStartsOn" in settings or "week_starts_on" in settings:
+        return settings
+    locale = settings.get("locale")
+    day = first_day_of_week(locale if isinstance(locale, str) else DEFAULT_LOCALE)
+    return {**settings, "weekStartsOn": int(day)}
+
+
+def upgrade_from_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 profile as version 2: the week starts where the person's locale starts it.
+
+    Pure, so readers (``Profile``) and the stored-data migration (focus.migrations) share it.
+    """
+    settings = doc.get("settings")
+    return {
+        **doc,
+        "settings": with_week_start(settings if isinstance(settings, dict) else {}),
+        "schemaVersion": 2,
+    }
+
+
+# What turns each older version into the next one; ``Profile`` applies them in order.
+PROFILE_UPGRADES = {1: upgrade_from_v1}
 
 
 class ProfileStats(Document):
@@ -75,6 +119,12 @@ class Profile(Document):
     emergency_pass: EmergencyPass = Field(default_factory=EmergencyPass)
     sync: SyncMarker = Field(default_factory=SyncMarker)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_older_versions(cls, data: Any) -> Any:
+        # Readers never branch on versions: an older document is upgraded as it is read.
+        return upgraded(data, PROFILE_UPGRADES)
+
     def is_pro(self, now: datetime) -> bool:
         return self.entitlements.pro and (
             self.entitlements.pro_until is None or now < self.entitlements.pro_until
@@ -87,13 +137,14 @@ def new_profile(*, now: datetime, timezone: str | None, locale: str | None) -> P
     The device's own timezone and locale are better defaults than ours; unusable hints are
     ignored rather than refused, because a profile must always come into being.
     """
-    settings = Settings()
-    hints = {"timezone": timezone, "locale": locale}
-    for field, hint in hints.items():
+    usable: dict[str, str] = {}
+    for field, hint in {"timezone": timezone, "locale": locale}.items():
         if hint is None:
             continue
         try:
-            settings = Settings.model_validate({**settings.model_dump(), field: hint})
+            Settings.model_validate({field: hint})
         except ValueError:
             continue
-    return Profile(created_at=now, settings=settings)
+        usable[field] = hint
+    # Validated once, together, so the week's first day follows the device's locale.
+    return Profile(created_at=now, settings=Settings.model_validate(usable))

@@ -52,7 +52,9 @@ def _composite_matches(spec: QuerySpec, index: dict[str, Any]) -> bool:
 
 
 def _single_field_group_index(spec: QuerySpec, overrides: list[dict[str, Any]]) -> bool:
-    fields = {f for f, _ in spec.filters} | {f for f, _ in spec.order_by}
+    # Document names are indexed in both scopes without configuration (collection-group
+    # partition queries rely on it), so ordering by __name__ alone needs no declared index.
+    fields = {f for f, _ in spec.filters} | {f for f, _ in spec.order_by if f != "__name__"}
     for override in overrides:
         group_scoped = any(
             i.get("queryScope") == "COLLECTION_GROUP" for i in override.get("indexes", [])

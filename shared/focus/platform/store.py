@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction, WriteBatch
+    from google.cloud.firestore_v1._helpers import WriteOption
 
 
 @dataclass
@@ -85,15 +86,7 @@ class QuerySpec:
 QUERIES: dict[str, QuerySpec] = {}
 
 
-def query(
-    spec: QuerySpec,
-    parent: DocumentReference | None,
-    values: Sequence[Any] = (),
-    *,
-    limit: int | None = None,
-    transaction: Transaction | None = None,
-) -> list[DocumentSnapshot[Any]]:
-    """Run ``spec`` under ``parent`` (None: a root collection or a collection group)."""
+def _build(spec: QuerySpec, parent: DocumentReference | None, values: Sequence[Any]) -> Any:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     from focus.platform import clients
@@ -112,11 +105,40 @@ def query(
         q = q.where(filter=FieldFilter(field_path, op, value))
     for field_path, direction in spec.order_by:
         q = q.order_by(field_path, direction=direction)
+    return q
+
+
+def query(
+    spec: QuerySpec,
+    parent: DocumentReference | None,
+    values: Sequence[Any] = (),
+    *,
+    limit: int | None = None,
+    start_after: DocumentReference | None = None,
+    transaction: Transaction | None = None,
+) -> list[DocumentSnapshot[Any]]:
+    """Run ``spec`` under ``parent`` (None: a root collection or a collection group).
+
+    ``start_after`` pages a query ordered by ``__name__`` alone: results follow that document.
+    """
+    q = _build(spec, parent, values)
+    if start_after is not None:
+        if spec.order_by != (("__name__", "ASCENDING"),):
+            raise ValueError(f"query {spec.name}: start_after needs an order by __name__ only")
+        q = q.start_after({"__name__": start_after})
     if limit is not None:
         q = q.limit(limit)
     snapshots: list[DocumentSnapshot[Any]] = list(q.stream(transaction=transaction))
     usage().reads += max(1, len(snapshots))  # an empty result still costs one read
     return snapshots
+
+
+def count(spec: QuerySpec, parent: DocumentReference | None, values: Sequence[Any] = ()) -> int:
+    """How many documents ``spec`` matches, without reading them (a count aggregation)."""
+    result = _build(spec, parent, values).count().get()[0][0]
+    n = int(result.value)
+    usage().reads += max(1, -(-n // 1000))  # billed one read per 1,000 index entries
+    return n
 
 
 # -- writes --------------------------------------------------------------------------------------
@@ -135,9 +157,12 @@ class Writes:
         self._count(ref)
         self.writer.set(ref, data, merge=merge)
 
-    def update(self, ref: DocumentReference, data: dict[str, Any]) -> None:
+    def update(
+        self, ref: DocumentReference, data: dict[str, Any], *, option: WriteOption | None = None
+    ) -> None:
+        """``option``: a precondition, e.g. ``client.write_option(last_update_time=...)``."""
         self._count(ref)
-        self.writer.update(ref, data)
+        self.writer.update(ref, data, option=option)
 
     def delete(self, ref: DocumentReference) -> None:
         self._count(ref)

@@ -233,6 +233,16 @@ REGISTRY: tuple[DataEntry, ...] = (
         "60 days (TTL)",
     ),
     DataEntry(
+        "migrations/{name}",
+        "schema migration progress: counts, and while running a cursor (a document path)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "operations",
+        LEGITIMATE,
+        "indefinite; the cursor is dropped when the run finishes",
+    ),
+    DataEntry(
         "config/{name}",
         "operational configuration (minimum app builds)",
         False,

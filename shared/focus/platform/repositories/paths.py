@@ -21,6 +21,7 @@ ERASURE_AUDIT = "erasureAudit"
 CONFIG = "config"
 COMMUNITY_DAYS = "communityDays"  # communityDays/{YYYY-MM-DD}
 COMMUNITY_SHARDS = "shards"  # communityDays/{day}/shards/{n}
+MIGRATIONS = "migrations"  # migrations/{name}: scripts/migrate's progress, server-only
 
 
 def user(uid: str) -> str:
@@ -41,6 +42,10 @@ def week(uid: str, iso_week: str) -> str:
 
 def milestone(uid: str, key: str) -> str:
     return f"{USERS}/{uid}/{MILESTONES}/{key}"
+
+
+def migration(name: str) -> str:
+    return f"{MIGRATIONS}/{name}"
 
 
 def community_day(local_day: str) -> str:
