@@ -9,6 +9,7 @@ sends no token at all. Paths are slash-separated document or collection paths (`
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import requests
@@ -256,26 +257,8 @@ class FirestoreEmulator:
         ``"line:column  source text"``: empty when the tests exercised every expression.
 
         Coverage accumulates from the moment rules are loaded, so call this at the end of a
-        session that loaded them once."""
-        coverage = self.rule_coverage()
-        source = coverage["rules"]["files"][0]["content"].encode()
-        missing: list[str] = []
-
-        def walk(node: dict[str, Any]) -> None:
-            position = node["sourcePosition"]
-            if "values" not in node:
-                # Offsets are byte positions; the end offset is inclusive.
-                text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
-                    errors="replace"
-                )
-                missing.append(f"{position['line']}:{position['column']}  {' '.join(text.split())}")
-                return  # its children were not evaluated either; the outermost miss says enough
-            for child in node.get("children", []):
-                walk(child)
-
-        for expression in coverage["report"]:
-            walk(expression)
-        return missing
+        session that loaded them once (or accumulate with ``covered_spans`` across reloads)."""
+        return uncovered_expressions(self.rule_coverage())
 
     def rule_coverage_html(self) -> str:
         response = session().get(
@@ -284,3 +267,54 @@ class FirestoreEmulator:
         )
         response.raise_for_status()
         return response.text
+
+
+Span = tuple[int, int]
+
+
+def _expressions(report: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every expression node of a rule-coverage report with whether it was evaluated, parents
+    before their children."""
+
+    def walk(node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+        yield node, "values" in node
+        for child in node.get("children", []):
+            yield from walk(child)
+
+    for expression in report["report"]:
+        yield from walk(expression)
+
+
+def _span(node: dict[str, Any]) -> Span:
+    position = node["sourcePosition"]
+    return int(position["currentOffset"]), int(position["endOffset"])
+
+
+def covered_spans(report: dict[str, Any]) -> set[Span]:
+    """The byte spans of the expressions a rule-coverage report shows as evaluated. Union them over
+    several reports of the same rules source to accumulate coverage across reloads."""
+    return {_span(node) for node, evaluated in _expressions(report) if evaluated}
+
+
+def uncovered_expressions(report: dict[str, Any], also_covered: Collection[Span] = ()) -> list[str]:
+    """The expressions of a rule-coverage report never evaluated (neither in the report nor in
+    ``also_covered``), as ``"line:column  source text"``; only the outermost miss of a subtree is
+    listed, its children were not evaluated either."""
+    source = report["rules"]["files"][0]["content"].encode()
+    missing: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        position = node["sourcePosition"]
+        if "values" not in node and _span(node) not in also_covered:
+            # Offsets are byte positions; the end offset is inclusive.
+            text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
+                errors="replace"
+            )
+            missing.append(f"{position['line']}:{position['column']}  {' '.join(text.split())}")
+            return
+        for child in node.get("children", []):
+            walk(child)
+
+    for expression in report["report"]:
+        walk(expression)
+    return missing

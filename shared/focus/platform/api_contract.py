@@ -52,7 +52,12 @@ def envelope_schema() -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
             "client": _clean(ClientInfo.model_json_schema(by_alias=True)),
-            "idempotencyKey": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "minLength": 16, "maxLength": 64},
+            "idempotencyKey": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]+$",
+                "minLength": 16,
+                "maxLength": 64,
+            },
             "payload": {"type": "object"},
         },
     }
@@ -91,7 +96,7 @@ def _markdown() -> str:
         ' "payload": {}}',
         "```",
         "",
-        "The answer is `{\"data\": <response>, \"meta\": {\"apiVersion\", \"serverTime\", \"deprecation\"?}}`.",
+        'The answer is `{"data": <response>, "meta": {"apiVersion", "serverTime", "deprecation"?}}`.',
         "Errors are callable errors: `status` (the code), `message`, and `details`: for",
         "INVALID_ARGUMENT `details.fields[] = {path, message, type}`; otherwise `details.reason`",
         "(e.g. `UPGRADE_REQUIRED` with `minimumBuild` and `updateUrl`, `RATE_LIMITED` with",
