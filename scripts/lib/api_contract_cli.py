@@ -41,7 +41,10 @@ def main() -> int:
         for path in stale:
             print(f"docs/{path} disagrees with the code", file=sys.stderr)
         if stale:
-            print("run scripts/api-contract (and add a version change if a head model broke)", file=sys.stderr)
+            print(
+                "run scripts/api-contract (and add a version change if a head model broke)",
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     for stale_file in (DOCS / "api").rglob("*.json"):
         if str(stale_file.relative_to(DOCS)) not in generated:

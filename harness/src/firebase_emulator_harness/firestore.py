@@ -257,8 +257,14 @@ class FirestoreEmulator:
         ``"line:column  source text"``: empty when the tests exercised every expression.
 
         Coverage accumulates from the moment rules are loaded, so call this at the end of a
-        session that loaded them once (or accumulate with ``covered_spans`` across reloads)."""
+        session that loaded them once (or accumulate ``outcomes`` across reloads)."""
         return uncovered_expressions(self.rule_coverage())
+
+    def one_sided_conditions(self) -> list[str]:
+        """The conditions the rules evaluated since they were loaded that only ever passed or only
+        ever failed (see the module function of that name)."""
+        report = self.rule_coverage()
+        return one_sided_conditions(report, outcomes(report))
 
     def rule_coverage_html(self) -> str:
         response = session().get(
@@ -290,10 +296,44 @@ def _span(node: dict[str, Any]) -> Span:
     return int(position["currentOffset"]), int(position["endOffset"])
 
 
-def covered_spans(report: dict[str, Any]) -> set[Span]:
-    """The byte spans of the expressions a rule-coverage report shows as evaluated. Union them over
-    several reports of the same rules source to accumulate coverage across reloads."""
-    return {_span(node) for node, evaluated in _expressions(report) if evaluated}
+def outcomes(report: dict[str, Any]) -> dict[Span, set[str]]:
+    """What each evaluated expression of a rule-coverage report came to: ``"true"``, ``"false"``
+    or ``"other"`` (any other value, or an error, which denies like false), by byte span. Merge
+    them over several reports of the same rules source to accumulate across reloads."""
+    seen: dict[Span, set[str]] = {}
+    for node, evaluated in _expressions(report):
+        if evaluated:
+            kinds = seen.setdefault(_span(node), set())
+            for value in node["values"]:
+                flag = value["value"].get("boolValue")
+                kinds.add("other" if flag is None else str(flag).lower())
+    return seen
+
+
+def one_sided_conditions(report: dict[str, Any], seen: dict[Span, set[str]]) -> list[str]:
+    """The conditions (expressions that came to true or false, literals aside) ``seen`` only ever
+    pass or only ever fail, as ``"line:column  passed only|failed only  source text"``: a condition never
+    seen failing was never shown to deny anything."""
+    source = report["rules"]["files"][0]["content"].encode()
+    found: list[str] = []
+    listed: set[Span] = set()
+    for node, _ in _expressions(report):
+        kinds = seen.get(_span(node), set())
+        if ("true" in kinds or "false" in kinds) and _span(node) not in listed:
+            listed.add(_span(node))
+            passed, failed = "true" in kinds, bool(kinds - {"true"})
+            if passed != failed:
+                position = node["sourcePosition"]
+                text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
+                    errors="replace"
+                )
+                if text.strip() in ("true", "false"):
+                    continue  # a literal (`allow read: if true`) cannot go both ways
+                how = "passed only" if passed else "failed only"
+                found.append(
+                    f"{position['line']}:{position['column']}  {how}  {' '.join(text.split())}"
+                )
+    return found
 
 
 def uncovered_expressions(report: dict[str, Any], also_covered: Collection[Span] = ()) -> list[str]:

@@ -14,8 +14,9 @@ Fixtures:
   configured rules file is loaded again afterwards.
 
 Option ``--rule-coverage``: a final check (it runs after every other test and reports like one)
-fails unless the session evaluated every expression of the configured rules file, and lists the
-expressions it never evaluated. The emulator counts coverage from the last time rules were loaded,
+fails unless the session evaluated every expression of the configured rules file and saw every
+condition both pass and fail (a check never seen failing was never shown to deny anything); it
+lists the expressions and conditions that fall short. The emulator counts coverage from the last time rules were loaded,
 so the plugin adds up the coverage of every stretch with the configured rules loaded (the
 ``firestore_rules`` fixture takes a reading before it replaces them). Coverage is judged on the
 whole default selection only: with test paths on the command line, or tests deselected
@@ -32,7 +33,12 @@ from typing import Any
 import pytest
 
 from firebase_emulator_harness.errors import EmulatorNotRunning
-from firebase_emulator_harness.firestore import Span, covered_spans, uncovered_expressions
+from firebase_emulator_harness.firestore import (
+    Span,
+    one_sided_conditions,
+    outcomes,
+    uncovered_expressions,
+)
 from firebase_emulator_harness.suite import EmulatorSuite
 
 
@@ -51,8 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--rule-coverage",
         action="store_true",
-        help="fail the run unless the tests evaluated every expression of firebase_rules_file "
-        "(judged only when the whole default test selection runs)",
+        help="fail the run unless the tests evaluated every expression of firebase_rules_file and "
+        "saw every condition both pass and fail (judged only when the whole default test "
+        "selection runs)",
     )
 
 
@@ -61,15 +68,16 @@ class RuleCoverage:
     """Coverage of the configured rules, added up over every stretch they were loaded."""
 
     source: str
-    covered: set[Span] = field(default_factory=set)
+    seen: dict[Span, set[str]] = field(default_factory=dict)  # what each expression came to
     loaded: bool = False  # the configured rules were loaded in this session
     deselected: int = 0
 
     def absorb(self, report: dict[str, Any]) -> bool:
-        """Add a coverage report's evaluated expressions; False if it is about other rules."""
+        """Add a coverage report's outcomes; False if it is about other rules."""
         if report["rules"]["files"][0]["content"] != self.source:
             return False
-        self.covered |= covered_spans(report)
+        for span, kinds in outcomes(report).items():
+            self.seen.setdefault(span, set()).update(kinds)
         return True
 
 
@@ -101,12 +109,20 @@ class RuleCoverageCheck(pytest.Item):
                 "the emulator no longer enforces the configured rules (a test replaced them "
                 "without the firestore_rules fixture), so their coverage is unknown"
             )
-        missing = uncovered_expressions(report, also_covered=state.covered)
-        if missing:
-            raise RuleCoverageGap(
-                f"{len(missing)} expression(s) of {self.path.name} no test evaluated "
-                "(line:column  expression):\n" + "\n".join(f"  {m}" for m in missing)
+        problems = []
+        if missing := uncovered_expressions(report, also_covered=state.seen.keys()):
+            problems.append(
+                f"{len(missing)} expression(s) no test evaluated (line:column  expression):\n"
+                + "\n".join(f"  {m}" for m in missing)
             )
+        if one_sided := one_sided_conditions(report, state.seen):
+            problems.append(
+                f"{len(one_sided)} condition(s) no test saw both pass and fail "
+                "(a check never seen failing was never shown to deny anything):\n"
+                + "\n".join(f"  {m}" for m in one_sided)
+            )
+        if problems:
+            raise RuleCoverageGap(f"{self.path.name}: " + "\n".join(problems))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, RuleCoverageGap):
