@@ -181,6 +181,8 @@ class Suite:
                 self.process.wait(timeout=10)
         deadline = time.monotonic() + 5
         while _group_alive(pgid):  # the orphaned function workers, and anything slow to stop
+            # Reap the CLI once it exits: an unreaped (zombie) leader keeps the group "alive".
+            self.process.poll()
             sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
             try:
                 os.killpg(pgid, sig)
