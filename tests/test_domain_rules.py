@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from focus.domain import community, emergency, reports, streaks
 from focus.domain.errors import FailedPrecondition, InvalidArgument
@@ -59,6 +60,17 @@ def test_uploads_are_accepted_for_the_last_thirty_days_only() -> None:
         reports.check_upload_window(upload(1, day="2026-10-29"), NOW)
     with pytest.raises(InvalidArgument):
         reports.check_upload_window(upload(1, day="2026-12-01"), NOW)
+
+
+def test_a_report_is_measured_at_a_moment_with_an_offset_once_its_day_began() -> None:
+    with pytest.raises(ValidationError):
+        upload(1, as_of=NOW.replace(tzinfo=None))
+    # UTC+14 begins 2026-11-28 at 10:00 UTC on the 27th; a day of slack for clocks.
+    reports.check_upload_window(upload(1, as_of=datetime(2026, 11, 27, 0, 0, tzinfo=UTC)), NOW)
+    with pytest.raises(InvalidArgument):
+        reports.check_upload_window(
+            upload(1, as_of=datetime(2026, 11, 26, 23, 59, tzinfo=UTC)), NOW
+        )
 
 
 def test_streaks_continue_across_consecutive_days_and_date_line_skips() -> None:

@@ -153,6 +153,26 @@ def test_late_uploads_are_accepted_within_thirty_days_and_a_bad_batch_writes_not
     assert [path.rsplit("/", 1)[1] for path, _ in stored] == [day(29)]
 
 
+def test_an_as_of_without_offset_or_before_its_day_is_refused_and_writes_nothing(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    naive = report(day(1)) | {"asOf": datetime.now(UTC).replace(tzinfo=None).isoformat()}
+    ancient = report(day(1)) | {"asOf": "0001-01-01T00:00:00+01:00"}  # found by the fuzz tests
+
+    refused_naive = upload(firebase, user, naive)
+    refused_ancient = upload(firebase, user, ancient)
+
+    assert refused_naive.code == "INVALID_ARGUMENT"
+    assert refused_naive.error["details"]["fields"][0] == {
+        "path": "payload.reports.0.asOf",
+        "message": "Input should have timezone info",
+        "type": "timezone_aware",
+    }
+    assert refused_ancient.code == "INVALID_ARGUMENT"
+    assert refused_ancient.error["details"]["reason"] == "AS_OF_BEFORE_DAY"
+    assert firebase.firestore.as_owner().query(f"users/{user.uid}/days") == []
+
+
 def test_uploads_need_a_signed_in_person_with_a_profile(firebase: EmulatorSuite) -> None:
     assert upload(firebase, None, report(day(0))).code == "UNAUTHENTICATED"  # type: ignore[arg-type]
     newcomer = firebase.auth.sign_up_anonymously()

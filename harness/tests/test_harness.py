@@ -21,6 +21,8 @@ from firebase_emulator_harness import (
     wait_for,
 )
 
+pytest_plugins = ["pytester"]
+
 NOTES_RULES = """
 rules_version = '2';
 service cloud.firestore {
@@ -164,6 +166,77 @@ def test_rule_coverage_shows_which_expressions_the_tests_exercised(notes: Emulat
     assert not any("request.auth.uid == owner" in miss for miss in after)
     assert any("request.auth.token.admin == true" in miss for miss in after)
     assert "Rule Coverage Report" in notes.firestore.rule_coverage_html()
+
+
+def test_conditions_seen_only_passing_or_only_failing_are_reported(notes: EmulatorSuite) -> None:
+    alice, bob = notes.auth.sign_up_anonymously(), notes.auth.sign_up_anonymously()
+    notes.firestore.as_user(alice).set(f"notes/{alice.uid}/items/1", {"n": 1})
+
+    only_passed = notes.firestore.one_sided_conditions()
+    assert_denied(lambda: notes.firestore.as_user(bob).get(f"notes/{alice.uid}/items/1"))
+
+    assert any("passed only" in c and "request.auth.uid == owner" in c for c in only_passed)
+    assert not any("request.auth.uid == owner" in c for c in notes.firestore.one_sided_conditions())
+
+
+def test_the_rule_coverage_check_adds_up_coverage_across_rule_reloads(
+    firebase_suite: EmulatorSuite,
+    firestore_rules: Callable[[str], None],  # the inner sessions load their own rules
+    pytester: pytest.Pytester,
+) -> None:
+    """--rule-coverage fails a session that misses a condition, passes one that shows every
+    condition passing and failing, although a test in between loads other rules."""
+    pytester.makefile(".rules", firestore=NOTES_RULES.replace("public", "open"))
+    pytester.makeini(
+        f"""
+        [pytest]
+        firebase_project = {firebase_suite.project}
+        firebase_rules_file = firestore.rules
+        """
+    )
+    pytester.makepyfile(
+        test_notes=f"""
+        from firebase_emulator_harness import assert_allowed, assert_denied
+
+        def test_owner_writes(firebase):
+            alice = firebase.auth.sign_up_anonymously()
+            path = f"notes/{{alice.uid}}/items/1"
+            assert_allowed(lambda: firebase.firestore.as_user(alice).set(path, {{"n": 1}}))
+
+        def test_other_rules_in_between(firebase, firestore_rules):
+            firestore_rules({NOTES_RULES!r})
+
+        def test_others_are_refused(firebase):
+            alice, bob = firebase.auth.sign_up_anonymously(), firebase.auth.sign_up_anonymously()
+            path = f"notes/{{alice.uid}}/items/1"
+            assert_denied(lambda: firebase.firestore.as_user(bob).set(path, {{"n": 1}}))
+            assert_denied(lambda: firebase.firestore.unauthenticated().set(path, {{"n": 1}}))
+        """
+    )
+
+    partial = pytester.runpytest("--rule-coverage", "-p", "no:cacheprovider")
+    partial.assert_outcomes(passed=3, failed=1)
+    partial.stdout.fnmatch_lines(
+        ["*expression(s) no test evaluated*", "*request.auth.token.admin == true*"]
+    )
+
+    pytester.makepyfile(
+        test_open="""
+        from firebase_emulator_harness import assert_allowed, assert_denied
+
+        def test_open_notices(firebase):
+            admin = firebase.auth.create_user("admin@example.com", claims={"admin": True})
+            plain = firebase.auth.sign_up_anonymously()
+            assert_allowed(lambda: firebase.firestore.unauthenticated().get("open/notice"))
+            assert_allowed(lambda: firebase.firestore.as_user(admin).set("open/notice", {}))
+            assert_denied(lambda: firebase.firestore.as_user(plain).set("open/notice", {}))
+            assert_denied(lambda: firebase.firestore.unauthenticated().set("open/notice", {}))
+        """
+    )
+    complete = pytester.runpytest("--rule-coverage", "-p", "no:cacheprovider")
+    complete.assert_outcomes(passed=5)
+    selected = pytester.runpytest("--rule-coverage", "-p", "no:cacheprovider", "-k", "notes")
+    selected.assert_outcomes(passed=3, skipped=1, deselected=1)
 
 
 def test_invalid_rules_are_refused_with_the_compiler_message(notes: EmulatorSuite) -> None:

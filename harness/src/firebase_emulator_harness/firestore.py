@@ -9,6 +9,7 @@ sends no token at all. Paths are slash-separated document or collection paths (`
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import requests
@@ -256,26 +257,14 @@ class FirestoreEmulator:
         ``"line:column  source text"``: empty when the tests exercised every expression.
 
         Coverage accumulates from the moment rules are loaded, so call this at the end of a
-        session that loaded them once."""
-        coverage = self.rule_coverage()
-        source = coverage["rules"]["files"][0]["content"].encode()
-        missing: list[str] = []
+        session that loaded them once (or accumulate ``outcomes`` across reloads)."""
+        return uncovered_expressions(self.rule_coverage())
 
-        def walk(node: dict[str, Any]) -> None:
-            position = node["sourcePosition"]
-            if "values" not in node:
-                # Offsets are byte positions; the end offset is inclusive.
-                text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
-                    errors="replace"
-                )
-                missing.append(f"{position['line']}:{position['column']}  {' '.join(text.split())}")
-                return  # its children were not evaluated either; the outermost miss says enough
-            for child in node.get("children", []):
-                walk(child)
-
-        for expression in coverage["report"]:
-            walk(expression)
-        return missing
+    def one_sided_conditions(self) -> list[str]:
+        """The conditions the rules evaluated since they were loaded that only ever passed or only
+        ever failed (see the module function of that name)."""
+        report = self.rule_coverage()
+        return one_sided_conditions(report, outcomes(report))
 
     def rule_coverage_html(self) -> str:
         response = session().get(
@@ -284,3 +273,88 @@ class FirestoreEmulator:
         )
         response.raise_for_status()
         return response.text
+
+
+Span = tuple[int, int]
+
+
+def _expressions(report: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every expression node of a rule-coverage report with whether it was evaluated, parents
+    before their children."""
+
+    def walk(node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+        yield node, "values" in node
+        for child in node.get("children", []):
+            yield from walk(child)
+
+    for expression in report["report"]:
+        yield from walk(expression)
+
+
+def _span(node: dict[str, Any]) -> Span:
+    position = node["sourcePosition"]
+    return int(position["currentOffset"]), int(position["endOffset"])
+
+
+def outcomes(report: dict[str, Any]) -> dict[Span, set[str]]:
+    """What each evaluated expression of a rule-coverage report came to: ``"true"``, ``"false"``
+    or ``"other"`` (any other value, or an error, which denies like false), by byte span. Merge
+    them over several reports of the same rules source to accumulate across reloads."""
+    seen: dict[Span, set[str]] = {}
+    for node, evaluated in _expressions(report):
+        if evaluated:
+            kinds = seen.setdefault(_span(node), set())
+            for value in node["values"]:
+                flag = value["value"].get("boolValue")
+                kinds.add("other" if flag is None else str(flag).lower())
+    return seen
+
+
+def one_sided_conditions(report: dict[str, Any], seen: dict[Span, set[str]]) -> list[str]:
+    """The conditions (expressions that came to true or false, literals aside) ``seen`` only ever
+    pass or only ever fail, as ``"line:column  passed only|failed only  source text"``: a condition never
+    seen failing was never shown to deny anything."""
+    source = report["rules"]["files"][0]["content"].encode()
+    found: list[str] = []
+    listed: set[Span] = set()
+    for node, _ in _expressions(report):
+        kinds = seen.get(_span(node), set())
+        if ("true" in kinds or "false" in kinds) and _span(node) not in listed:
+            listed.add(_span(node))
+            passed, failed = "true" in kinds, bool(kinds - {"true"})
+            if passed != failed:
+                position = node["sourcePosition"]
+                text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
+                    errors="replace"
+                )
+                if text.strip() in ("true", "false"):
+                    continue  # a literal (`allow read: if true`) cannot go both ways
+                how = "passed only" if passed else "failed only"
+                found.append(
+                    f"{position['line']}:{position['column']}  {how}  {' '.join(text.split())}"
+                )
+    return found
+
+
+def uncovered_expressions(report: dict[str, Any], also_covered: Collection[Span] = ()) -> list[str]:
+    """The expressions of a rule-coverage report never evaluated (neither in the report nor in
+    ``also_covered``), as ``"line:column  source text"``; only the outermost miss of a subtree is
+    listed, its children were not evaluated either."""
+    source = report["rules"]["files"][0]["content"].encode()
+    missing: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        position = node["sourcePosition"]
+        if "values" not in node and _span(node) not in also_covered:
+            # Offsets are byte positions; the end offset is inclusive.
+            text = source[position["currentOffset"] : position["endOffset"] + 1].decode(
+                errors="replace"
+            )
+            missing.append(f"{position['line']}:{position['column']}  {' '.join(text.split())}")
+            return
+        for child in node.get("children", []):
+            walk(child)
+
+    for expression in report["report"]:
+        walk(expression)
+    return missing

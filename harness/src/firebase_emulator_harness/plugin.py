@@ -12,16 +12,33 @@ Fixtures:
 * ``firebase`` (function): the same suite with Firestore and Auth cleared before the test.
 * ``firestore_rules`` (function): ``load(source)`` replaces the rules for one test, and the
   configured rules file is loaded again afterwards.
+
+Option ``--rule-coverage``: a final check (it runs after every other test and reports like one)
+fails unless the session evaluated every expression of the configured rules file and saw every
+condition both pass and fail (a check never seen failing was never shown to deny anything); it
+lists the expressions and conditions that fall short. The emulator counts coverage from the last time rules were loaded,
+so the plugin adds up the coverage of every stretch with the configured rules loaded (the
+``firestore_rules`` fixture takes a reading before it replaces them). Coverage is judged on the
+whole default selection only: with test paths on the command line, or tests deselected
+(``-k``, ``-m``, ``--lf``, ...), the check is skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from firebase_emulator_harness.errors import EmulatorNotRunning
+from firebase_emulator_harness.firestore import (
+    Span,
+    one_sided_conditions,
+    outcomes,
+    uncovered_expressions,
+)
 from firebase_emulator_harness.suite import EmulatorSuite
 
 
@@ -37,6 +54,116 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "firebase_rules_file", "Firestore rules file to load once per session", default=""
     )
+    parser.addoption(
+        "--rule-coverage",
+        action="store_true",
+        help="fail the run unless the tests evaluated every expression of firebase_rules_file and "
+        "saw every condition both pass and fail (judged only when the whole default test "
+        "selection runs)",
+    )
+
+
+@dataclass
+class RuleCoverage:
+    """Coverage of the configured rules, added up over every stretch they were loaded."""
+
+    source: str
+    seen: dict[Span, set[str]] = field(default_factory=dict)  # what each expression came to
+    loaded: bool = False  # the configured rules were loaded in this session
+    deselected: int = 0
+
+    def absorb(self, report: dict[str, Any]) -> bool:
+        """Add a coverage report's outcomes; False if it is about other rules."""
+        if report["rules"]["files"][0]["content"] != self.source:
+            return False
+        for span, kinds in outcomes(report).items():
+            self.seen.setdefault(span, set()).update(kinds)
+        return True
+
+
+RULE_COVERAGE = pytest.StashKey[RuleCoverage]()
+
+
+class RuleCoverageGap(Exception):
+    """Rule expressions no test evaluated, or why coverage could not be judged."""
+
+
+class RuleCoverageCheck(pytest.Item):
+    """The ``--rule-coverage`` check, run after every other test."""
+
+    def runtest(self) -> None:
+        state = self.config.stash[RULE_COVERAGE]
+        if self.config.args_source == pytest.Config.ArgsSource.ARGS:
+            pytest.skip("rule coverage is judged on the default test selection (no test paths)")
+        if state.deselected:
+            pytest.skip(f"rule coverage is judged on every test ({state.deselected} deselected)")
+        if not state.loaded:
+            raise RuleCoverageGap("no test used the emulators, so no rule was evaluated")
+        try:
+            suite = _suite(self.config)
+        except EmulatorNotRunning as exc:
+            raise RuleCoverageGap(str(exc)) from None
+        report = suite.firestore.rule_coverage()
+        if not state.absorb(report):
+            raise RuleCoverageGap(
+                "the emulator no longer enforces the configured rules (a test replaced them "
+                "without the firestore_rules fixture), so their coverage is unknown"
+            )
+        problems = []
+        if missing := uncovered_expressions(report, also_covered=state.seen.keys()):
+            problems.append(
+                f"{len(missing)} expression(s) no test evaluated (line:column  expression):\n"
+                + "\n".join(f"  {m}" for m in missing)
+            )
+        if one_sided := one_sided_conditions(report, state.seen):
+            problems.append(
+                f"{len(one_sided)} condition(s) no test saw both pass and fail "
+                "(a check never seen failing was never shown to deny anything):\n"
+                + "\n".join(f"  {m}" for m in one_sided)
+            )
+        if problems:
+            raise RuleCoverageGap(f"{self.path.name}: " + "\n".join(problems))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, RuleCoverageGap):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.path.name} coverage"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("rule_coverage", False):
+        source = _configured_rules(config)
+        if source is None:
+            raise pytest.UsageError("--rule-coverage needs the firebase_rules_file setting")
+        config.stash[RULE_COVERAGE] = RuleCoverage(source)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items and RULE_COVERAGE in items[0].config.stash:
+        items[0].config.stash[RULE_COVERAGE].deselected += len(items)
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m / --lf have deselected what they deselect
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if RULE_COVERAGE in config.stash:
+        rules = Path(config.rootpath) / str(config.getini("firebase_rules_file"))
+        items.append(
+            RuleCoverageCheck.from_parent(
+                session, name="coverage", path=rules, nodeid=f"{rules.name}::coverage"
+            )
+        )
+
+
+def _suite(config: pytest.Config) -> EmulatorSuite:
+    return EmulatorSuite(
+        project=str(config.getini("firebase_project")),
+        region=str(config.getini("firebase_region")),
+    )
 
 
 def _configured_rules(config: pytest.Config) -> str | None:
@@ -49,14 +176,13 @@ def _configured_rules(config: pytest.Config) -> str | None:
 @pytest.fixture(scope="session")
 def firebase_suite(pytestconfig: pytest.Config) -> EmulatorSuite:
     try:
-        suite = EmulatorSuite(
-            project=str(pytestconfig.getini("firebase_project")),
-            region=str(pytestconfig.getini("firebase_region")),
-        )
+        suite = _suite(pytestconfig)
     except EmulatorNotRunning as exc:
         pytest.fail(str(exc), pytrace=False)
     if (rules := _configured_rules(pytestconfig)) is not None and "firestore" in suite.endpoints:
-        suite.firestore.load_rules(rules)
+        suite.firestore.load_rules(rules)  # also restarts the emulator's rule coverage
+        if RULE_COVERAGE in pytestconfig.stash:
+            pytestconfig.stash[RULE_COVERAGE].loaded = True
     return suite
 
 
@@ -70,6 +196,9 @@ def firebase(firebase_suite: EmulatorSuite) -> EmulatorSuite:
 def firestore_rules(
     firebase_suite: EmulatorSuite, pytestconfig: pytest.Config
 ) -> Iterator[Callable[[str], None]]:
+    if RULE_COVERAGE in pytestconfig.stash:
+        # Loading other rules restarts the emulator's coverage: keep what the configured ones had.
+        pytestconfig.stash[RULE_COVERAGE].absorb(firebase_suite.firestore.rule_coverage())
     yield firebase_suite.firestore.load_rules
     if (rules := _configured_rules(pytestconfig)) is not None:
         firebase_suite.firestore.load_rules(rules)

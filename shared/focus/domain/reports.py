@@ -16,10 +16,10 @@ histogram) record the revision they reflect, which makes recomputing them idempo
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from focus.domain.errors import InvalidArgument
 from focus.domain.model import Contract, Document
@@ -47,7 +47,8 @@ class DailyReportUpload(Contract):
     screen_time_minutes: int = Field(ge=0, le=MINUTES_PER_DAY)
     pickups: int = Field(ge=0, le=10_000)
     focused_minutes: int = Field(ge=0, le=MINUTES_PER_DAY)
-    as_of: datetime
+    # A moment, so with its offset: a naive time cannot be compared with another device's.
+    as_of: AwareDatetime
 
 
 class DeviceDay(Document):
@@ -97,6 +98,11 @@ def check_upload_window(upload: DailyReportUpload, now: datetime) -> None:
         )
     if upload.as_of > now + timedelta(days=1):
         raise InvalidArgument("asOf is in the future.", details={"reason": "AS_OF_IN_FUTURE"})
+    # A day is measured once it has begun: UTC+14 starts it 14 hours before UTC; a day of slack.
+    if upload.as_of < datetime.combine(day, time.min, UTC) - timedelta(days=1):
+        raise InvalidArgument(
+            "asOf is before the day it measures.", details={"reason": "AS_OF_BEFORE_DAY"}
+        )
 
 
 def totals_of(devices: dict[str, DeviceDay]) -> DayTotals:

@@ -20,6 +20,8 @@ and never builds an ``HttpsError``.
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 import typing
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import flask
 from firebase_functions import https_fn
 from pydantic import Field, ValidationError
 
@@ -204,9 +207,34 @@ def mobile_callable(
         invoke.__name__ = name
         invoke.__doc__ = handler.__doc__
         # No App Check emulator exists: enforce it everywhere but on the emulator.
-        return https_fn.on_call(enforce_app_check=not is_emulated())(invoke)
+        return _refuse_malformed_bodies(
+            https_fn.on_call(enforce_app_check=not is_emulated())(invoke)
+        )
 
     return decorate
+
+
+def _refuse_malformed_bodies(endpoint: Any) -> Any:
+    """Answer a POST whose body is not a JSON object with ``data`` INVALID_ARGUMENT (HTTP 400).
+
+    The SDK answers such bodies (not JSON, or a bare JSON string) INTERNAL with HTTP 500 before
+    the envelope runs: anyone could raise the 5xx rate and fill the error logs. Other methods
+    (CORS preflight) and well-formed bodies go to the SDK untouched.
+    """
+
+    @functools.wraps(endpoint)  # keeps the SDK's endpoint attributes for deploy discovery
+    def guarded(request: flask.Request) -> Any:
+        if request.method == "POST" and request.mimetype == "application/json":
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict) or "data" not in body:
+                logs.get_logger().warning("malformed callable body", kind="callable")
+                error = {"status": "INVALID_ARGUMENT", "message": "Bad Request"}
+                return flask.Response(
+                    json.dumps({"error": error}), status=400, mimetype="application/json"
+                )
+        return endpoint(request)
+
+    return guarded
 
 
 def _once(
