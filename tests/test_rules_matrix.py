@@ -390,7 +390,15 @@ def test_an_active_sessions_strictness_and_start_are_fixed(
 
 @pytest.mark.parametrize(
     ("collection", "doc_id"),
-    [("days", "2026-11-28"), ("weeks", "2026-W48"), ("milestones", "streakDays-7")],
+    [
+        ("days", "2026-11-28"),
+        ("weeks", "2026-W48"),
+        ("milestones", "streakDays-7"),
+        ("consents", "analytics"),
+        ("consents/analytics/history", "e1"),
+        ("exports", "0f0f"),
+        ("exports/0f0f/chunks", "0"),
+    ],
 )
 def test_history_is_readable_by_its_owner_only_and_never_client_written(
     firebase: EmulatorSuite, owner: User, collection: str, doc_id: str
