@@ -214,3 +214,23 @@ def test_a_session_whose_trigger_never_ran_is_counted_at_its_planned_end(
     assert session["result"]["focusedMinutes"] == 35
     assert stats(firebase, user) == {"completedSessions": 1, "focusedMinutes": 35}
     assert shard_minutes(firebase, user, "missed") == 35
+
+
+def test_the_sweep_counts_sessions_whose_trigger_never_ran(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    missed = f"users/{user.uid}/sessions/offline"
+    fine = f"users/{user.uid}/sessions/fine"
+    firebase.firestore.as_user(user).create(fine, session_doc(status="completed", minutes=10))
+    wait_for(lambda: counted(firebase, fine, hours_saved=True), message="normal count")
+    with firebase.functions.background_triggers_disabled():  # as if the trigger run had failed
+        # Written by a device that was offline: already completed, ended 20 minutes ago.
+        firebase.firestore.as_user(user).create(
+            missed, session_doc(status="completed", minutes=40, started_minutes_ago=60)
+        )
+
+    firebase.functions.run_scheduled("sweep_uncounted_sessions")
+
+    session = wait_for(lambda: counted(firebase, missed, hours_saved=True), message="swept")
+    assert session["result"]["focusedMinutes"] == 40
+    assert stats(firebase, user) == {"completedSessions": 2, "focusedMinutes": 50}

@@ -19,6 +19,9 @@ from focus.platform.handlers import background
 from focus.platform.repositories import community, hours_saved, sessions
 from focus.platform.runtime import start_codebase
 
+SWEEP_WINDOW = timedelta(minutes=50)
+SWEEP_GRACE = timedelta(minutes=15)
+
 start_codebase("jobs", cpu=1, memory=256, concurrency=20, max_instances=100)
 
 
@@ -77,6 +80,26 @@ def roll_up_hours_saved(event: scheduler_fn.ScheduledEvent) -> None:
     logs.get_logger().info(
         "hours saved rolled up", totalMinutes=summary.total_minutes, shards=summary.shards_read
     )
+
+
+@scheduler_fn.on_schedule(schedule="every 30 minutes", timezone=Timezone("UTC"))
+@background("schedule")
+def sweep_uncounted_sessions(event: scheduler_fn.ScheduledEvent) -> None:
+    """Count sessions whose trigger run failed (Firestore triggers are never retried), e.g. ones
+    an offline device wrote already completed. The window overlaps the previous run's by five
+    minutes and leaves the last fifteen to the triggers; counting is idempotent."""
+    if event.job_name is None:
+        return  # the worker's start-up health probe, not Cloud Scheduler
+    now = datetime.now(UTC)
+    repaired = 0
+    for uid, session_id in sessions.needing_count(now - SWEEP_WINDOW, now - SWEEP_GRACE):
+        pending = sessions.count_completed(uid, session_id, now) or sessions.uncontributed(
+            uid, session_id
+        )
+        if pending is not None:
+            messaging.publish(pending)
+            repaired += 1
+    logs.get_logger().info("uncounted sessions swept", repaired=repaired)
 
 
 @scheduler_fn.on_schedule(schedule="every 10 minutes", timezone=Timezone("UTC"))

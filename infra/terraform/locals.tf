@@ -42,6 +42,7 @@ locals {
   schedules = {
     "roll_up_hours_saved" = "*/5 * * * *"
     "roll_up_community"   = "*/10 * * * *"
+    "sweep_uncounted_sessions" = "*/30 * * * *"
   }
 
   # Transient collections whose documents carry `expireAt` (shared/focus/platform/repositories/paths.py).

@@ -45,7 +45,8 @@ def _composite_matches(spec: QuerySpec, index: dict[str, Any]) -> bool:
     if {f for f, _ in head} != equality:
         return False
     directions = dict(spec.order_by)
-    inequality = [f for f, op in spec.filters if op not in EQUALITY]
+    # A range on one field (>= and <) is one indexed field.
+    inequality = list(dict.fromkeys(f for f, op in spec.filters if op not in EQUALITY))
     expected = [(f, directions.get(f, "ASCENDING")) for f in inequality]
     expected += [(f, d) for f, d in spec.order_by if f not in inequality]
     return [(f, d) for f, d in tail if f != "__name__"] == expected

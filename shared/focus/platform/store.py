@@ -114,15 +114,18 @@ def query(
     values: Sequence[Any] = (),
     *,
     limit: int | None = None,
-    start_after: DocumentReference | None = None,
+    start_after: DocumentReference | DocumentSnapshot[Any] | None = None,
     transaction: Transaction | None = None,
 ) -> list[DocumentSnapshot[Any]]:
     """Run ``spec`` under ``parent`` (None: a root collection or a collection group).
 
-    ``start_after`` pages a query ordered by ``__name__`` alone: results follow that document.
+    ``start_after`` pages: a snapshot from the previous page (any ordering), or a document
+    reference for a query ordered by ``__name__`` alone.
     """
     q = _build(spec, parent, values)
-    if start_after is not None:
+    if start_after is not None and hasattr(start_after, "to_dict"):
+        q = q.start_after(start_after)
+    elif start_after is not None:
         if spec.order_by != (("__name__", "ASCENDING"),):
             raise ValueError(f"query {spec.name}: start_after needs an order by __name__ only")
         q = q.start_after({"__name__": start_after})

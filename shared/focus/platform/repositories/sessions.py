@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from google.cloud import firestore as gcf
@@ -15,6 +16,14 @@ from focus.platform import clients, store, tracing
 from focus.platform.repositories import paths
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
+RECENTLY_COMPLETED = store.QuerySpec(
+    "recently completed sessions (all users)",
+    paths.SESSIONS,
+    filters=(("status", "=="), ("endedAt", ">="), ("endedAt", "<")),
+    order_by=(("endedAt", "ASCENDING"),),
+    collection_group=True,
+)
+SWEEP_PAGE = 500
 MAX_ACTIVE = 50
 
 
@@ -107,6 +116,29 @@ def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
         return True
 
     return run(db.transaction())  # type: ignore[no-any-return]
+
+
+@tracing.traced("firestore.sessions.needing_count")
+def needing_count(since: datetime, until: datetime) -> Iterator[tuple[str, str]]:
+    """(uid, session id) of sessions that ended between ``since`` and ``until`` and were not
+    fully counted (no result, or not yet in hours saved): what failed trigger runs left behind.
+    Pages through every completed session in the window; each costs one read."""
+    after = None
+    while True:
+        page = store.query(
+            RECENTLY_COMPLETED,
+            None,
+            [SessionStatus.COMPLETED.value, since, until],
+            limit=SWEEP_PAGE,
+            start_after=after,
+        )
+        for snapshot in page:
+            result = (snapshot.to_dict() or {}).get("result") or {}
+            if "addedToHoursSavedAt" not in result:
+                yield snapshot.reference.parent.parent.id, snapshot.id
+        if len(page) < SWEEP_PAGE:
+            return
+        after = page[-1]
 
 
 def _completion(uid: str, session_id: str, session: FocusSession, minutes: int) -> SessionCompleted:
