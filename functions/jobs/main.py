@@ -59,9 +59,7 @@ def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> Non
     logs.bind_user(uid)
     now = datetime.now(UTC)
     completed = sessions.complete_if_due(uid, session_id, now)
-    pending = sessions.count_completed(uid, session_id, now) or sessions.uncontributed(
-        uid, session_id
-    )
+    pending = sessions.ensure_counted(uid, session_id, now)
     if pending is not None:
         messaging.publish(pending)  # the worker adds it to hours saved once, whoever publishes
     logs.get_logger().info(
@@ -93,9 +91,7 @@ def sweep_uncounted_sessions(event: scheduler_fn.ScheduledEvent) -> None:
     now = datetime.now(UTC)
     repaired = 0
     for uid, session_id in sessions.needing_count(now - SWEEP_WINDOW, now - SWEEP_GRACE):
-        pending = sessions.count_completed(uid, session_id, now) or sessions.uncontributed(
-            uid, session_id
-        )
+        pending = sessions.ensure_counted(uid, session_id, now)
         if pending is not None:
             messaging.publish(pending)
             repaired += 1

@@ -25,6 +25,7 @@ from google.cloud import firestore as gcf
 
 from focus.domain.errors import Aborted, InvalidArgument
 from focus.platform import clients, store
+from focus.platform.repositories import paths
 
 RETENTION = timedelta(days=1)
 STALE_AFTER = timedelta(seconds=60)
@@ -46,7 +47,7 @@ def request_hash(callable_name: str, payload: Any) -> str:
 
 
 def _ref(uid: str, key: str) -> gcf.DocumentReference:
-    return clients.firestore().document(f"users/{uid}/idempotency/{key}")
+    return clients.firestore().document(f"{paths.user(uid)}/{paths.IDEMPOTENCY}/{key}")
 
 
 def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer | None:

@@ -13,6 +13,7 @@ from google.cloud import firestore as gcf
 
 from focus.domain.errors import ResourceExhausted
 from focus.platform import clients, store
+from focus.platform.repositories import paths
 
 WINDOW = timedelta(minutes=1)
 RETENTION = timedelta(days=1)  # TTL: a window is useless after it ends
@@ -21,7 +22,7 @@ RETENTION = timedelta(days=1)  # TTL: a window is useless after it ends
 def consume(uid: str, callable_name: str, per_minute: int, now: datetime) -> None:
     """Count one call; RESOURCE_EXHAUSTED (with when to retry) once the window's limit is used."""
     db = clients.firestore()
-    ref = db.document(f"users/{uid}/rateLimits/{callable_name}")
+    ref = db.document(f"{paths.user(uid)}/{paths.RATE_LIMITS}/{callable_name}")
 
     @gcf.transactional
     def run(tx: gcf.Transaction) -> None:

@@ -118,6 +118,12 @@ def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
     return run(db.transaction())  # type: ignore[no-any-return]
 
 
+def ensure_counted(uid: str, session_id: str, now: datetime) -> SessionCompleted | None:
+    """The backstops' step (planned-end task, sweep): count the session if no trigger run did,
+    or else return its event if it never reached hours saved; the event to publish, or None."""
+    return count_completed(uid, session_id, now) or uncontributed(uid, session_id)
+
+
 @tracing.traced("firestore.sessions.needing_count")
 def needing_count(since: datetime, until: datetime) -> Iterator[tuple[str, str]]:
     """(uid, session id) of sessions that ended between ``since`` and ``until`` and were not
