@@ -42,6 +42,10 @@ def _schema(spec: CallableSpec, version: str, part: str) -> dict[str, Any]:
 
 
 def envelope_schema() -> dict[str, Any]:
+    client = _clean(ClientInfo.model_json_schema(by_alias=True))
+    # pydantic nests the enum's $defs inside the client schema, where "#/$defs/..." (a pointer
+    # from the document root) cannot reach it: hoist them to the root.
+    defs = client.pop("$defs", {})
     return {
         "$schema": SCHEMA_DIALECT,
         "$id": "focus/envelope.schema.json",
@@ -51,7 +55,7 @@ def envelope_schema() -> dict[str, Any]:
         "required": ["apiVersion", "client"],
         "properties": {
             "apiVersion": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
-            "client": _clean(ClientInfo.model_json_schema(by_alias=True)),
+            "client": client,
             "idempotencyKey": {
                 "type": "string",
                 "pattern": "^[A-Za-z0-9_-]+$",
@@ -60,6 +64,7 @@ def envelope_schema() -> dict[str, Any]:
             },
             "payload": {"type": "object"},
         },
+        "$defs": defs,
     }
 
 
