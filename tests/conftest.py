@@ -1,9 +1,16 @@
 """Helpers shared by the Focus backend's tests. The emulator fixtures come from the
-``firebase_emulator_harness`` plugin (``firebase``, ``firebase_suite``, ``firestore_rules``)."""
+``firebase_emulator_harness`` plugin (``firebase``, ``firebase_suite``, ``firestore_rules``).
+
+``FOCUS_TEST_NOW`` (an ISO date-time) moves the test process's clock there before any test runs,
+and lets it tick on; ``scripts/test-shifted-dates`` uses it, with ``TZ``, to show that tests which
+claim not to read the test machine's clock really do not.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +19,18 @@ import pytest
 from firebase_emulator_harness import EmulatorSuite, User
 
 IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shifted_clock() -> Iterator[None]:
+    moment = os.environ.get("FOCUS_TEST_NOW")
+    if not moment:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.fromisoformat(moment), tick=True):
+        yield
 
 
 def envelope(

@@ -141,13 +141,16 @@ def test_late_uploads_are_accepted_within_thirty_days_and_a_bad_batch_writes_not
     duplicate_day = upload(firebase, user, report(day(4)), report(day(4)))
     too_long = upload(firebase, user, report(day(5), screen=24 * 60 + 1))
 
-    assert (
-        refused.code == "INVALID_ARGUMENT"
-        and refused.error["details"]["reason"] == "DAY_OUT_OF_RANGE"
-    )
+    assert refused.code == "INVALID_ARGUMENT"
+    assert refused.error["details"]["reason"] == "DAY_OUT_OF_RANGE"
+    assert [f["path"] for f in refused.error["details"]["fields"]] == ["payload.reports.1.day"]
     assert future.code == "INVALID_ARGUMENT"
+    assert future.error["details"]["reason"] == "DAY_OUT_OF_RANGE"
     assert duplicate_day.code == "INVALID_ARGUMENT"
+    assert duplicate_day.error["details"]["reason"] == "INVALID_VALUE"
+    assert [f["type"] for f in duplicate_day.error["details"]["fields"]] == ["duplicate_day"]
     assert too_long.code == "INVALID_ARGUMENT"
+    assert too_long.error["details"]["reason"] == "SCHEMA_VIOLATION"
     assert too_long.error["details"]["fields"][0]["path"] == "payload.reports.0.screenTimeMinutes"
     stored = firebase.firestore.as_owner().query(f"users/{user.uid}/days")
     assert [path.rsplit("/", 1)[1] for path, _ in stored] == [day(29)]
@@ -163,11 +166,9 @@ def test_an_as_of_without_offset_or_before_its_day_is_refused_and_writes_nothing
     refused_ancient = upload(firebase, user, ancient)
 
     assert refused_naive.code == "INVALID_ARGUMENT"
-    assert refused_naive.error["details"]["fields"][0] == {
-        "path": "payload.reports.0.asOf",
-        "message": "Input should have timezone info",
-        "type": "timezone_aware",
-    }
+    assert refused_naive.error["details"]["reason"] == "SCHEMA_VIOLATION"
+    [field] = refused_naive.error["details"]["fields"]
+    assert (field["path"], field["type"]) == ("payload.reports.0.asOf", "format")
     assert refused_ancient.code == "INVALID_ARGUMENT"
     assert refused_ancient.error["details"]["reason"] == "AS_OF_BEFORE_DAY"
     assert firebase.firestore.as_owner().query(f"users/{user.uid}/days") == []

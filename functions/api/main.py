@@ -28,6 +28,7 @@ from focus.domain import community as community_domain
 from focus.domain import emergency as emergency_domain
 from focus.domain import reports as reports_domain
 from focus.domain.consent import Consent
+from focus.domain.errors import InvalidArgument
 from focus.domain.profiles import new_profile
 from focus.platform import erasure, export, messaging
 from focus.platform.callables import Call, mobile_callable
@@ -85,7 +86,12 @@ def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
     )
 
 
-@mobile_callable(UseEmergencyPassRequest, mutating=True, per_minute=10)
+@mobile_callable(
+    UseEmergencyPassRequest,
+    mutating=True,
+    per_minute=10,
+    reasons=("EMERGENCY_PASS_USED", "PROFILE_MISSING"),
+)
 def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPassResponse:
     """End every active session, limit and lock; once per rolling week, whatever the device."""
     used = emergency.use_pass(call.caller.uid, call.now)
@@ -97,13 +103,21 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
     )
 
 
-@mobile_callable(UploadDailyReportsRequest, mutating=True, per_minute=30)
+@mobile_callable(
+    UploadDailyReportsRequest,
+    mutating=True,
+    per_minute=30,
+    reasons=("DAY_OUT_OF_RANGE", "AS_OF_IN_FUTURE", "AS_OF_BEFORE_DAY", "PROFILE_MISSING"),
+)
 def uploadDailyReports(
     call: Call, request: UploadDailyReportsRequest
 ) -> UploadDailyReportsResponse:
     """Merge a device's daily totals (late, repeated and multi-device uploads are expected)."""
-    for report in request.reports:
-        reports_domain.check_upload_window(report, call.now)
+    for index, report in enumerate(request.reports):
+        try:
+            reports_domain.check_upload_window(report, call.now)
+        except InvalidArgument as exc:
+            raise exc.within(f"reports.{index}") from exc
     results = days.upload(call.caller.uid, request.device_id, request.reports)
     return UploadDailyReportsResponse(
         days=[
@@ -173,7 +187,12 @@ def requestExport(call: Call, _: RequestExportRequest) -> RequestExportResponse:
     return RequestExportResponse(export_id=export_id, expires_at=call.now + export.RETENTION)
 
 
-@mobile_callable(GetExportRequest, per_minute=120)
+@mobile_callable(
+    GetExportRequest,
+    per_minute=120,
+    errors=("NOT_FOUND",),
+    reasons=("EXPORT_NOT_FOUND", "NO_SUCH_CHUNK"),
+)
 def getExport(call: Call, request: GetExportRequest) -> GetExportResponse:
     """One chunk of a ready export (``state`` is ``building`` until it is ready)."""
     state, chunks, data = export.read(call.caller.uid, request.export_id, request.chunk)

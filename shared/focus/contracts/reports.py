@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from focus.domain.model import Contract
 from focus.domain.reports import DailyReportUpload
@@ -18,7 +19,7 @@ class UploadDailyReportsRequest(Contract):
     def _one_report_per_day(self) -> UploadDailyReportsRequest:
         days = [report.day for report in self.reports]
         if len(set(days)) != len(days):
-            raise ValueError("each day appears at most once in a batch")
+            raise PydanticCustomError("duplicate_day", "each day appears at most once in a batch")
         return self
 
 

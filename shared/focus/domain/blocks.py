@@ -28,7 +28,7 @@ MAX_DEVICES_PER_SELECTION = 10
 MAX_VACATION_DAYS = 30
 
 Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
-HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+HourMinute = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
 class Strictness(StrEnum):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from focus.domain.errors import FailedPrecondition
-from focus.domain.model import Document
+from focus.domain.model import Document, utc_text
 
 PASS_PERIOD = timedelta(days=7)
 
@@ -36,7 +36,7 @@ def use(emergency_pass: EmergencyPass, now: datetime) -> EmergencyPass:
     if (available := next_available_at(emergency_pass, now)) is not None:
         raise FailedPrecondition(
             "The emergency pass was already used this week.",
-            details={"reason": "EMERGENCY_PASS_USED", "nextAvailableAt": available.isoformat()},
+            details={"reason": "EMERGENCY_PASS_USED", "nextAvailableAt": utc_text(available)},
         )
     return EmergencyPass(last_used_at=now, times_used=emergency_pass.times_used + 1)
 

@@ -30,7 +30,22 @@ class DomainError(Exception):
 
 
 class InvalidArgument(DomainError):
+    """Bad input. ``details`` always holds ``reason`` and ``fields[] = {path, message, type}``."""
+
     code = "INVALID_ARGUMENT"
+
+    @classmethod
+    def at(
+        cls, path: str, message: str, *, reason: str, type: str = "value_error", **extra: Any
+    ) -> InvalidArgument:
+        """A refusal of the one field at ``path`` (dotted camelCase, relative to the caller)."""
+        field = {"path": path, "message": message, "type": type}
+        return cls(message, details={"reason": reason, "fields": [field], **extra})
+
+    def within(self, prefix: str) -> InvalidArgument:
+        """The same refusal with its field paths under ``prefix`` (e.g. ``payload``)."""
+        fields = [{**f, "path": f"{prefix}.{f['path']}"} for f in self.details.get("fields", [])]
+        return InvalidArgument(self.message, details={**self.details, "fields": fields})
 
 
 class Unauthenticated(DomainError):

@@ -7,10 +7,12 @@ document a newer one wrote; requests reject unknown fields so a client's typo is
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_serializer
 from pydantic.alias_generators import to_camel
 
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
@@ -35,6 +37,20 @@ class Contract(BaseModel):
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, mode="json")
+
+    # No return annotation on purpose: with one, pydantic would publish that type for every field.
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _moments_in_utc(self, value: Any, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # One date-time format on the wire, whatever offset a value was computed in: UTC, "Z".
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            with contextlib.suppress(OverflowError):  # year 1 at +01:00 has no UTC; keep it
+                value = value.astimezone(UTC)
+        return handler(value)
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as the wire writes every date-time: RFC 3339 in UTC with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def upgraded(data: Any, upgrades: Mapping[int, Upgrade]) -> Any:

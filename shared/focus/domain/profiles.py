@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from focus.domain.emergency import EmergencyPass
 from focus.domain.locales import first_day_of_week
@@ -28,7 +29,9 @@ def _known_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA timezone {name!r}") from exc
+        raise PydanticCustomError(
+            "unknown_timezone", "unknown IANA timezone {name}", {"name": name[:64]}
+        ) from exc
     return name
 
 

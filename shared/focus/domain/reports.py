@@ -36,7 +36,11 @@ def _iso_day(value: str) -> str:
     return value
 
 
-LocalDay = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_iso_day)]
+LocalDay = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"}),
+    AfterValidator(_iso_day),
+]
 
 
 class DailyReportUpload(Contract):
@@ -92,16 +96,18 @@ def check_upload_window(upload: DailyReportUpload, now: datetime) -> None:
     day = date.fromisoformat(upload.day)
     today = now.date()
     if day > today + timedelta(days=1) or day < today - timedelta(days=MAX_LATE_DAYS):
-        raise InvalidArgument(
+        raise InvalidArgument.at(
+            "day",
             f"Reports are accepted for the last {MAX_LATE_DAYS} days only.",
-            details={"reason": "DAY_OUT_OF_RANGE", "day": upload.day},
+            reason="DAY_OUT_OF_RANGE",
+            day=upload.day,
         )
     if upload.as_of > now + timedelta(days=1):
-        raise InvalidArgument("asOf is in the future.", details={"reason": "AS_OF_IN_FUTURE"})
+        raise InvalidArgument.at("asOf", "asOf is in the future.", reason="AS_OF_IN_FUTURE")
     # A day is measured once it has begun: UTC+14 starts it 14 hours before UTC; a day of slack.
     if upload.as_of < datetime.combine(day, time.min, UTC) - timedelta(days=1):
-        raise InvalidArgument(
-            "asOf is before the day it measures.", details={"reason": "AS_OF_BEFORE_DAY"}
+        raise InvalidArgument.at(
+            "asOf", "asOf is before the day it measures.", reason="AS_OF_BEFORE_DAY"
         )
 
 

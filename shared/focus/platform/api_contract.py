@@ -9,68 +9,56 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from focus.contracts import versions
-from focus.platform.callables import CALLABLES, CallableSpec, ClientInfo
-
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-
-def _clean(node: Any) -> Any:
-    """Drop pydantic's auto-generated titles: they only restate the field names."""
-    if isinstance(node, dict):
-        return {k: _clean(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
-    if isinstance(node, list):
-        return [_clean(v) for v in node]
-    return node
+from focus.contracts import schemas, versions
+from focus.platform.callables import CALLABLES, CallableSpec
 
 
 def _schema(spec: CallableSpec, version: str, part: str) -> dict[str, Any]:
     if part == "request":
-        head = _clean(spec.request.model_json_schema(by_alias=True, mode="validation"))
-        body = versions.request_schema(spec.name, version, head)
-    else:
-        head = _clean(spec.response.model_json_schema(by_alias=True, mode="serialization"))
-        body = versions.response_schema(spec.name, version, head)
-    return {
-        "$schema": SCHEMA_DIALECT,
-        "$id": f"focus/{version}/{spec.name}.{part}.schema.json",
-        "description": f"`{spec.name}` {part} `payload` (API version {version})."
-        if part == "request"
-        else f"`{spec.name}` response `data` (API version {version}).",
-        **body,
-    }
+        return schemas.request_schema(spec.name, spec.request, version)
+    return schemas.response_schema(spec.name, spec.response, version)
 
 
-def envelope_schema() -> dict[str, Any]:
-    client = _clean(ClientInfo.model_json_schema(by_alias=True))
-    # pydantic nests the enum's $defs inside the client schema, where "#/$defs/..." (a pointer
-    # from the document root) cannot reach it: hoist them to the root.
-    defs = client.pop("$defs", {})
-    return {
-        "$schema": SCHEMA_DIALECT,
-        "$id": "focus/envelope.schema.json",
-        "description": "The `data` of every callable request: version, client, key, payload.",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["apiVersion", "client"],
-        "properties": {
-            "apiVersion": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
-            "client": client,
-            "idempotencyKey": {
-                "type": "string",
-                "pattern": "^[A-Za-z0-9_-]+$",
-                "minLength": 16,
-                "maxLength": 64,
-            },
-            "payload": {"type": "object"},
-        },
-        "$defs": defs,
-    }
+REASONS = (
+    ("INVALID_ARGUMENT", "SCHEMA_VIOLATION", "not what the version's schema accepts; `fields[]`"),
+    (
+        "INVALID_ARGUMENT",
+        "INVALID_VALUE",
+        "well-formed but not acceptable; `fields[].type` names the rule: `unknown_timezone`, "
+        "`duplicate_day` (one day twice in a batch)",
+    ),
+    ("INVALID_ARGUMENT", "DAY_OUT_OF_RANGE", "a day outside the last 30 days; `day`, `fields[]`"),
+    ("INVALID_ARGUMENT", "AS_OF_IN_FUTURE", "a measurement from the future; `fields[]`"),
+    ("INVALID_ARGUMENT", "AS_OF_BEFORE_DAY", "measured before its day began; `fields[]`"),
+    ("INVALID_ARGUMENT", "NO_SUCH_CHUNK", "an export chunk past the last; `fields[]`"),
+    (
+        "INVALID_ARGUMENT",
+        "IDEMPOTENCY_KEY_REQUIRED",
+        "a mutating call without `idempotencyKey`; `fields[]`",
+    ),
+    (
+        "INVALID_ARGUMENT",
+        "IDEMPOTENCY_KEY_REUSED",
+        "the key was used for another request; `fields[]`",
+    ),
+    (
+        "FAILED_PRECONDITION",
+        "UNSUPPORTED_API_VERSION",
+        "`apiVersion` before the first or past its sunset; `oldestSupported`. A date after the "
+        "newest version is served as the newest (`meta.apiVersion` says which)",
+    ),
+    ("FAILED_PRECONDITION", "UPGRADE_REQUIRED", "build too old; `minimumBuild`, `updateUrl`"),
+    ("FAILED_PRECONDITION", "PROFILE_MISSING", "call `launch` once first"),
+    ("FAILED_PRECONDITION", "EMERGENCY_PASS_USED", "used this week; `nextAvailableAt`"),
+    ("NOT_FOUND", "EXPORT_NOT_FOUND", "no such export (kept 7 days)"),
+    ("RESOURCE_EXHAUSTED", "RATE_LIMITED", "too many calls; `retryAfterSeconds`"),
+    ("ABORTED", "REQUEST_IN_PROGRESS", "the same key is still being served: retry it shortly"),
+)
 
 
 def files() -> dict[str, str]:
     """Every contract file under docs/: relative path -> content."""
-    out: dict[str, str] = {"api/envelope.schema.json": _dump(envelope_schema())}
+    out: dict[str, str] = {"api/envelope.schema.json": _dump(schemas.envelope_schema())}
     for version in versions.VERSIONS:
         for spec in sorted(CALLABLES.values(), key=lambda s: s.name):
             for part in ("request", "response"):
@@ -102,10 +90,30 @@ def _markdown() -> str:
         "```",
         "",
         'The answer is `{"data": <response>, "meta": {"apiVersion", "serverTime", "deprecation"?}}`.',
-        "Errors are callable errors: `status` (the code), `message`, and `details`: for",
-        "INVALID_ARGUMENT `details.fields[] = {path, message, type}`; otherwise `details.reason`",
-        "(e.g. `UPGRADE_REQUIRED` with `minimumBuild` and `updateUrl`, `RATE_LIMITED` with",
-        "`retryAfterSeconds`, `EMERGENCY_PASS_USED` with `nextAvailableAt`).",
+        "",
+        "- **Dates and times**: every date-time the server writes (in `data`, `meta` and error",
+        "  `details`) is RFC 3339 in UTC with `Z` (`2026-11-29T21:00:00Z`, fractional seconds when",
+        "  not zero); a local day is `YYYY-MM-DD`. Requests may send any RFC 3339 offset",
+        "  (`+01:00`, `+00:00`, `Z`); a date-time without an offset is refused.",
+        "- **Schemas are exact**: a request is checked against the envelope schema and the payload",
+        "  schema of its own `apiVersion` before anything else: no unknown property, no coercion",
+        '  (`"12"` is not `12`), formats asserted (`date` is a real day, `date-time` as above).',
+        "  Refusals name fields as that version names them.",
+        "",
+        "## Errors",
+        "",
+        "Errors are callable errors: `status` (the code), `message` (for logs, not for users) and",
+        "`details`. Every `details` but UNAUTHENTICATED's holds `reason`; INVALID_ARGUMENT's also",
+        "holds `fields[] = {path, message, type}` (`path`: dotted camelCase from the request `data`,",
+        "e.g. `payload.reports.0.day`). For SCHEMA_VIOLATION, `type` is the JSON Schema keyword",
+        "that failed (`required`, `additionalProperties`, `type`, `format`, `maximum`, ...); for the",
+        "other reasons it names the rule. INTERNAL carries nothing (the cause is in our logs) and",
+        "may be retried with the same idempotency key. Each callable below lists every code and",
+        "reason it answers with.",
+        "",
+        "| code | reason | meaning, extra `details` |",
+        "|---|---|---|",
+        *(f"| {code} | `{reason}` | {meaning} |" for code, reason, meaning in REASONS),
         "",
         "- **Versions**: send the date of the API version the app was built against; a date between",
         "  versions is served as the closest earlier one. A retired version answers",
@@ -119,7 +127,8 @@ def _markdown() -> str:
         "- **Rate limits**: per person and callable, per minute; RESOURCE_EXHAUSTED `RATE_LIMITED`.",
         "- **App Check**: enforced in production (not on the emulator).",
         "- **Examples**: `tests/contracts/<version>/<callable>.json` hold real requests and answers",
-        "  (volatile values shown as `<datetime>`); contract tests replay them against the emulators.",
+        "  (a moment shown as `<datetime>`, a recent day as `<day>`); contract tests replay them",
+        "  against the emulators.",
         "",
         "## Versions",
         "",
@@ -142,6 +151,7 @@ def _markdown() -> str:
             f"- mutating: {'yes (idempotency key required)' if spec.mutating else 'no'}",
             f"- rate limit: {spec.per_minute} calls per minute per person",
             f"- errors: {', '.join(f'`{code}`' for code in spec.errors)}",
+            f"- reasons: {', '.join(f'`{reason}`' for reason in spec.reasons)}",
             "- schemas: "
             + ", ".join(
                 f"[{v.date}](api/{v.date}/{spec.name}.request.schema.json) "

@@ -27,40 +27,19 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
 import flask
 from firebase_functions import https_fn
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from focus.contracts import versions
+from focus.contracts import schemas, versions
+from focus.contracts.envelope import ClientInfo, Envelope
 from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
-from focus.domain.model import Contract
+from focus.domain.model import Contract, utc_text
 from focus.platform import client_gate, idempotency, logs, rate_limits, store, tracing
 from focus.platform.environment import is_emulated
 from focus.platform.errors import error_code, invalid_request, to_https_error
-
-
-class Platform(StrEnum):
-    IOS = "ios"
-    ANDROID = "android"
-    MACOS = "macos"
-
-
-class ClientInfo(Contract):
-    platform: Platform
-    app_version: str = Field(min_length=1, max_length=32, pattern=r"^\d+(\.\d+){0,3}$")
-    build: int = Field(ge=0)
-
-
-class Envelope(Contract):
-    api_version: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
-    client: ClientInfo
-    idempotency_key: str | None = Field(
-        default=None, min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
-    )
-    payload: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,11 +68,21 @@ class CallableSpec:
     response: type[Contract]
     mutating: bool
     per_minute: int
-    errors: tuple[str, ...]
+    errors: tuple[str, ...]  # every code it answers with, but INTERNAL (always possible)
+    reasons: tuple[str, ...]  # every ``details.reason`` it answers with
 
 
 CALLABLES: dict[str, CallableSpec] = {}
 COMMON_ERRORS = ("INVALID_ARGUMENT", "UNAUTHENTICATED", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED")
+COMMON_REASONS = (
+    "SCHEMA_VIOLATION",
+    "INVALID_VALUE",
+    "UNSUPPORTED_API_VERSION",
+    "UPGRADE_REQUIRED",
+    "RATE_LIMITED",
+)
+MUTATING_ERRORS = ("ABORTED",)
+MUTATING_REASONS = ("IDEMPOTENCY_KEY_REQUIRED", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS")
 
 Req = TypeVar("Req", bound=Contract)
 Resp = TypeVar("Resp", bound=Contract)
@@ -108,7 +97,7 @@ def _caller(request: https_fn.CallableRequest[Any]) -> Caller:
 
 
 def _meta(version: versions.Version, now: datetime) -> dict[str, Any]:
-    meta: dict[str, Any] = {"apiVersion": version.date, "serverTime": now.isoformat()}
+    meta: dict[str, Any] = {"apiVersion": version.date, "serverTime": utc_text(now)}
     if version.deprecated:
         meta["deprecation"] = {
             "deprecated": True,
@@ -124,11 +113,14 @@ def mobile_callable(
     mutating: bool = False,
     per_minute: int = 60,
     errors: tuple[str, ...] = (),
+    reasons: tuple[str, ...] = (),
 ) -> Callable[[Handler[Req, Resp]], Any]:
     """Declare a callable of the mobile API.
 
     ``mutating`` callables require an idempotency key; ``per_minute`` limits each person's calls;
-    ``errors`` lists the error codes beyond the common ones, for the contract docs.
+    ``errors`` and ``reasons`` list the error codes and ``details.reason`` values beyond the
+    common ones. They are the contract (docs/api.md); answering with an undeclared one is logged
+    as an error.
     """
 
     def decorate(handler: Handler[Req, Resp]) -> Any:
@@ -141,11 +133,15 @@ def mobile_callable(
             response=response_model,
             mutating=mutating,
             per_minute=per_minute,
-            errors=COMMON_ERRORS + errors + (("ABORTED",) if mutating else ()),
+            errors=COMMON_ERRORS + (MUTATING_ERRORS if mutating else ()) + errors,
+            reasons=COMMON_REASONS + (MUTATING_REASONS if mutating else ()) + reasons,
         )
+        spec = CALLABLES[name]
 
         def serve(request: https_fn.CallableRequest[Any], now: datetime) -> dict[str, Any]:
-            envelope = Envelope.model_validate(request.data if request.data is not None else {})
+            data = request.data if request.data is not None else {}
+            schemas.check_envelope(data)
+            envelope = Envelope.model_validate(data)
             client = envelope.client
             logs.bind(appVersion=client.app_version, platform=client.platform.value)
             version = versions.resolve(envelope.api_version, now.date())
@@ -153,17 +149,18 @@ def mobile_callable(
             client_gate.check(client.platform.value, client.build)
             call = Call(caller=_caller(request), client=client, api_version=version.date, now=now)
             rate_limits.consume(call.caller.uid, name, per_minute, now)
+            schemas.check_payload(name, request_model, version.date, envelope.payload)
             head_payload = versions.request_to_head(name, version.date, envelope.payload)
             try:
                 payload = request_model.model_validate(head_payload)
             except ValidationError as exc:
                 raise invalid_request(exc, prefix="payload") from exc
             if not mutating:
-                data = handler(call, payload).to_wire()
+                answer = _handle(handler, call, payload)
             else:
-                data = _once(envelope, call, name, payload, handler)
+                answer = _once(envelope, call, name, payload, handler)
             return {
-                "data": versions.response_from_head(name, version.date, data),
+                "data": versions.response_from_head(name, version.date, answer),
                 "meta": _meta(version, now),
             }
 
@@ -192,6 +189,11 @@ def mobile_callable(
                 outcome = "client_error" if code != "INTERNAL" else "error"
                 if code == "INTERNAL" and not isinstance(exc, (DomainError, https_fn.HttpsError)):
                     log.exception("unhandled error", errorType=type(exc).__name__)
+                reason = exc.details.get("reason") if isinstance(exc, DomainError) else None
+                if code != "INTERNAL" and (
+                    code not in spec.errors or (reason is not None and reason not in spec.reasons)
+                ):
+                    log.error("undeclared error", errorCode=code, reason=reason)
                 raise to_https_error(exc) from exc
             finally:
                 log.info(
@@ -237,18 +239,24 @@ def _refuse_malformed_bodies(endpoint: Any) -> Any:
     return guarded
 
 
+def _handle(handler: Handler[Req, Resp], call: Call, payload: Req) -> dict[str, Any]:
+    """The handler's answer on the wire; its field errors named from the request's root."""
+    try:
+        return handler(call, payload).to_wire()
+    except InvalidArgument as exc:
+        raise exc.within("payload") from exc
+
+
 def _once(
     envelope: Envelope, call: Call, name: str, payload: Req, handler: Handler[Req, Resp]
 ) -> dict[str, Any]:
     """Run a mutating handler at most once per idempotency key; replay the first answer."""
     if envelope.idempotency_key is None:
-        raise InvalidArgument(
+        raise InvalidArgument.at(
+            "idempotencyKey",
             "Mutating calls need an idempotencyKey (a fresh UUID per request, reused on retry).",
-            details={
-                "fields": [
-                    {"path": "idempotencyKey", "message": "Field required", "type": "missing"}
-                ]
-            },
+            reason="IDEMPOTENCY_KEY_REQUIRED",
+            type="required",
         )
     uid, key = call.caller.uid, envelope.idempotency_key
     fingerprint = idempotency.request_hash(name, payload.to_wire())
@@ -258,7 +266,7 @@ def _once(
             raise DomainError.from_answer(stored.error)
         return stored.response or {}
     try:
-        data = handler(call, payload).to_wire()
+        data = _handle(handler, call, payload)
     except DomainError as exc:
         idempotency.record(uid, key, idempotency.StoredAnswer(None, exc.to_answer()))
         raise

@@ -14,6 +14,10 @@ from pydantic import ValidationError
 
 from focus.domain.errors import DomainError, InvalidArgument
 
+# Well-formed under the schema, yet not acceptable (an unknown timezone, a day sent twice): the
+# rule that refused it is each field's ``type``.
+INVALID_VALUE = "INVALID_VALUE"
+
 
 def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     """Validation failures as ``{"path", "message", "type"}`` with dotted camelCase paths."""
@@ -28,7 +32,8 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any
 def invalid_request(error: ValidationError, prefix: str = "") -> InvalidArgument:
     """A validation failure as the domain's INVALID_ARGUMENT, field paths under ``prefix``."""
     return InvalidArgument(
-        "The request is invalid.", details={"fields": field_errors(error, prefix)}
+        "The request is invalid.",
+        details={"reason": INVALID_VALUE, "fields": field_errors(error, prefix)},
     )
 
 

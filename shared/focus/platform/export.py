@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from focus.domain.model import utc_text
 from focus.platform import clients, store, tracing
 from focus.privacy.registry import REGISTRY
 
@@ -54,7 +55,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
-        return value.isoformat()
+        return utc_text(value)
     return value
 
 
@@ -81,7 +82,7 @@ def bundle(uid: str, now: datetime) -> dict[str, Any]:
     account = auth.get_user(uid, app=clients.firebase_app())
     return {
         "format": "focus-export/1",
-        "exportedAt": now.isoformat(),
+        "exportedAt": utc_text(now),
         "account": {
             "uid": uid,
             "email": account.email,
@@ -124,13 +125,16 @@ def read(uid: str, export_id: str, index: int) -> tuple[str, int, str | None]:
     ref = _ref(uid, export_id)
     snapshot = store.get(ref)
     if not snapshot.exists:
-        raise NotFound("No such export (exports are kept for 7 days).")
+        raise NotFound(
+            "No such export (exports are kept for 7 days).",
+            details={"reason": "EXPORT_NOT_FOUND"},
+        )
     state, count = str(snapshot.get("state")), int((snapshot.to_dict() or {}).get("chunks") or 0)
     if state != "ready":
         return state, 0, None
     if not 0 <= index < count:
-        raise InvalidArgument(
-            f"chunk must be between 0 and {count - 1}", details={"reason": "NO_SUCH_CHUNK"}
+        raise InvalidArgument.at(
+            "chunk", f"chunk must be between 0 and {count - 1}", reason="NO_SUCH_CHUNK"
         )
     chunk = store.get(ref.collection("chunks").document(str(index)))
     return state, count, str(chunk.get("data"))

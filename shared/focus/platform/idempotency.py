@@ -61,9 +61,10 @@ def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer |
         snapshot = store.get(ref, tx)
         record = (snapshot.to_dict() or {}) if snapshot.exists else None
         if record is not None and record["requestHash"] != fingerprint:
-            raise InvalidArgument(
+            raise InvalidArgument.at(
+                "idempotencyKey",
                 "This idempotency key was already used for a different request.",
-                details={"reason": "IDEMPOTENCY_KEY_REUSED"},
+                reason="IDEMPOTENCY_KEY_REUSED",
             )
         if record is not None and record["state"] == "done":
             return StoredAnswer(record.get("response"), record.get("error"))

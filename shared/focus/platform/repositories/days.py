@@ -51,7 +51,10 @@ def upload(uid: str, device_id: str, uploads: list[DailyReportUpload]) -> list[U
     def run(tx: gcf.Transaction) -> list[UploadResult]:
         profile_snap, *day_snaps = store.get_all([profile_ref, *day_refs], tx)
         if not profile_snap.exists:
-            raise FailedPrecondition("Open the app once (launch) before uploading reports.")
+            raise FailedPrecondition(
+                "Open the app once (launch) before uploading reports.",
+                details={"reason": "PROFILE_MISSING"},
+            )
         goal = Profile.model_validate(profile_snap.to_dict()).settings.daily_goal_minutes
         days = {s.id: Day.model_validate(s.to_dict()) for s in day_snaps if s.exists}
         out = store.writes(tx)

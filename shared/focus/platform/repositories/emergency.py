@@ -41,7 +41,10 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
     def run(tx: gcf.Transaction) -> PassUsed:
         snapshot = store.get(profile_ref, tx)
         if not snapshot.exists:
-            raise FailedPrecondition("Open the app once before using the emergency pass.")
+            raise FailedPrecondition(
+                "Open the app once before using the emergency pass.",
+                details={"reason": "PROFILE_MISSING"},
+            )
         profile = Profile.model_validate(snapshot.to_dict())
         used = emergency.use(profile.emergency_pass, now)
         running = active(uid, tx)
