@@ -185,7 +185,7 @@ def plausible(
     if kind == "string":
         if schema.get("format") == "date-time":
             return st.sampled_from(DATE_TIMES).map(_moment)
-        if schema.get("pattern") == r"^\d{4}-\d{2}-\d{2}$":
+        if schema.get("format") == "date":
             return st.integers(-2, 40).map(_recent_day) | st.from_regex(
                 schema["pattern"], fullmatch=True
             )
