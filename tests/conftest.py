@@ -63,7 +63,7 @@ def session_doc(
     an ended one has passed its planned end."""
     now = datetime.now(UTC)
     if started_minutes_ago is None:
-        started_minutes_ago = 30 if status == "active" else minutes + 5
+        started_minutes_ago = 0 if status == "active" else minutes + 5
     start = now - timedelta(minutes=started_minutes_ago)
     end = start + timedelta(minutes=minutes)
     doc: dict[str, Any] = {

@@ -138,3 +138,53 @@ def test_a_blocks_rule_must_fit_its_kind(firebase: EmulatorSuite, user: User) ->
             block_doc("schedule", schedule={"weekdays": [1], "start": "25:00", "end": "07:00"}),
         )
     )
+
+
+def test_a_selection_holds_per_device_lists_of_at_most_1500_tokens(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    db = firebase.firestore.as_user(user)
+    base = f"users/{user.uid}/blocks"
+
+    def with_device(device: object) -> dict[str, object]:
+        return block_doc(selection={"iphone": device})
+
+    def tokens(count: int) -> list[str]:
+        return [f"token-{n}" for n in range(count)]
+
+    refused = {
+        "a device's tokens not a map": with_device(["app"]),
+        "an unknown list": with_device({"apps": [], "widgets": []}),
+        "apps not a list": with_device({"apps": "all"}),
+        "categories not a list": with_device({"categories": {"games": True}}),
+        "web domains not a list": with_device({"webDomains": "example.com"}),
+        "1,501 tokens on a device": with_device(
+            {"apps": tokens(500), "categories": tokens(500), "webDomains": tokens(501)}
+        ),
+    }
+    for label, doc in refused.items():
+        try:
+            assert_denied(lambda doc=doc: db.create(f"{base}/refused", doc))
+        except AssertionError as exc:
+            raise AssertionError(f"{label}: {exc}") from None
+
+    assert_allowed(lambda: db.create(f"{base}/bare", with_device({})))
+    full = {"apps": tokens(500), "categories": tokens(500), "webDomains": tokens(500)}
+    assert_allowed(lambda: db.create(f"{base}/full", with_device(full)))
+    assert db.get(f"{base}/full")["selection"] == {"iphone": full}
+
+
+def test_every_one_of_ten_devices_in_a_selection_is_checked(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    db = firebase.firestore.as_user(user)
+    base = f"users/{user.uid}/blocks"
+    ten = {f"device{n}": {"apps": [f"app-{n}"]} for n in range(10)}
+
+    for n in range(10):
+        malformed = ten | {f"device{n}": {"apps": f"app-{n}"}}
+        assert_denied(
+            lambda malformed=malformed: db.create(f"{base}/b", block_doc(selection=malformed))
+        )
+    assert_allowed(lambda: db.create(f"{base}/b", block_doc(selection=ten)))
+    assert db.get(f"{base}/b")["selection"] == ten

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from focus.domain import community, emergency, reports, streaks
+from focus.domain.blocks import Block, tightens
 from focus.domain.errors import FailedPrecondition, InvalidArgument
 from focus.domain.reports import DailyReportUpload, DayTotals
 from focus.domain.scoring import focus_score
@@ -103,3 +105,99 @@ def test_the_emergency_pass_returns_a_week_after_use() -> None:
 def test_the_local_day_ends_at_the_day_start_hour_in_the_persons_timezone() -> None:
     end = emergency.end_of_local_day(NOW, "Asia/Tokyo", 4)  # 21:00 in Tokyo
     assert end.isoformat() == "2026-11-30T04:00:00+09:00"
+
+
+# -- hardcore only tightens (focus.domain.blocks.tightens) ---------------------------------------
+
+
+def a_block(kind: str = "timeLimit", **changes: Any) -> Block:
+    rules: dict[str, dict[str, Any]] = {
+        "schedule": {"weekdays": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:00"},
+        "timeLimit": {"dailyMinutes": 60},
+        "appLock": {"unlocksPerDay": 3, "minutesPerUnlock": 5},
+    }
+    doc: dict[str, Any] = {
+        "kind": kind,
+        "name": "Social",
+        "strictness": "hardcore",
+        "selection": {
+            "iphone": {"apps": ["app-a", "app-b"], "categories": ["games"], "webDomains": ["web"]},
+            "mac": {"apps": ["app-m"]},
+        },
+        kind: rules[kind],
+    }
+    return Block.model_validate(doc | changes)
+
+
+def a_schedule(weekdays: list[int], start: str, end: str) -> Block:
+    return a_block("schedule", schedule={"weekdays": weekdays, "start": start, "end": end})
+
+
+def test_a_selection_tightens_only_by_growing() -> None:
+    before = a_block()
+    iphone = {"apps": ["app-b", "app-a", "app-c"], "categories": ["games"], "webDomains": ["web"]}
+    grown = {"iphone": iphone, "mac": {"apps": ["app-m"]}, "ipad": {"apps": ["app-p"]}}
+
+    assert tightens(before, before)
+    assert tightens(before, a_block(selection=grown))
+    assert tightens(before, a_block(name="Renamed"))
+    for shrunk in (
+        {},
+        {"iphone": iphone},  # a device dropped
+        {"iphone": iphone | {"apps": ["app-a"]}, "mac": {"apps": ["app-m"]}},
+        {"iphone": iphone | {"categories": []}, "mac": {"apps": ["app-m"]}},
+        {"iphone": iphone | {"webDomains": []}, "mac": {"apps": ["app-m"]}},
+        {"iphone": iphone, "mac": {"apps": ["app-n"]}},  # swapped
+    ):
+        assert not tightens(before, a_block(selection=shrunk)), shrunk
+
+
+def test_a_schedule_tightens_only_by_covering_more() -> None:
+    workdays = a_schedule([1, 2, 3, 4, 5], "09:00", "17:00")
+
+    assert tightens(workdays, a_schedule([1, 2, 3, 4, 5, 6], "09:00", "17:00"))
+    assert tightens(workdays, a_schedule([5, 4, 3, 2, 1], "08:00", "18:00"))
+    assert tightens(workdays, a_schedule([1, 2, 3, 4, 5], "08:00", "01:00"))  # past midnight
+    assert not tightens(workdays, a_schedule([1, 2, 3, 4], "09:00", "17:00"))
+    assert not tightens(workdays, a_schedule([7], "03:00", "03:01"))
+    assert not tightens(workdays, a_schedule([1, 2, 3, 4, 5], "09:01", "17:00"))
+    assert not tightens(workdays, a_schedule([1, 2, 3, 4, 5], "09:00", "16:59"))
+
+
+def test_an_overnight_schedule_widens_on_either_side_and_stays_overnight() -> None:
+    nights = a_schedule([1, 2, 3], "22:00", "06:00")
+
+    assert nights.schedule is not None and nights.schedule.window() == (22 * 60, 30 * 60)
+    assert tightens(nights, a_schedule([1, 2, 3], "21:00", "07:30"))
+    assert tightens(nights, a_schedule([1, 2, 3], "22:00", "22:00"))  # a full day from 22:00
+    assert not tightens(nights, a_schedule([1, 2, 3], "22:00", "05:59"))
+    assert not tightens(nights, a_schedule([1, 2, 3], "22:01", "06:00"))
+    assert not tightens(nights, a_schedule([1, 2, 3], "22:00", "23:59"))
+    assert not tightens(nights, a_schedule([1, 2, 3], "00:00", "23:59"))
+
+
+def test_a_time_limit_tightens_only_by_falling() -> None:
+    hour = a_block("timeLimit")
+
+    assert tightens(hour, a_block("timeLimit", timeLimit={"dailyMinutes": 30}))
+    assert tightens(hour, a_block("timeLimit", timeLimit={"dailyMinutes": 60}))
+    assert not tightens(hour, a_block("timeLimit", timeLimit={"dailyMinutes": 61}))
+    assert not tightens(hour, a_block("timeLimit", timeLimit={"dailyMinutes": 1440}))
+
+
+def test_an_app_lock_tightens_only_with_fewer_or_shorter_unlocks() -> None:
+    lock = a_block("appLock")
+
+    def locked(unlocks: int, minutes: int) -> Block:
+        return a_block("appLock", appLock={"unlocksPerDay": unlocks, "minutesPerUnlock": minutes})
+
+    assert tightens(lock, locked(2, 5))
+    assert tightens(lock, locked(3, 1))
+    assert tightens(lock, locked(0, 1))
+    assert not tightens(lock, locked(4, 5))
+    assert not tightens(lock, locked(3, 6))
+    assert not tightens(lock, locked(1, 240))
+
+
+def test_a_block_of_another_kind_is_no_tightening() -> None:
+    assert not tightens(a_block("timeLimit"), a_block("appLock"))

@@ -27,7 +27,7 @@ def test_first_launch_of_an_anonymous_account_creates_its_profile_from_device_hi
     stored = firebase.firestore.as_owner().get(f"users/{user.uid}")
     assert stored is not None
     assert stored["schemaVersion"] == PROFILE_SCHEMA_VERSION
-    assert stored["stats"] == {"completedSessions": 0, "focusedMinutes": 0}
+    assert stored["stats"] == {"completedSessions": 0, "focusedMinutes": 0, "countedFocus": []}
 
 
 def test_later_launches_return_the_same_profile_without_creating_it_again(

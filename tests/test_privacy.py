@@ -1,5 +1,6 @@
-"""GDPR from day one: erasure that can be proven (and survives interruption), export of
-everything registered, consent with history."""
+"""GDPR from day one: erasure that can be proven (and survives interruption) and is final (a
+still-valid token of an erased person gets nothing back), export of everything registered,
+consent with history."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import block_doc, envelope, session_doc
 
-from firebase_emulator_harness import EmulatorSuite, User, assert_denied, wait_for
+from firebase_emulator_harness import EmulatorError, EmulatorSuite, User, assert_denied, wait_for
 from focus.platform import erasure
 from focus.platform.erasure_scan import scan
 from focus.privacy.registry import REGISTRY
@@ -18,23 +19,27 @@ from focus.privacy.registry import REGISTRY
 YESTERDAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
 
+def device() -> dict[str, Any]:
+    return {
+        "schemaVersion": 1,
+        "platform": "ios",
+        "appVersion": "3.4.0",
+        "osVersion": "26.1",
+        "lastSeenAt": datetime.now(UTC),
+    }
+
+
 def long_history(firebase: EmulatorSuite, user: User, sessions: int = 12) -> None:
     """A person who used the app a while: every kind of document they can come to own."""
     db = firebase.firestore.as_user(user)
-    db.create(
-        f"users/{user.uid}/devices/iphone-1",
-        {
-            "schemaVersion": 1,
-            "platform": "ios",
-            "appVersion": "3.4.0",
-            "osVersion": "26.1",
-            "lastSeenAt": datetime.now(UTC),
-        },
-    )
+    db.create(f"users/{user.uid}/devices/iphone-1", device())
     db.create(f"users/{user.uid}/blocks/evenings", block_doc("schedule"))
+    # Sessions of past hours: devices create them running, so history is seeded by the server.
+    history = firebase.firestore.as_owner()
     for n in range(sessions):
-        db.create(
-            f"users/{user.uid}/sessions/s{n}", session_doc(status="completed", minutes=25 + n)
+        history.create(
+            f"users/{user.uid}/sessions/s{n}",
+            session_doc(status="completed", minutes=25 + n, started_minutes_ago=60 * (n + 1)),
         )
     reports = [
         {
@@ -70,7 +75,23 @@ def counted_sessions(firebase: EmulatorSuite, user: User) -> int:
 
 
 def erased(firebase: EmulatorSuite, user: User) -> dict[str, Any] | None:
-    return firebase.firestore.as_owner().get(f"erasureAudit/{erasure.erasure_id(user.uid)}")
+    """The audit record of the person's completed erasure (None while it is under way)."""
+    audit = firebase.firestore.as_owner().get(f"erasureAudit/{erasure.erasure_id(user.uid)}")
+    return audit if audit is not None and audit.get("state") == "erased" else None
+
+
+def documents_under(firebase: EmulatorSuite, user: User) -> list[str]:
+    """Every document path under ``users/{uid}`` (the profile included), as the scan sees them."""
+    return [path for path in scan([user.uid]) if path.startswith(f"users/{user.uid}")]
+
+
+def refused_as_erased(answer: Any, state: str) -> bool:
+    details = (answer.error or {}).get("details") or {}
+    return bool(
+        answer.code == "UNAUTHENTICATED"
+        and details.get("reason") == "ACCOUNT_ERASED"
+        and details.get("state") == state
+    )
 
 
 @pytest.fixture
@@ -108,8 +129,9 @@ def test_an_interrupted_erasure_resumes_without_loss_or_double_work(
     firebase: EmulatorSuite, person: User
 ) -> None:
     long_history(firebase, person, sessions=20)
-    eid, started = erasure.request(person.uid, datetime.now(UTC), via="app")
-    assert started
+    requested = erasure.request(person.uid, datetime.now(UTC), via="app", enqueue=False)
+    eid = requested.erasure_id
+    assert requested.started
 
     # Two small steps, then the worker "crashes" (no follow-up task) ...
     for _ in range(2):
@@ -129,16 +151,161 @@ def test_an_interrupted_erasure_resumes_without_loss_or_double_work(
     assert erased(firebase, person) == audit
 
 
-def test_asking_twice_starts_one_erasure(firebase: EmulatorSuite, person: User) -> None:
+def test_asking_twice_starts_one_erasure_and_says_how_far_it_is(
+    firebase: EmulatorSuite, person: User
+) -> None:
     first = firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()["data"]
-    second = firebase.functions.call("deleteAccount", envelope(), user=person)
+    second = firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()["data"]
 
-    assert first["started"] is True
-    # The second either sees the erasure under way, or the account already gone.
-    assert (
-        second.ok and second.result["data"]["started"] is False
-    ) or second.code == "UNAUTHENTICATED"
+    assert (first["started"], first["state"]) == (True, "erasing")
+    assert second["erasureId"] == first["erasureId"] and second["started"] is False
+    assert second["state"] in ("erasing", "erased")
+    audit = wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
+
+    # Asked again with the ID token the app still holds: the truth, and no second erasure.
+    third = firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()["data"]
+    assert (third["erasureId"], third["started"], third["state"]) == (
+        first["erasureId"],
+        False,
+        "erased",
+    )
+    assert firebase.firestore.as_owner().get(f"erasures/{first['erasureId']}") is None
+    assert erased(firebase, person) == audit
+    assert scan([person.uid, "erase.me@example.com"]) == []
+
+
+def test_an_erased_persons_token_gets_nothing_and_writes_nothing(
+    firebase: EmulatorSuite, person: User
+) -> None:
+    firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()
     wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
+
+    # The app's ID token is valid for up to an hour more; every callable refuses it.
+    calls = {
+        "launch": envelope({"timezone": "Europe/Berlin"}),
+        "uploadDailyReports": envelope(
+            {
+                "deviceId": "iphone-1",
+                "reports": [
+                    {
+                        "day": YESTERDAY,
+                        "timezone": "Europe/Berlin",
+                        "screenTimeMinutes": 60,
+                        "pickups": 20,
+                        "focusedMinutes": 50,
+                        "asOf": datetime.now(UTC).isoformat(),
+                    }
+                ],
+            }
+        ),
+        "useEmergencyPass": envelope(),
+        "setConsent": envelope(
+            {"purpose": "analytics", "granted": True, "policyVersion": "2026-11"}
+        ),
+        "requestExport": envelope(),
+        "getCommunityComparison": envelope({"day": YESTERDAY}),
+    }
+    for name, request in calls.items():
+        answer = firebase.functions.call(name, request, user=person)
+        assert refused_as_erased(answer, "erased"), (name, answer.code, answer.error)
+
+    # Not even a rate-limit window or an idempotency record: nothing exists under the id.
+    assert documents_under(firebase, person) == []
+    assert scan([person.uid, "erase.me@example.com"]) == []
+
+
+def test_while_erasing_the_account_is_disabled_and_a_lost_task_is_queued_again(
+    firebase: EmulatorSuite, person: User
+) -> None:
+    # The erasure is recorded, but its task is lost (never enqueued).
+    requested = erasure.request(person.uid, datetime.now(UTC), via="app", enqueue=False)
+    assert (requested.started, requested.state) == (True, "erasing")
+
+    account = firebase.auth.lookup(person.uid) or {}
+    assert account.get("disabled") is True  # no sign-in, no token refresh
+    with pytest.raises(EmulatorError):
+        firebase.auth.refresh(person)
+    launched = firebase.functions.call("launch", envelope(), user=person)
+    assert refused_as_erased(launched, "erasing")
+    status, body = firebase.functions.post("deleteAccountWeb", user=person)
+    assert status == 401 and body["error"]["status"] == "UNAUTHENTICATED"
+
+    # Asking again answers truthfully and queues the lost work; the erasure completes.
+    again = firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()["data"]
+    assert (again["erasureId"], again["started"], again["state"]) == (
+        requested.erasure_id,
+        False,
+        "erasing",
+    )
+    wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
+    assert scan([person.uid, "erase.me@example.com"]) == []
+
+
+def test_a_stalled_erasure_is_restarted_when_asked_again_and_counts_every_document_once(
+    firebase: EmulatorSuite, person: User
+) -> None:
+    long_history(firebase, person, sessions=9)
+    requested = erasure.request(person.uid, datetime.now(UTC), via="app", enqueue=False)
+    firebase.functions.dispatch_task(
+        "eraseAccount", {"erasureId": requested.erasure_id, "batchSize": 5, "chain": False}
+    )
+    # Its task then exhausted its retries: no progress for longer than the stall limit.
+    firebase.firestore.as_owner().update(
+        f"erasures/{requested.erasure_id}",
+        {"updatedAt": datetime.now(UTC) - erasure.STALLED_AFTER - timedelta(minutes=1)},
+    )
+
+    again = firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()["data"]
+
+    assert (again["started"], again["state"]) == (False, "erasing")
+    audit = wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
+    assert audit["documentsDeleted"]["sessions"] == 9
+    assert scan([person.uid, "erase.me@example.com"]) == []
+
+
+def test_documents_written_with_the_old_token_after_erasure_are_swept_away(
+    firebase: EmulatorSuite, person: User
+) -> None:
+    stranger = firebase.auth.create_user("stranger@example.com")
+    firebase.functions.call("launch", envelope(), user=stranger).unwrap()
+    firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()
+    wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
+    eid = erasure.erasure_id(person.uid)
+
+    # A device still holding the token writes straight to Firestore (the rules cannot see the
+    # erasure), and a launch that passed its check just before the erasure began re-created the
+    # profile.
+    firebase.firestore.as_user(person).create(f"users/{person.uid}/devices/ipad-2", device())
+    firebase.firestore.as_owner().set(f"users/{person.uid}", {"displayName": "back again"})
+    # (No count here: the Tasks emulator runs the erasure's own sweep at once instead of an hour
+    # later, so it may already be removing these.)
+
+    # The sweep cannot be pointed at anyone who was not erased ...
+    firebase.functions.dispatch_task(
+        "eraseAccount", {"erasureId": eid, "sweepUserId": stranger.uid}
+    )
+    assert firebase.firestore.as_owner().get(f"users/{stranger.uid}") is not None
+    # ... and, an hour later (every token issued before the erasure has expired), it removes
+    # what was written meanwhile and accounts for it.
+    firebase.functions.dispatch_task("eraseAccount", {"erasureId": eid, "sweepUserId": person.uid})
+
+    assert documents_under(firebase, person) == []
+    assert scan([person.uid, "erase.me@example.com"]) == []
+    audit = erased(firebase, person) or {}
+    assert audit["documentsDeletedAfterErasure"] == {"devices": 1, "users": 1}
+
+
+def test_the_web_path_answers_401_while_erasing_and_404_once_erased(
+    firebase: EmulatorSuite, person: User
+) -> None:
+    assert firebase.functions.post("deleteAccountWeb", user=person)[0] == 200
+
+    status, body = firebase.functions.post("deleteAccountWeb", user=person)
+    assert status in (401, 404) and body["error"]["status"] in ("UNAUTHENTICATED", "NOT_FOUND")
+    wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
+
+    status, body = firebase.functions.post("deleteAccountWeb", user=person)
+    assert (status, body["error"]["status"]) == (404, "NOT_FOUND")
 
 
 def test_the_web_path_erases_a_signed_in_person_only(firebase: EmulatorSuite, person: User) -> None:
@@ -158,7 +325,7 @@ def test_an_export_holds_every_registered_path_and_nothing_of_anyone_else(
     long_history(firebase, person, sessions=3)
     stranger = firebase.auth.create_user("stranger@example.com")
     firebase.functions.call("launch", envelope(), user=stranger).unwrap()
-    firebase.firestore.as_user(stranger).create(
+    firebase.firestore.as_owner().create(  # history of a stranger
         f"users/{stranger.uid}/sessions/x", session_doc(status="completed")
     )
 

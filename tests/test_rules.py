@@ -101,7 +101,7 @@ def test_an_ended_session_is_history_and_cannot_be_changed(
     db = firebase.firestore.as_user(user)
     path = f"users/{user.uid}/sessions/done"
     with firebase.functions.background_triggers_disabled():
-        db.create(path, session_doc(status="cancelled"))
+        firebase.firestore.as_owner().create(path, session_doc(status="cancelled"))
 
     assert_denied(lambda: db.update(path, {"status": "active"}))
     assert_denied(lambda: db.delete(path))

@@ -382,7 +382,7 @@ def test_an_active_sessions_strictness_and_start_are_fixed(
             "result": lambda: db.update(path, {"result": {"focusedMinutes": 600}}),
         }
     )
-    assert_allowed(lambda: db.update(path, {"breaks": [{"start": NOW}]}))
+    assert_allowed(lambda: db.update(path, {"breaks": [{"start": datetime.now(UTC)}]}))
 
 
 # -- server-owned history ----------------------------------------------------------------------------

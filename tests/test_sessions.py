@@ -1,6 +1,9 @@
 """A focus session's life on the server: counted once when it completes, completed on time even
 when no device says so, and feeding the global hours-saved counter (trigger -> Pub/Sub worker ->
-scheduled roll-up), whatever the order or number of deliveries."""
+scheduled roll-up), whatever the order or number of deliveries.
+
+Devices can only start a session now (tests/test_session_integrity.py): sessions of the past are
+seeded with the Admin SDK, as the history a device left behind."""
 
 from __future__ import annotations
 
@@ -34,9 +37,10 @@ def shard_minutes(firebase: EmulatorSuite, user: User, session_id: str) -> int:
 
 
 def stats(firebase: EmulatorSuite, user: User) -> dict[str, int]:
+    """The person's session counters."""
     profile = firebase.firestore.as_owner().get(f"users/{user.uid}")
     assert profile is not None
-    return dict(profile["stats"])
+    return {k: profile["stats"][k] for k in ("completedSessions", "focusedMinutes")}
 
 
 def test_a_completed_session_counts_its_focused_minutes_once(
@@ -44,7 +48,7 @@ def test_a_completed_session_counts_its_focused_minutes_once(
 ) -> None:
     path = f"users/{user.uid}/sessions/morning"
 
-    firebase.firestore.as_user(user).create(
+    firebase.firestore.as_owner().create(
         path, session_doc(status="completed", started_minutes_ago=50, minutes=45)
     )
 
@@ -54,22 +58,12 @@ def test_a_completed_session_counts_its_focused_minutes_once(
 
 
 def test_breaks_do_not_count_as_focused_time(firebase: EmulatorSuite, user: User) -> None:
-    db = firebase.firestore.as_user(user)
     path = f"users/{user.uid}/sessions/with-break"
-    doc = session_doc(status="active", started_minutes_ago=61, minutes=60)
-    db.create(path, doc)
+    doc = session_doc(status="completed", started_minutes_ago=61, minutes=60)
     pause = {"start": doc["plannedStart"] + timedelta(minutes=20)}
     pause["end"] = pause["start"] + timedelta(minutes=10)
 
-    db.update(
-        path,
-        {
-            "breaks": [pause],
-            "status": "completed",
-            "endedAt": doc["plannedEnd"],
-            "endReason": "completed",
-        },
-    )
+    firebase.firestore.as_owner().create(path, doc | {"breaks": [pause]})
 
     session = wait_for(lambda: counted(firebase, path), message="session counted")
     assert session["result"]["focusedMinutes"] == 50
@@ -78,8 +72,7 @@ def test_breaks_do_not_count_as_focused_time(firebase: EmulatorSuite, user: User
 def test_a_cancelled_session_counts_nothing(firebase: EmulatorSuite, user: User) -> None:
     db = firebase.firestore.as_user(user)
     path = f"users/{user.uid}/sessions/given-up"
-    doc = session_doc(status="active", started_minutes_ago=20, minutes=60)
-    db.create(path, doc)
+    db.create(path, session_doc(status="active", minutes=60))
 
     db.update(path, {"status": "cancelled", "endedAt": datetime.now(UTC), "endReason": "cancelled"})
     time.sleep(1.0)  # the trigger runs and finds nothing to count
@@ -92,7 +85,7 @@ def test_redelivered_trigger_events_do_not_count_a_session_twice(
     firebase: EmulatorSuite, user: User
 ) -> None:
     path = f"users/{user.uid}/sessions/twice"
-    firebase.firestore.as_user(user).create(
+    firebase.firestore.as_owner().create(
         path, session_doc(status="completed", minutes=30, started_minutes_ago=40)
     )
     wait_for(lambda: counted(firebase, path, hours_saved=True), message="session counted")
@@ -115,7 +108,7 @@ def test_the_server_completes_a_session_at_its_planned_end_when_no_device_does(
 ) -> None:
     path = f"users/{user.uid}/sessions/forgotten"
 
-    firebase.firestore.as_user(user).create(
+    firebase.firestore.as_owner().create(
         path, session_doc(status="active", started_minutes_ago=25, minutes=25)
     )
 
@@ -129,7 +122,7 @@ def test_a_session_still_running_is_not_completed_early(
     firebase: EmulatorSuite, user: User
 ) -> None:
     path = f"users/{user.uid}/sessions/running"
-    firebase.firestore.as_user(user).create(
+    firebase.firestore.as_owner().create(
         path, session_doc(status="active", started_minutes_ago=5, minutes=60)
     )
 
@@ -143,7 +136,7 @@ def test_a_redelivered_completion_message_adds_to_hours_saved_once(
     firebase: EmulatorSuite, user: User
 ) -> None:
     path = f"users/{user.uid}/sessions/s"
-    firebase.firestore.as_user(user).create(
+    firebase.firestore.as_owner().create(
         path, session_doc(status="completed", minutes=40, started_minutes_ago=60)
     )
     wait_for(lambda: counted(firebase, path, hours_saved=True), message="session counted")
@@ -190,7 +183,7 @@ def test_with_background_triggers_disabled_nothing_is_counted(
     path = f"users/{user.uid}/sessions/quiet"
 
     with firebase.functions.background_triggers_disabled():
-        firebase.firestore.as_user(user).create(path, session_doc(status="completed"))
+        firebase.firestore.as_owner().create(path, session_doc(status="completed"))
         time.sleep(1.0)
 
     assert counted(firebase, path) is None
@@ -202,7 +195,7 @@ def test_a_session_whose_trigger_never_ran_is_counted_at_its_planned_end(
 ) -> None:
     path = f"users/{user.uid}/sessions/missed"
     with firebase.functions.background_triggers_disabled():  # as if the trigger run had failed
-        firebase.firestore.as_user(user).create(path, session_doc(status="completed", minutes=35))
+        firebase.firestore.as_owner().create(path, session_doc(status="completed", minutes=35))
 
     firebase.functions.dispatch_task(
         "completeSessionAtPlannedEnd", {"userId": user.uid, "sessionId": "missed"}
@@ -221,11 +214,11 @@ def test_the_sweep_counts_sessions_whose_trigger_never_ran(
 ) -> None:
     missed = f"users/{user.uid}/sessions/offline"
     fine = f"users/{user.uid}/sessions/fine"
-    firebase.firestore.as_user(user).create(fine, session_doc(status="completed", minutes=10))
+    firebase.firestore.as_owner().create(fine, session_doc(status="completed", minutes=10))
     wait_for(lambda: counted(firebase, fine, hours_saved=True), message="normal count")
     with firebase.functions.background_triggers_disabled():  # as if the trigger run had failed
         # Written by a device that was offline: already completed, ended 20 minutes ago.
-        firebase.firestore.as_user(user).create(
+        firebase.firestore.as_owner().create(
             missed, session_doc(status="completed", minutes=40, started_minutes_ago=60)
         )
 

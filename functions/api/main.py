@@ -147,24 +147,22 @@ def getCommunityComparison(
     )
 
 
-ERASE_TASK = "eraseAccount"
 EXPORT_TASK = "buildExport"
 
 
 def start_erasure(uid: str, now: datetime, via: str) -> DeleteAccountResponse:
-    erasure_id, started = erasure.request(uid, now, via)
-    messaging.enqueue(
-        ERASE_TASK,
-        {"erasureId": erasure_id},
-        at=now,
-        task_id=messaging.task_id("erase", erasure_id),
+    """Start the erasure, or say truthfully how far it is (``erasure.request`` is idempotent and
+    requeues the work if it is missing or stalled)."""
+    requested = erasure.request(uid, now, via)
+    return DeleteAccountResponse(
+        erasure_id=requested.erasure_id, started=requested.started, state=requested.state
     )
-    return DeleteAccountResponse(erasure_id=erasure_id, started=started)
 
 
-@mobile_callable(DeleteAccountRequest, mutating=True, per_minute=5)
+@mobile_callable(DeleteAccountRequest, mutating=True, per_minute=5, serves_erased=True)
 def deleteAccount(call: Call, _: DeleteAccountRequest) -> DeleteAccountResponse:
-    """Erase the account and everything it holds (done in the background within minutes)."""
+    """Erase the account and everything it holds (in the background, within minutes); then sign
+    out. Asking again answers how far the erasure is (see "Deleting the account")."""
     return start_erasure(call.caller.uid, call.now, via="app")
 
 

@@ -14,7 +14,7 @@ from firebase_functions.options import Timezone
 from pydantic import ValidationError
 
 from focus.domain.events import SessionCompleted
-from focus.platform import erasure, export, logs, messaging
+from focus.platform import erasure, export, logs, messaging, tolerant
 from focus.platform.handlers import background
 from focus.platform.repositories import community, hours_saved, sessions
 from focus.platform.runtime import start_codebase
@@ -58,8 +58,14 @@ def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> Non
     uid, session_id = request.data["userId"], request.data["sessionId"]
     logs.bind_user(uid)
     now = datetime.now(UTC)
-    completed = sessions.complete_if_due(uid, session_id, now)
-    pending = sessions.ensure_counted(uid, session_id, now)
+    # A session no model accepts never becomes valid by retrying: it is logged and the task
+    # ends; any other failure is raised, so Cloud Tasks retries it.
+    run = tolerant.Isolation("completeSessionAtPlannedEnd")
+    with run.item("session", uid, session_id, retry_others=True):
+        completed = sessions.complete_if_due(uid, session_id, now)
+        pending = sessions.ensure_counted(uid, session_id, now)
+    if run.poison:
+        return
     if pending is not None:
         messaging.publish(pending)  # the worker adds it to hours saved once, whoever publishes
     logs.get_logger().info(
@@ -85,17 +91,24 @@ def roll_up_hours_saved(event: scheduler_fn.ScheduledEvent) -> None:
 def sweep_uncounted_sessions(event: scheduler_fn.ScheduledEvent) -> None:
     """Count sessions whose trigger run failed (Firestore triggers are never retried), e.g. ones
     an offline device wrote already completed. The window overlaps the previous run's by five
-    minutes and leaves the last fifteen to the triggers; counting is idempotent."""
+    minutes and leaves the last fifteen to the triggers; counting is idempotent.
+
+    Each session is its own item: a malformed one (a junk break, say) is logged as a poison
+    item, counted and skipped, and any other failure of one item is logged and skipped too, so
+    one person's document never stops the run for everyone else. A session planted with an
+    ``endedAt`` far ahead only enters the window when that time comes, and is isolated then."""
     if event.job_name is None:
         return  # the worker's start-up health probe, not Cloud Scheduler
     now = datetime.now(UTC)
     repaired = 0
+    run = tolerant.Isolation("sweep_uncounted_sessions")
     for uid, session_id in sessions.needing_count(now - SWEEP_WINDOW, now - SWEEP_GRACE):
-        pending = sessions.ensure_counted(uid, session_id, now)
-        if pending is not None:
-            messaging.publish(pending)
-            repaired += 1
-    logs.get_logger().info("uncounted sessions swept", repaired=repaired)
+        with run.item("session", uid, session_id):
+            pending = sessions.ensure_counted(uid, session_id, now)
+            if pending is not None:
+                messaging.publish(pending)
+                repaired += 1
+    logs.get_logger().info("uncounted sessions swept", repaired=repaired, **run.counts())
 
 
 @scheduler_fn.on_schedule(schedule="every 10 minutes", timezone=Timezone("UTC"))
@@ -125,23 +138,45 @@ ERASE_STEP_BUDGET_SECONDS = 30.0
 def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
     """Erase an account in resumable steps; re-enqueues itself until nothing is left.
 
-    ``batchSize`` and ``chain`` exist so tests can interrupt an erasure half-way."""
+    ``attempt`` numbers restarts of a stalled erasure (``erasure.request``); ``sweepUserId``
+    marks the sweep an hour after the erasure (documents written meanwhile with a still-valid
+    token). ``batchSize`` and ``chain`` exist so tests can interrupt an erasure half-way."""
     erasure_id = str(request.data["erasureId"])
+    sweep_uid = request.data.get("sweepUserId")
     batch_size = int(request.data.get("batchSize", erasure.MAX_BATCH))
     chain = bool(request.data.get("chain", True))
     deadline = time.monotonic() + ERASE_STEP_BUDGET_SECONDS
+    attempt = int(request.data.get("attempt", 0))
     step = int(request.data.get("step", 0))
     while True:
-        result = erasure.run_step(erasure_id, datetime.now(UTC), batch_size)
+        result = erasure.run_step(
+            erasure_id,
+            datetime.now(UTC),
+            batch_size,
+            sweep_uid=str(sweep_uid) if sweep_uid is not None else None,
+        )
         step += 1
         if result.done or not chain:
             return
         if time.monotonic() > deadline:
+            follow_up: dict[str, Any] = {
+                "erasureId": erasure_id,
+                "batchSize": batch_size,
+                "step": step,
+            }
+            if sweep_uid is not None:
+                follow_up["sweepUserId"] = str(sweep_uid)
+            if attempt:
+                follow_up["attempt"] = attempt
+            # Ids unique per attempt and phase: a restart never collides with its predecessor.
+            parts = [str(step)] if not attempt else ["attempt", str(attempt), str(step)]
             messaging.enqueue(
                 "eraseAccount",
-                {"erasureId": erasure_id, "batchSize": batch_size, "step": step},
+                follow_up,
                 at=datetime.now(UTC),
-                task_id=messaging.task_id("erase", erasure_id, str(step)),
+                task_id=messaging.task_id(
+                    "erase", erasure_id, *(["sweep"] if sweep_uid is not None else []), *parts
+                ),
             )
             return
 
@@ -154,8 +189,18 @@ def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
 )
 @background("task")
 def buildExport(request: CallableRequest[dict[str, str]]) -> None:
-    """Gather everything the registry marks exportable into the person's export bundle."""
-    uid = request.data["userId"]
+    """Gather everything the registry marks exportable into the person's export bundle, one
+    bounded step per invocation: the rest goes back to the end of the queue, so other people's
+    exports run between the steps of a large one (``focus.platform.export``)."""
+    uid, export_id = request.data["userId"], request.data["exportId"]
     logs.bind_user(uid)
-    chunks = export.build(uid, request.data["exportId"], datetime.now(UTC))
-    logs.get_logger().info("export built", chunks=chunks)
+    now = datetime.now(UTC)
+    step = export.build_step(uid, export_id, now)
+    if not step.done:
+        messaging.enqueue(
+            "buildExport",
+            {"userId": uid, "exportId": export_id},
+            at=now,
+            task_id=messaging.task_id("export", uid, export_id, str(step.steps)),
+        )
+    logs.get_logger().info("export step", done=step.done, chunks=step.chunks, steps=step.steps)

@@ -10,7 +10,7 @@ from firebase_functions.core import Change
 from google.cloud.firestore_v1 import DocumentSnapshot
 
 from focus.domain.sessions import FocusSession, SessionStatus
-from focus.platform import logs, messaging
+from focus.platform import logs, messaging, tolerant
 from focus.platform.handlers import background, write_time
 from focus.platform.repositories import blocks, days, sessions
 from focus.platform.repositories.days import only_derived_fields_changed
@@ -31,7 +31,14 @@ def on_session_written(event: DocumentChange) -> None:
     after = event.data.after
     if after is None or not after.exists:
         return
-    session = FocusSession.model_validate(after.to_dict())
+    # A session no model accepts is a poison item: logged and counted, not a failed run (the
+    # sweep and the planned-end task skip it the same way).
+    run = tolerant.Isolation("on_session_written")
+    with run.item("session", uid, session_id, retry_others=True):
+        _session_written(uid, session_id, FocusSession.model_validate(after.to_dict()))
+
+
+def _session_written(uid: str, session_id: str, session: FocusSession) -> None:
     if session.status is SessionStatus.ACTIVE:
         # Devices go offline or get uninstalled; the server still ends the session on time.
         messaging.enqueue(

@@ -21,6 +21,7 @@ from firebase_emulator_harness.errors import (
 from firebase_emulator_harness.firestore import Firestore
 from firebase_emulator_harness.functions import CallableResult
 from firebase_emulator_harness.suite import EmulatorSuite
+from firebase_emulator_harness.values import GeoPoint, Reference
 from firebase_emulator_harness.waiting import wait_for
 
 __all__ = [
@@ -30,7 +31,9 @@ __all__ = [
     "EmulatorNotRunning",
     "EmulatorSuite",
     "Firestore",
+    "GeoPoint",
     "PermissionDenied",
+    "Reference",
     "User",
     "assert_allowed",
     "assert_denied",

@@ -16,7 +16,7 @@ import requests
 
 from firebase_emulator_harness.errors import EmulatorError, PermissionDenied
 from firebase_emulator_harness.http import OWNER, TIMEOUT_S, session
-from firebase_emulator_harness.values import decode_fields, encode, encode_fields
+from firebase_emulator_harness.values import Reference, decode_fields, encode, encode_fields
 
 _OPERATORS = {
     "==": "EQUAL",
@@ -72,6 +72,12 @@ class Firestore:
         if len(parts) % 2:
             raise ValueError(f"{path!r} is a collection path, expected a document path")
         return "/".join(parts)
+
+    def reference(self, path: str) -> Reference:
+        """A reference value pointing at the document ``path``, to store in a field."""
+        return Reference(
+            f"projects/{self.project}/databases/(default)/documents/{self._document_path(path)}"
+        )
 
     # -- documents -----------------------------------------------------------------------------
     def get(self, path: str) -> dict[str, Any] | None:

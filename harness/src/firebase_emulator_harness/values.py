@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    """A Firestore geo point to store (reads return ``(latitude, longitude)``)."""
+
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A Firestore reference value to store: the full resource name of a document
+    (``Firestore.reference(path)`` builds it; reads return that name as a string)."""
+
+    name: str
 
 
 def encode(value: Any) -> dict[str, Any]:
@@ -24,6 +41,10 @@ def encode(value: Any) -> dict[str, Any]:
         return {"timestampValue": value.astimezone(UTC).isoformat().replace("+00:00", "Z")}
     if isinstance(value, bytes):
         return {"bytesValue": base64.b64encode(value).decode()}
+    if isinstance(value, GeoPoint):
+        return {"geoPointValue": {"latitude": value.latitude, "longitude": value.longitude}}
+    if isinstance(value, Reference):
+        return {"referenceValue": value.name}
     if isinstance(value, (list, tuple)):
         return {"arrayValue": {"values": [encode(v) for v in value]}}
     if isinstance(value, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,7 +17,9 @@ class DeleteAccountRequest(Contract):
 
 class DeleteAccountResponse(Contract):
     erasure_id: str
-    started: bool  # False when an erasure was already under way
+    started: bool  # False when an erasure was already under way (or done)
+    # ``erasing`` until every document and the sign-in account are gone, then ``erased``.
+    state: Literal["erasing", "erased"]
 
 
 class RequestExportRequest(Contract):

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from focus.domain.emergency import EmergencyPass
 from focus.domain.locales import first_day_of_week
 from focus.domain.model import Document, upgraded
+from focus.domain.sessions import FocusInterval
 
 PROFILE_SCHEMA_VERSION = 2
 DEFAULT_TIMEZONE = "UTC"
@@ -88,6 +89,8 @@ class ProfileStats(Document):
 
     completed_sessions: int = Field(default=0, ge=0)
     focused_minutes: int = Field(default=0, ge=0)
+    # Recently counted focus time: a session never counts time another one already counted.
+    counted_focus: list[FocusInterval] = Field(default_factory=list)
 
 
 class StreakSummary(Document):

@@ -7,6 +7,7 @@ minutes counted), once per session, and ends sessions the emergency pass or the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -18,6 +19,10 @@ from focus.domain.model import Document
 SESSION_SCHEMA_VERSION = 1
 MAX_SESSION_MINUTES = 24 * 60
 MAX_BREAKS = 50
+# Counted focus time is remembered this long, so a late-counted session (its trigger failed and the
+# sweep counted it) still cannot overlap one counted before it; bounded in number too.
+COUNTED_MEMORY = timedelta(hours=48)
+MAX_COUNTED_INTERVALS = 100
 
 
 class SessionStatus(StrEnum):
@@ -35,6 +40,13 @@ class EndReason(StrEnum):
 class Break(Document):
     start: datetime
     end: datetime | None = None  # None while the break is running
+
+
+class FocusInterval(Document):
+    """A stretch of time already counted as focused for the person (server-owned)."""
+
+    start: datetime
+    end: datetime
 
 
 class SessionResult(Document):
@@ -69,16 +81,52 @@ class FocusSession(Document):
         return self.result is not None
 
 
-def focused_minutes(session: FocusSession) -> int:
-    """Whole minutes the session actually blocked: start to end, minus breaks, never beyond plan."""
+Span = tuple[datetime, datetime]
+
+
+def focused_spans(session: FocusSession, counted: Sequence[FocusInterval] = ()) -> list[Span]:
+    """The stretches the session blocked (start to end, never beyond its plan), without its breaks
+    and without time already ``counted`` for another session: overlapping sessions count once."""
     end = min(session.ended_at or session.planned_end, session.planned_end)
-    blocked = end - session.planned_start
+    spans: list[Span] = [(session.planned_start, end)] if end > session.planned_start else []
     for pause in session.breaks:
-        pause_end = min(pause.end or end, end)
-        if pause_end > pause.start:
-            blocked -= pause_end - max(pause.start, session.planned_start)
-    minutes = int(max(blocked, timedelta(0)).total_seconds() // 60)
-    return min(minutes, MAX_SESSION_MINUTES)
+        spans = _minus(spans, (pause.start, min(pause.end or end, end)))
+    for interval in counted:
+        spans = _minus(spans, (interval.start, interval.end))
+    return spans
+
+
+def focused_minutes(session: FocusSession, counted: Sequence[FocusInterval] = ()) -> int:
+    """Whole minutes the session actually blocked that no other session has counted."""
+    blocked = sum((e - s for s, e in focused_spans(session, counted)), timedelta(0))
+    return min(int(blocked.total_seconds() // 60), MAX_SESSION_MINUTES)
+
+
+def remember_counted(
+    counted: Sequence[FocusInterval], spans: Sequence[Span], now: datetime
+) -> list[FocusInterval]:
+    """The person's counted intervals after counting ``spans``: merged, recent, bounded."""
+    merged: list[Span] = []
+    for start, end in sorted([(i.start, i.end) for i in counted] + list(spans)):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    recent = [(s, e) for s, e in merged if e >= now - COUNTED_MEMORY][-MAX_COUNTED_INTERVALS:]
+    return [FocusInterval(start=s, end=e) for s, e in recent]
+
+
+def _minus(spans: list[Span], cut: Span) -> list[Span]:
+    out: list[Span] = []
+    for start, end in spans:
+        if cut[1] <= start or cut[0] >= end:
+            out.append((start, end))
+            continue
+        if cut[0] > start:
+            out.append((start, cut[0]))
+        if cut[1] < end:
+            out.append((cut[1], end))
+    return out
 
 
 def should_count(session: FocusSession) -> bool:

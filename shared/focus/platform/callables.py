@@ -11,16 +11,17 @@ On the wire (the Firebase callable protocol, so the official client SDKs work un
                          "meta": {"apiVersion": "2026-11-29", "serverTime": "...",
                                   "deprecation": {...}}}}   # only for a deprecated version
 
-Order of checks: envelope shape -> API version -> upgrade gate -> signed in -> rate limit ->
-idempotency -> payload (translated up to the head version) -> handler -> response (translated
-down to the client's version). A handler receives the signed-in ``Caller`` and its validated
-head-version payload and returns a head-version response model; it never sees the raw request
-and never builds an ``HttpsError``.
+Order of checks: envelope shape -> API version -> upgrade gate -> signed in -> not erased and
+rate limit (one round trip) -> idempotency -> payload (translated up to the head version) ->
+handler -> response (translated down to the client's version). A handler receives the signed-in
+``Caller`` and its validated head-version payload and returns a head-version response model; it
+never sees the raw request and never builds an ``HttpsError``.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import time
 import typing
@@ -37,7 +38,7 @@ from focus.contracts import schemas, versions
 from focus.contracts.envelope import ClientInfo, Envelope
 from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
 from focus.domain.model import Contract, utc_text
-from focus.platform import client_gate, idempotency, logs, rate_limits, store, tracing
+from focus.platform import client_gate, erasure, idempotency, logs, rate_limits, store, tracing
 from focus.platform.environment import is_emulated
 from focus.platform.errors import error_code, invalid_request, to_https_error
 
@@ -70,6 +71,7 @@ class CallableSpec:
     per_minute: int
     errors: tuple[str, ...]  # every code it answers with, but INTERNAL (always possible)
     reasons: tuple[str, ...]  # every ``details.reason`` it answers with
+    serves_erased: bool = False  # answers an erasing or erased caller (deleteAccount)
 
 
 CALLABLES: dict[str, CallableSpec] = {}
@@ -81,6 +83,7 @@ COMMON_REASONS = (
     "UPGRADE_REQUIRED",
     "RATE_LIMITED",
 )
+ERASED_REASONS = ("ACCOUNT_ERASED",)  # every callable but those that serve erased callers
 MUTATING_ERRORS = ("ABORTED",)
 MUTATING_REASONS = ("IDEMPOTENCY_KEY_REQUIRED", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS")
 
@@ -94,6 +97,14 @@ def _caller(request: https_fn.CallableRequest[Any]) -> Caller:
         raise Unauthenticated("Sign in (anonymously is fine) before calling this function.")
     provider = (request.auth.token.get("firebase") or {}).get("sign_in_provider")
     return Caller(uid=request.auth.uid, is_anonymous=provider == "anonymous")
+
+
+def _erased(state: erasure.State | None) -> Unauthenticated:
+    """An erasing or erased caller's refusal; ``details.state`` says which."""
+    return Unauthenticated(
+        "This account is being erased or was erased; sign out.",
+        details={"reason": "ACCOUNT_ERASED", "state": state or "erased"},
+    )
 
 
 def _meta(version: versions.Version, now: datetime) -> dict[str, Any]:
@@ -114,6 +125,7 @@ def mobile_callable(
     per_minute: int = 60,
     errors: tuple[str, ...] = (),
     reasons: tuple[str, ...] = (),
+    serves_erased: bool = False,
 ) -> Callable[[Handler[Req, Resp]], Any]:
     """Declare a callable of the mobile API.
 
@@ -121,6 +133,11 @@ def mobile_callable(
     ``errors`` and ``reasons`` list the error codes and ``details.reason`` values beyond the
     common ones. They are the contract (docs/api.md); answering with an undeclared one is logged
     as an error.
+
+    A caller whose account is being erased or was erased (a still-valid ID token) is answered
+    UNAUTHENTICATED ``ACCOUNT_ERASED``, unless ``serves_erased``: then the handler runs with no
+    rate limit and no idempotency record, so nothing is ever written under the erased id (the
+    handler must be idempotent by itself, as ``deleteAccount`` is).
     """
 
     def decorate(handler: Handler[Req, Resp]) -> Any:
@@ -128,13 +145,17 @@ def mobile_callable(
         response_model = typing.get_type_hints(handler)["return"]
         CALLABLES[name] = CallableSpec(
             name=name,
-            summary=(handler.__doc__ or "").strip(),
+            summary=inspect.cleandoc(handler.__doc__ or ""),
             request=request_model,
             response=response_model,
             mutating=mutating,
             per_minute=per_minute,
             errors=COMMON_ERRORS + (MUTATING_ERRORS if mutating else ()) + errors,
-            reasons=COMMON_REASONS + (MUTATING_REASONS if mutating else ()) + reasons,
+            reasons=COMMON_REASONS
+            + (() if serves_erased else ERASED_REASONS)
+            + (MUTATING_REASONS if mutating else ())
+            + reasons,
+            serves_erased=serves_erased,
         )
         spec = CALLABLES[name]
 
@@ -148,14 +169,20 @@ def mobile_callable(
             logs.bind(apiVersion=version.date)
             client_gate.check(client.platform.value, client.build)
             call = Call(caller=_caller(request), client=client, api_version=version.date, now=now)
-            rate_limits.consume(call.caller.uid, name, per_minute, now)
+            # The erasure tombstone is read with the rate-limit window: one more read, no more
+            # latency. A still-valid token of an erased person gets nothing and writes nothing.
+            marker = rate_limits.consume(
+                call.caller.uid, name, per_minute, now, unless=erasure.tombstone(call.caller.uid)
+            )
+            if marker is not None and not serves_erased:
+                raise _erased(erasure.state_of(marker))
             schemas.check_payload(name, request_model, version.date, envelope.payload)
             head_payload = versions.request_to_head(name, version.date, envelope.payload)
             try:
                 payload = request_model.model_validate(head_payload)
             except ValidationError as exc:
                 raise invalid_request(exc, prefix="payload") from exc
-            if not mutating:
+            if not mutating or marker is not None:
                 answer = _handle(handler, call, payload)
             else:
                 answer = _once(envelope, call, name, payload, handler)

@@ -1,8 +1,10 @@
 """HTTPS endpoints a signed-in person reaches from a browser (e.g. the web erasure path).
 
 The page signs the person in with the Firebase JS SDK and POSTs with ``Authorization: Bearer
-<ID token>``; the token is verified here (revoked tokens refused). Answers are JSON:
-the handler's result, or ``{"error": {"status", "message"}}`` with the matching HTTP status.
+<ID token>``; the token is verified here against the Auth account: a revoked token or a disabled
+account (an erasure under way) answers 401, a token of an account that no longer exists (erased)
+404. Answers are JSON: the handler's result, or ``{"error": {"status", "message"}}`` with the
+matching HTTP status.
 Only POST acts, so the worker's start-up health probe (a GET) never does anything.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from firebase_functions import https_fn, options
 from flask import Request, Response
 
-from focus.domain.errors import DomainError, Unauthenticated
+from focus.domain.errors import DomainError, NotFound, Unauthenticated
 from focus.platform import clients, logs, store
 from focus.platform.errors import error_code, to_https_error
 
@@ -39,13 +41,16 @@ def _uid(request: Request) -> str:
         raise Unauthenticated("Sign in first: send Authorization: Bearer <Firebase ID token>.")
     try:
         claims = auth.verify_id_token(header[7:], app=clients.firebase_app(), check_revoked=True)
-    except (
-        ValueError,
-        auth.InvalidIdTokenError,
-        auth.RevokedIdTokenError,
-        auth.UserDisabledError,
-    ) as exc:
+    except auth.UserDisabledError as exc:
+        # Checked before revocation: an account being erased is disabled (and revoked).
+        raise Unauthenticated(
+            "This account is disabled (an erasure may be under way); it cannot sign in."
+        ) from exc
+    except (ValueError, auth.InvalidIdTokenError, auth.RevokedIdTokenError) as exc:
         raise Unauthenticated("The sign-in token is invalid or expired; sign in again.") from exc
+    except auth.UserNotFoundError as exc:
+        # A still-valid token of a deleted account: the erasure is complete.
+        raise NotFound("This account no longer exists (it was erased).") from exc
     return str(claims["uid"])
 
 

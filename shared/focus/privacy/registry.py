@@ -184,7 +184,7 @@ REGISTRY: tuple[DataEntry, ...] = (
     ),
     DataEntry(
         "erasureAudit/{erasureId}",
-        "proof an erasure happened: times and counts only",
+        "proof an erasure happened (and its tombstone): state, times and counts only",
         False,
         Erasure.PSEUDONYMOUS,
         False,

@@ -6,9 +6,8 @@ from datetime import datetime
 
 from google.cloud import firestore as gcf
 
-from focus.domain.profiles import Profile
 from focus.platform import clients, store, tracing
-from focus.platform.repositories import paths
+from focus.platform.repositories import paths, profiles
 
 
 @tracing.traced("firestore.blocks.mark_changed")
@@ -25,7 +24,7 @@ def mark_changed(uid: str, changed_at: datetime) -> bool:
         snapshot = store.get(ref, tx)
         if not snapshot.exists:
             return False
-        current = Profile.model_validate(snapshot.to_dict()).sync.blocks_changed_at
+        current = profiles.read(uid, snapshot.to_dict()).sync.blocks_changed_at
         if current is not None and current >= changed_at:
             return False
         store.writes(tx).update(ref, {"sync.blocksChangedAt": changed_at})

@@ -16,11 +16,10 @@ from google.cloud import firestore as gcf
 from focus.domain import community, reports, streaks, weeks
 from focus.domain.errors import FailedPrecondition
 from focus.domain.milestones import MilestoneKind, reached
-from focus.domain.profiles import Profile
 from focus.domain.reports import CommunityMark, DailyReportUpload, Day
 from focus.domain.weeks import Week, WeekDay
 from focus.platform import clients, store, tracing
-from focus.platform.repositories import paths
+from focus.platform.repositories import paths, profiles
 
 DAY_BEFORE = store.QuerySpec(
     "day before", paths.DAYS, filters=(("day", "<"),), order_by=(("day", "DESCENDING"),)
@@ -55,7 +54,7 @@ def upload(uid: str, device_id: str, uploads: list[DailyReportUpload]) -> list[U
                 "Open the app once (launch) before uploading reports.",
                 details={"reason": "PROFILE_MISSING"},
             )
-        goal = Profile.model_validate(profile_snap.to_dict()).settings.daily_goal_minutes
+        goal = profiles.read(uid, profile_snap.to_dict()).settings.daily_goal_minutes
         days = {s.id: Day.model_validate(s.to_dict()) for s in day_snaps if s.exists}
         out = store.writes(tx)
         results = []
@@ -107,7 +106,7 @@ def derive(uid: str, local_day: str, now: datetime) -> dict[str, bool]:
         if not day_snap.exists or not profile_snap.exists:
             return {}
         day = Day.model_validate(day_snap.to_dict())
-        profile = Profile.model_validate(profile_snap.to_dict())
+        profile = profiles.read(uid, profile_snap.to_dict())
         before = store.query(DAY_BEFORE, user_ref, [local_day], limit=1, transaction=tx)
         after = store.query(
             DAYS_AFTER, user_ref, [local_day], limit=MAX_FORWARD_DAYS, transaction=tx

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from google.cloud import firestore as gcf
+from pydantic import ValidationError
 
 from focus.domain import emergency, sessions
 from focus.domain.blocks import Block, BlockKind
 from focus.domain.errors import FailedPrecondition
-from focus.domain.profiles import Profile
-from focus.platform import clients, store, tracing
-from focus.platform.repositories import paths
-from focus.platform.repositories.sessions import active
+from focus.platform import clients, logs, store, tracing
+from focus.platform.repositories import paths, profiles
+from focus.platform.repositories.sessions import active_ids
 
 BLOCKS_OF_KINDS = store.QuerySpec("blocks of kinds", paths.BLOCKS, filters=(("kind", "in"),))
 SUSPENDABLE = [BlockKind.TIME_LIMIT.value, BlockKind.APP_LOCK.value]
@@ -45,29 +46,44 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
                 "Open the app once before using the emergency pass.",
                 details={"reason": "PROFILE_MISSING"},
             )
-        profile = Profile.model_validate(snapshot.to_dict())
+        profile = profiles.read(uid, snapshot.to_dict())
         used = emergency.use(profile.emergency_pass, now)
-        running = active(uid, tx)
+        running = active_ids(uid, tx)
         limits = store.query(BLOCKS_OF_KINDS, profile_ref, [SUSPENDABLE], transaction=tx)
         until = emergency.end_of_local_day(
             now, profile.settings.timezone, profile.settings.day_start_hour
         )
         out = store.writes(tx)
         out.update(profile_ref, {"emergencyPass": used.to_firestore()})
-        for session_id, _ in running:
+        for session_id in running:
             out.update(
                 db.document(paths.session(uid, session_id)), sessions.emergency_end_fields(now)
             )
         suspended = []
         for snap in limits:
-            if Block.model_validate(snap.to_dict()).applies_at(now):
+            if _applies_at(uid, snap, now):
                 out.update(snap.reference, {"suspendedUntil": until})
                 suspended.append(snap.id)
         return PassUsed(
-            sessions_ended=[sid for sid, _ in running],
+            sessions_ended=running,
             blocks_suspended=suspended,
             suspended_until=until,
             next_available_at=now + emergency.PASS_PERIOD,
         )
 
     return run(db.transaction())  # type: ignore[no-any-return]
+
+
+def _applies_at(uid: str, snapshot: Any, now: datetime) -> bool:
+    """Whether a limit or lock applies now; one that cannot be read is suspended too (the pass
+    exists to get the person out, and a suspension ends with the local day anyway)."""
+    try:
+        return Block.model_validate(snapshot.to_dict()).applies_at(now)
+    except ValidationError as exc:
+        logs.get_logger().warning(
+            "malformed block suspended by the emergency pass",
+            owner=logs.pseudonymous_user_id(uid),
+            block=snapshot.id,
+            errorCount=exc.error_count(),
+        )
+        return True

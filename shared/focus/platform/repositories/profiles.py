@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from google.cloud import firestore as gcf
 
 from focus.domain.profiles import Profile
-from focus.platform import clients, store, tracing
+from focus.platform import clients, store, tolerant, tracing
 from focus.platform.repositories import paths
 
 
@@ -24,9 +25,16 @@ def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]
     def run(tx: gcf.Transaction) -> tuple[Profile, bool]:
         snapshot = store.get(ref, tx)
         if snapshot.exists:
-            return Profile.model_validate(snapshot.to_dict()), False
+            return read(uid, snapshot.to_dict()), False
         profile = make()
         store.writes(tx).create(ref, profile.to_firestore())
         return profile, True
 
     return run(db.transaction())  # type: ignore[no-any-return]
+
+
+def read(uid: str, data: Any) -> Profile:
+    """A stored profile, read tolerantly: a malformed client-written setting (say, a timezone that
+    is not an IANA name) falls back to its default and is logged, so opening the app, the
+    emergency pass and the jobs keep working for the person (``focus.platform.tolerant``)."""
+    return tolerant.read(Profile, data, kind="profile", uid=uid)

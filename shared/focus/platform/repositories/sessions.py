@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from google.cloud import firestore as gcf
+from pydantic import ValidationError
 
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.milestones import MilestoneKind, reached
-from focus.domain.profiles import Profile
 from focus.domain.sessions import FocusSession, SessionResult, SessionStatus
-from focus.platform import clients, store, tracing
-from focus.platform.repositories import paths
+from focus.platform import clients, logs, store, tolerant, tracing
+from focus.platform.repositories import paths, profiles
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
 RECENTLY_COMPLETED = store.QuerySpec(
@@ -27,18 +28,44 @@ SWEEP_PAGE = 500
 MAX_ACTIVE = 50
 
 
-@tracing.traced("firestore.sessions.active")
-def active(uid: str, transaction: gcf.Transaction | None = None) -> list[tuple[str, FocusSession]]:
-    """The user's active sessions (the automatic single-field index on ``status`` serves it)."""
+def _active_snapshots(uid: str, transaction: gcf.Transaction | None) -> list[Any]:
     user = clients.firestore().document(paths.user(uid))
-    snapshots = store.query(
+    return store.query(
         ACTIVE_SESSIONS,
         user,
         [SessionStatus.ACTIVE.value],
         limit=MAX_ACTIVE,
         transaction=transaction,
     )
-    return [(snap.id, FocusSession.model_validate(snap.to_dict())) for snap in snapshots]
+
+
+@tracing.traced("firestore.sessions.active")
+def active(uid: str, transaction: gcf.Transaction | None = None) -> list[tuple[str, FocusSession]]:
+    """The user's active sessions (the automatic single-field index on ``status`` serves it).
+
+    Read tolerantly: a junk break is dropped; a session that cannot be read at all (no planned
+    start, say) is logged and left out rather than failing the caller (``launch``)."""
+    readable = []
+    for snap in _active_snapshots(uid, transaction):
+        try:
+            session = tolerant.read(FocusSession, snap.to_dict(), kind="session", uid=uid)
+        except ValidationError as exc:
+            logs.get_logger().warning(
+                "unreadable active session left out",
+                owner=logs.pseudonymous_user_id(uid),
+                session=snap.id,
+                errorCount=exc.error_count(),
+            )
+            continue
+        readable.append((snap.id, session))
+    return readable
+
+
+@tracing.traced("firestore.sessions.active_ids")
+def active_ids(uid: str, transaction: gcf.Transaction | None = None) -> list[str]:
+    """The ids of the user's active sessions, whatever else the documents hold (the emergency
+    pass ends even a session it cannot read)."""
+    return [snap.id for snap in _active_snapshots(uid, transaction)]
 
 
 @tracing.traced("firestore.sessions.count_completed")
@@ -48,6 +75,10 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
     The session's ``result`` is the idempotency marker: it is written in the same transaction
     as the totals, so a redelivered or reordered trigger event finds it and does nothing. Focused
     hours milestones crossed by this session are recorded in the same transaction.
+
+    The session is read strictly (a malformed one raises ``ValidationError``: guessing would
+    change what it counts; the jobs skip it as a poison item); the profile tolerantly (only its
+    totals matter here, so a malformed setting must not stop the count).
     """
     db = clients.firestore()
     session_ref = db.document(paths.session(uid, session_id))
@@ -61,8 +92,10 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
         session = FocusSession.model_validate(session_snap.to_dict())
         if not domain.should_count(session):
             return None
-        profile = Profile.model_validate(profile_snap.to_dict())
-        minutes = domain.focused_minutes(session)
+        profile = profiles.read(uid, profile_snap.to_dict())
+        counted = profile.stats.counted_focus
+        minutes = domain.focused_minutes(session, counted)
+        remembered = domain.remember_counted(counted, domain.focused_spans(session, counted), now)
         before, after = profile.stats.focused_minutes, profile.stats.focused_minutes + minutes
         out = store.writes(tx)
         out.update(
@@ -74,6 +107,7 @@ def count_completed(uid: str, session_id: str, now: datetime) -> SessionComplete
             {
                 "stats.completedSessions": gcf.Increment(1),
                 "stats.focusedMinutes": gcf.Increment(minutes),
+                "stats.countedFocus": [i.to_firestore() for i in remembered],
             },
         )
         crossed = {m.key for m in reached(MilestoneKind.FOCUSED_HOURS, before // 60, now)}
@@ -139,9 +173,12 @@ def needing_count(since: datetime, until: datetime) -> Iterator[tuple[str, str]]
             start_after=after,
         )
         for snapshot in page:
-            result = (snapshot.to_dict() or {}).get("result") or {}
-            if "addedToHoursSavedAt" not in result:
-                yield snapshot.reference.parent.parent.id, snapshot.id
+            owner = snapshot.reference.parent.parent
+            if owner is None or owner.parent.id != paths.USERS:
+                continue  # a "sessions" collection somewhere else: not a person's session
+            result = (snapshot.to_dict() or {}).get("result")
+            if not isinstance(result, dict) or "addedToHoursSavedAt" not in result:
+                yield owner.id, snapshot.id
         if len(page) < SWEEP_PAGE:
             return
         after = page[-1]
