@@ -80,6 +80,14 @@ def session_doc(
     return doc | extra
 
 
+@pytest.fixture(scope="module")
+def triggers_off(firebase_suite: EmulatorSuite) -> Iterator[None]:
+    """Background triggers off for a whole module: for tests of what a client may write (rules,
+    hostile input), where derived writes in the background would only blur the picture."""
+    with firebase_suite.functions.background_triggers_disabled():
+        yield
+
+
 def launched_user(firebase: EmulatorSuite, *, anonymous: bool = True) -> User:
     """A user who has opened the app once (so their profile exists)."""
     user = (

@@ -368,12 +368,6 @@ class People:
         return self.current
 
 
-@pytest.fixture(scope="module")
-def triggers_off(firebase_suite: EmulatorSuite) -> Iterator[None]:
-    with firebase_suite.functions.background_triggers_disabled():
-        yield
-
-
 FUZZ = settings(
     max_examples=EXAMPLES_PER_CALLABLE,
     derandomize=True,

@@ -10,7 +10,7 @@ Background triggers are off: these tests are about what the rules let a client w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,12 +22,6 @@ SELECTION = {
     "iphone": {"apps": ["app-a", "app-b"], "categories": ["games"], "webDomains": ["web-x"]},
     "mac": {"apps": ["app-m"]},
 }
-
-
-@pytest.fixture(scope="module")
-def triggers_off(firebase_suite: EmulatorSuite) -> Iterator[None]:
-    with firebase_suite.functions.background_triggers_disabled():
-        yield
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ what the backend derives from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,12 +26,6 @@ from firebase_emulator_harness import (
 )
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture(scope="module")
-def triggers_off(firebase_suite: EmulatorSuite) -> Iterator[None]:
-    with firebase_suite.functions.background_triggers_disabled():
-        yield
 
 
 @pytest.fixture
