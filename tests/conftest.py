@@ -96,7 +96,29 @@ def launched_user(firebase: EmulatorSuite, *, anonymous: bool = True) -> User:
         else firebase.auth.create_user("ada@example.com")
     )
     firebase.functions.call("launch", envelope(), user=user).unwrap()
+    register_device(firebase, user)
     return user
+
+
+def register_device(
+    firebase: EmulatorSuite, user: User, device_id: str = "iphone-1", platform: str = "ios"
+) -> None:
+    """What the app does on first launch on a device: register the install (under the rules).
+    Daily reports are accepted only from a registered device."""
+    firebase.firestore.as_user(user).set(
+        f"users/{user.uid}/devices/{device_id}", device_doc(platform)
+    )
+
+
+def device_doc(platform: str = "ios") -> dict[str, Any]:
+    """A device registration as the app writes it."""
+    return {
+        "schemaVersion": 1,
+        "platform": platform,
+        "appVersion": "3.4.0",
+        "osVersion": "26.1",
+        "lastSeenAt": datetime.now(UTC),
+    }
 
 
 @pytest.fixture

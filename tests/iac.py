@@ -3,8 +3,9 @@
 ``problems(folder)`` parses every ``.tf`` file with python-hcl2 and returns what is wrong, one
 sentence each: references to things never declared, and the settings this project requires
 (EU Firestore with PITR and delete protection, bounded retries and dead letters on subscriptions,
-a runbook behind every alert, runtime roles from an allow-list). tests/test_infra.py runs it on the
-real folder and on broken copies.
+a runbook and a person behind every alert, runtime grants that are exactly what the code needs:
+``focus.platform.permissions``). tests/test_infra.py runs it on the real folder and on broken
+copies.
 """
 
 from __future__ import annotations
@@ -25,32 +26,34 @@ OPTIONS = hcl2.SerializationOptions(
 
 EU_LOCATIONS = re.compile(r"^(eur\d+|europe-[a-z]+\d+)$")
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
-# What a functions codebase's runtime identity may hold at project level. Anything else (a topic,
-# a secret, acting as another service account) must be granted on that one resource. These lists
-# repeat the Terraform's on purpose: a policy read from the code it checks would approve anything.
-RUNTIME_ROLES = {
-    "api": {
-        "roles/datastore.user",
-        "roles/logging.logWriter",
-        "roles/cloudtrace.agent",
-        "roles/monitoring.metricWriter",
-    },
-    "triggers": {
-        "roles/datastore.user",
-        "roles/logging.logWriter",
-        "roles/cloudtrace.agent",
-        "roles/monitoring.metricWriter",
-        "roles/eventarc.eventReceiver",
-        "roles/cloudtasks.enqueuer",
-    },
-    "jobs": {
-        "roles/datastore.user",
-        "roles/logging.logWriter",
-        "roles/cloudtrace.agent",
-        "roles/monitoring.metricWriter",
-        "roles/eventarc.eventReceiver",
-    },
+# How iam.tf turns local.runtime_iam into bindings: resource -> (its kind in runtime_iam, the role
+# it grants; None: the role is the listed name itself). A runtime account bound anywhere else is
+# a problem: every grant to it must be one the code is checked against.
+RUNTIME_BINDINGS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("google_project_iam_member", "runtime"): ("project", None),
+    ("google_project_iam_member", "runtime_custom"): ("custom", None),
+    ("google_secret_manager_secret_iam_member", "runtime"): (
+        "secrets",
+        "roles/secretmanager.secretAccessor",
+    ),
+    ("google_pubsub_topic_iam_member", "runtime"): ("topics", "roles/pubsub.publisher"),
+    ("google_cloud_tasks_queue_iam_member", "runtime"): ("queues", "roles/cloudtasks.enqueuer"),
+    ("google_cloud_run_v2_service_iam_member", "runtime"): ("invokes", "roles/run.invoker"),
+    ("google_service_account_iam_member", "runtime_act_as"): (
+        "act_as",
+        "roles/iam.serviceAccountUser",
+    ),
 }
+# The resource kind (focus.platform.permissions) each runtime_iam list grants on.
+RUNTIME_KINDS = {
+    "project": "project",
+    "secrets": "secret",
+    "topics": "topic",
+    "queues": "queue",
+    "invokes": "service",
+}
+# The accepted channel expressions of an alert policy: pages or tickets, nothing else.
+CHANNEL_LOCALS = {"local.page_channels", "local.ticket_channels"}
 DEPLOYER_ROLES = {
     "roles/cloudfunctions.developer",
     "roles/run.admin",
@@ -253,27 +256,113 @@ def alert_problems(tf: Terraform, root: Path = ROOT) -> list[str]:
 
 
 def _granted_roles(tf: Terraform, binding: Resource) -> set[str]:
-    """The roles a (possibly for_each'd) IAM binding grants."""
+    """The roles a (possibly for_each'd) IAM binding grants, where they are literal."""
     role = str(binding.body.get("role", ""))
     if not role.startswith("${"):
         return {role}
     for_each = str(binding.body.get("for_each", ""))
-    if "local.codebase_role_pairs" in for_each:
-        roles = tf.locals.get("codebase_roles", {})
-        return {r for codebase_roles in roles.values() for r in codebase_roles}
     return set(re.findall(r"roles/[\w.]+", for_each)) or {f"<unresolved {role}>"}
 
 
-def iam_problems(tf: Terraform) -> list[str]:
+def runtime_grants(tf: Terraform) -> dict[str, set[Any]]:
+    """What local.runtime_iam grants each codebase's account, as ``permissions.Grant``s."""
+    from focus.platform.permissions import CUSTOM, SELF, Grant
+
+    found: dict[str, set[Any]] = {}
+    for codebase, iam in (tf.locals.get("runtime_iam") or {}).items():
+        grants: set[Any] = set()
+        for list_name, kind in RUNTIME_KINDS.items():
+            role = next(
+                (r for (_, _), (k, r) in RUNTIME_BINDINGS.items() if k == list_name and r), None
+            )
+            for name in iam.get(list_name) or []:
+                if kind == "project":
+                    grants.add(Grant(name, "project"))
+                else:
+                    grants.add(Grant(str(role), kind, name))
+        grants |= {Grant(permission, CUSTOM) for permission in iam.get("custom") or []}
+        if iam.get("act_as") is True:
+            grants.add(Grant("roles/iam.serviceAccountUser", SELF))
+        found[codebase] = grants
+    return found
+
+
+def _runtime_binding_problems(tf: Terraform) -> list[str]:
+    """iam.tf binds local.runtime_iam as RUNTIME_BINDINGS says, and runtime accounts nowhere else."""
     found = []
-    codebase_roles = tf.locals.get("codebase_roles", {})
-    for codebase, roles in codebase_roles.items():
-        allowed = RUNTIME_ROLES.get(codebase, set())
-        found += [
-            f"local.codebase_roles: {codebase} may not hold {role}"
-            for role in roles
-            if role not in allowed
-        ]
+    declared = {(r.type, r.name): r for r in tf.resources if r.kind == "resource"}
+    for (type_, name), (kind, role) in RUNTIME_BINDINGS.items():
+        binding = declared.get((type_, name))
+        if binding is None:
+            found.append(f"{type_}.{name} is missing: local.runtime_iam.{kind} is granted by it")
+            continue
+        for_each = str(binding.body.get("for_each", ""))
+        expected_source = {
+            "custom": "google_project_iam_custom_role.runtime",
+            "act_as": "iam.act_as",
+        }.get(kind, f"local.runtime_grants.{kind}")
+        if expected_source not in for_each:
+            found.append(f"{binding.address}: for_each {for_each!r} is not {expected_source}")
+        granted = str(binding.body.get("role", ""))
+        wanted = role or ("${each.value.name}")
+        if granted != wanted:
+            found.append(f"{binding.address}: role {granted!r} is not {wanted!r}")
+    custom = declared.get(("google_project_iam_custom_role", "runtime"))
+    if custom is None or custom.body.get("permissions") != "${each.value.custom}":
+        found.append("google_project_iam_custom_role.runtime must hold each codebase's custom list")
+    for binding in tf.resources:
+        if not binding.type.endswith(("_iam_member", "_iam_binding", "_iam_policy")):
+            continue
+        member = str(binding.body.get("member", binding.body.get("members", "")))
+        if "google_service_account.codebase" in member and (
+            (binding.type, binding.name) not in RUNTIME_BINDINGS
+        ):
+            found.append(f"{binding.address}: grants a runtime account outside local.runtime_iam")
+    return found
+
+
+def permission_problems(tf: Terraform, needed: dict[str, set[Any]]) -> list[str]:
+    """Least privilege both ways: each codebase's account holds exactly ``needed`` (the grants
+    its code needs, ``permissions.grants(permissions.needs(codebase))``)."""
+    granted = runtime_grants(tf)
+    found = [
+        f"local.runtime_iam: no entry for the {codebase} codebase"
+        for codebase in sorted(set(needed) - set(granted))
+    ]
+    found += [
+        f"local.runtime_iam: {codebase} is not a codebase (functions/{codebase}/main.py)"
+        for codebase in sorted(set(granted) - set(needed))
+    ]
+    for codebase in sorted(set(needed) & set(granted)):
+        for grant in sorted(needed[codebase] - granted[codebase]):
+            found.append(f"{codebase} lacks {_show(grant)}, which its code needs")
+        for grant in sorted(granted[codebase] - needed[codebase]):
+            found.append(f"{codebase} holds {_show(grant)}, which its code does not need")
+    return found
+
+
+def _show(grant: Any) -> str:
+    if grant.kind == "custom":
+        return f"{grant.role} (custom role)"
+    on = {"project": "the project", "self": "its own account"}.get(
+        grant.kind, f"{grant.kind} {grant.name}"
+    )
+    return f"{grant.role} on {on}"
+
+
+def code_needs() -> dict[str, set[Any]]:
+    """The grants each codebase's code needs (focus.platform.permissions)."""
+    from focus.platform import permissions
+
+    return {
+        codebase: permissions.grants(permissions.needs(codebase))
+        for codebase in permissions.codebases()
+    }
+
+
+def iam_problems(tf: Terraform, needed: dict[str, set[Any]] | None = None) -> list[str]:
+    found = _runtime_binding_problems(tf)
+    found += permission_problems(tf, code_needs() if needed is None else needed)
     for binding in tf.resources:
         if not (binding.type.endswith("_iam_member") or binding.type.endswith("_iam_binding")):
             continue
@@ -283,8 +372,8 @@ def iam_problems(tf: Terraform) -> list[str]:
         if binding.type != "google_project_iam_member":
             continue  # resource-level grants are as narrow as their resource
         if "google_service_account.codebase" in member:
-            allowed = set().union(*RUNTIME_ROLES.values())
-        elif "google_service_account.deployer" in member:
+            continue  # checked against the code above
+        if "google_service_account.deployer" in member:
             allowed = DEPLOYER_ROLES
         elif "gcp-sa-pubsub" in member or "pubsub_service_agent" in member:
             allowed = SERVICE_AGENT_ROLES
@@ -295,6 +384,51 @@ def iam_problems(tf: Terraform) -> list[str]:
     return found
 
 
+def load_tfvars(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        parsed: dict[str, Any] = hcl2.load(handle, serialization_options=OPTIONS)
+    return parsed
+
+
+def alert_channels(tf: Terraform, tfvars: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Who each alert policy can notify in the environment ``tfvars`` describes, per channel list
+    it uses (``pages`` / ``tickets``; a conditional uses both): ``pager:<type>`` and
+    ``email:<address>`` entries, as notifications.tf creates them from those variables. A policy
+    whose channels are anything else (``[]``, a variable, a literal id) gets ``{"other": []}``."""
+    emails = [f"email:{address}" for address in tfvars.get("ticket_emails") or []]
+    pager = tfvars.get("pager") or {}
+    pagers = [f"pager:{pager['type']}"] if pager.get("type") in ("pagerduty", "sms") else []
+    lists = {
+        "local.page_channels": ("pages", pagers + emails),
+        "local.ticket_channels": ("tickets", emails),
+    }
+    found: dict[str, dict[str, list[str]]] = {}
+    for alert in tf.of_type("google_monitoring_alert_policy"):
+        expression = str(alert.body.get("notification_channels", ""))
+        # `<condition> ? a : b`: the condition picks one of the lists after the `?`.
+        chosen = expression.split("?", 1)[1] if "?" in expression else expression
+        used = set(re.findall(r"local\.\w+|var\.\w+", chosen))
+        if not used or not used <= CHANNEL_LOCALS or not expression.startswith("${"):
+            found[alert.address] = {"other": []}
+            continue
+        found[alert.address] = dict(lists[name] for name in sorted(used))
+    return found
+
+
+def channel_problems(tf: Terraform) -> list[str]:
+    """notifications.tf builds the page list from the pager and the emails, the ticket list from
+    the emails; nothing else."""
+    page = str(tf.locals.get("page_channels", ""))
+    ticket = str(tf.locals.get("ticket_channels", ""))
+    found = []
+    for part in ("pagerduty", "sms", "email"):
+        if f"google_monitoring_notification_channel.{part}" not in page:
+            found.append(f"local.page_channels does not include the {part} channel")
+    if "google_monitoring_notification_channel.email" not in ticket:
+        found.append("local.ticket_channels does not include the email channels")
+    return found
+
+
 def problems(folder: Path = TERRAFORM, root: Path = ROOT) -> list[str]:
     tf = load(folder)
     return (
@@ -302,5 +436,6 @@ def problems(folder: Path = TERRAFORM, root: Path = ROOT) -> list[str]:
         + firestore_problems(tf)
         + subscription_problems(tf)
         + alert_problems(tf, root)
+        + channel_problems(tf)
         + iam_problems(tf)
     )

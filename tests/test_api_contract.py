@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import IPHONE, envelope
+from conftest import IPHONE, envelope, register_device
 
 from firebase_emulator_harness import EmulatorSuite, User
 from focus.contracts import versions
@@ -55,8 +55,10 @@ def concrete(request: dict[str, Any], day: date) -> Any:
 
 
 def server_now(firebase: EmulatorSuite, user: User) -> datetime:
-    """The server's clock, as the app learns it: the person opens the app (``launch``)."""
+    """The server's clock, as the app learns it: the person opens the app (``launch``), which
+    registers its device."""
     meta = firebase.functions.call("launch", envelope(), user=user).unwrap()["meta"]
+    register_device(firebase, user)
     return datetime.fromisoformat(meta["serverTime"])
 
 

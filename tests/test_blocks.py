@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from conftest import block_doc, make_pro
+from emulator_log import wait_for_lines
 
 from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied, wait_for
+from focus.domain.blocks import MAX_BLOCKS_PER_PERSON
+from focus.platform.logs import pseudonymous_user_id
 
 
 def sync_marker(firebase: EmulatorSuite, user: User) -> datetime | None:
@@ -188,3 +191,47 @@ def test_every_one_of_ten_devices_in_a_selection_is_checked(
         )
     assert_allowed(lambda: db.create(f"{base}/b", block_doc(selection=ten)))
     assert db.get(f"{base}/b")["selection"] == ten
+
+
+def test_a_block_created_over_the_cap_of_100_is_removed_and_the_others_stay(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    """Rules cannot count a collection: the block trigger counts after each creation and removes
+    a new block over the cap, with a log line; existing blocks (hardcore ones too) stay."""
+    make_pro(firebase, user)
+    base = f"users/{user.uid}/blocks"
+    owner = firebase.firestore.as_owner()
+    with firebase.functions.background_triggers_disabled():  # arranging 98 quietly
+        owner.set(f"{base}/hard", block_doc(strictness="hardcore"))
+        for n in range(MAX_BLOCKS_PER_PERSON - 2):
+            owner.set(f"{base}/b{n:03d}", block_doc())
+    db = firebase.firestore.as_user(user)
+    pseudonym = pseudonymous_user_id(user.uid)
+
+    def block_runs(count: int) -> None:
+        wait_for_lines(
+            lambda line: (
+                line.get("message") == "request"
+                and line.get("function") == "on_block_written"
+                and line.get("user") == pseudonym
+            ),
+            count=count,
+            message=f"{count} on_block_written runs",
+            timeout=90,
+        )
+
+    assert_allowed(lambda: db.create(f"{base}/hundredth", block_doc()))
+    block_runs(1)  # counted: 100, within the cap
+    assert_allowed(lambda: db.create(f"{base}/one-too-many", block_doc(strictness="hardcore")))
+
+    wait_for(lambda: db.get(f"{base}/one-too-many") is None, message="removed", timeout=60)
+    (removed,) = wait_for_lines(
+        lambda line: (
+            line.get("message") == "block over the cap removed" and line.get("owner") == pseudonym
+        ),
+        message="the removal is logged",
+    )
+    assert (removed["blocks"], removed["cap"]) == (101, 100)
+    remaining = {path.rsplit("/", 1)[1] for path, _ in owner.query(base)}
+    assert len(remaining) == MAX_BLOCKS_PER_PERSON
+    assert {"hard", "hundredth"} <= remaining

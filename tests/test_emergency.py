@@ -122,3 +122,34 @@ def test_the_pass_needs_a_signed_in_person_with_a_profile(firebase: EmulatorSuit
         firebase.functions.call("useEmergencyPass", envelope({"now": "please"}), user=newcomer).code
         == "INVALID_ARGUMENT"
     )
+
+
+def test_the_pass_suspends_every_limit_and_lock_even_beyond_one_transactions_writes(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    """An account that piled up blocks before the cap (100) existed: 161 limits and locks, one of
+    them malformed, and active sessions. The pass suspends 150 in its own transaction (with the
+    profile and up to 50 sessions: well under the 500 writes a transaction holds) and the rest in
+    further transactions of 150."""
+    owner = firebase.firestore.as_owner()
+    base = f"users/{user.uid}"
+    with firebase.functions.background_triggers_disabled():  # arranging, and 161 sync markers
+        for n in range(160):
+            owner.set(f"{base}/blocks/b{n:03d}", block_doc("timeLimit" if n % 2 else "appLock"))
+        owner.set(f"{base}/blocks/broken", block_doc("appLock") | {"appLock": "???"})
+        owner.set(f"{base}/blocks/workdays", block_doc("schedule"))
+        for n in range(3):
+            owner.set(f"{base}/sessions/s{n}", session_doc())
+
+        answer = firebase.functions.call("useEmergencyPass", envelope(), user=user)
+
+        assert answer.ok, answer.error
+        data = answer.unwrap()["data"]
+        assert len(data["blocksSuspended"]) == len(set(data["blocksSuspended"])) == 161
+        assert "broken" in data["blocksSuspended"]
+        assert sorted(data["sessionsEnded"]) == ["s0", "s1", "s2"]
+        until = datetime.fromisoformat(data["suspendedUntil"].replace("Z", "+00:00"))
+        stored = {path.rsplit("/", 1)[1]: doc for path, doc in owner.query(f"{base}/blocks")}
+        assert {bid for bid, doc in stored.items() if doc.get("suspendedUntil") == until} == (
+            set(stored) - {"workdays"}
+        )

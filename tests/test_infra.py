@@ -1,6 +1,8 @@
 """Infrastructure as code, checked offline: every file parses, every reference resolves, the
-settings we rely on are there, the policy checker (checkov) passes, and the checks do fail on a
-broken copy."""
+settings we rely on are there, every runtime account holds exactly the permissions its code needs
+(focus.platform.permissions), every alert reaches a person and has a runbook, Terraform and the
+function decorators agree on what each owns, the policy checker (checkov) passes, and the checks
+do fail on broken copies."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from typing import Any
 import hcl2
 import iac
 import pytest
+
+from focus.platform import permissions
+from focus.platform.permissions import Grant
 
 TF_FILES = sorted(iac.TERRAFORM.glob("*.tf"))
 CHECKOV = iac.ROOT / ".local" / "checkov" / "bin" / "checkov"
@@ -39,9 +44,14 @@ def test_it_declares_what_the_backend_needs() -> None:
         "google_firestore_field",
         "google_pubsub_topic",
         "google_pubsub_subscription",
-        "google_cloud_tasks_queue",
-        "google_cloud_scheduler_job",
         "google_service_account",
+        "google_project_iam_custom_role",
+        "google_cloud_tasks_queue_iam_member",
+        "google_cloud_run_v2_service_iam_member",
+        "google_monitoring_notification_channel",
+        "google_monitoring_uptime_check_config",
+        "google_billing_budget",
+        "google_firebase_app_check_service_config",
         "google_monitoring_slo",
         "google_monitoring_alert_policy",
         "google_logging_metric",
@@ -50,7 +60,7 @@ def test_it_declares_what_the_backend_needs() -> None:
     } <= types
     (ttl,) = tf.of_type("google_firestore_field")
     assert ttl.body["field"] == "expireAt" and "ttl_config" in ttl.body
-    assert set(tf.locals["codebase_roles"]) == {"api", "triggers", "jobs"}
+    assert set(tf.locals["runtime_iam"]) == {"api", "triggers", "jobs"}
     (secret,) = tf.of_type("google_secret_manager_secret")
     assert secret.body["secret_id"] == "USER_PSEUDONYM_KEY"
     assert not tf.of_type("google_secret_manager_secret_version")  # values never in Terraform
@@ -66,56 +76,190 @@ def test_burn_rate_alerts_follow_the_sre_workbook() -> None:
     }
 
 
-def _decorator_call(function: str, decorator: str) -> ast.Call:
-    tree = ast.parse((iac.ROOT / "functions" / "jobs" / "main.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            for dec in node.decorator_list:
-                if isinstance(dec, ast.Call) and ast.unparse(dec.func).endswith(decorator):
-                    return dec
-    raise AssertionError(f"{function} has no @{decorator}")
+# --- Permissions derived from the code -----------------------------------------------------------
 
 
-def _keywords(call: ast.Call) -> dict[str, Any]:
-    return {k.arg: k.value for k in call.keywords if k.arg}
-
-
-def _declared(decorator: str) -> list[str]:
-    tree = ast.parse((iac.ROOT / "functions" / "jobs" / "main.py").read_text())
-    return [
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef)
-        and any(
-            isinstance(d, ast.Call) and ast.unparse(d.func).endswith(decorator)
-            for d in node.decorator_list
-        )
-    ]
-
-
-def test_task_queues_and_schedules_mirror_the_function_declarations() -> None:
+def test_each_runtime_account_holds_exactly_what_its_code_needs() -> None:
+    """Least privilege both ways: what focus.platform.permissions derives from each codebase's
+    main.py (and everything it calls) is what local.runtime_iam grants, no more, no less."""
+    needed = iac.code_needs()
     tf = iac.load()
-    assert set(tf.locals["task_queues"]) == set(_declared("on_task_dispatched"))
-    for name, queue in tf.locals["task_queues"].items():
-        declared = _keywords(_decorator_call(name, "on_task_dispatched"))
-        retry = {k: ast.literal_eval(v) for k, v in _keywords(declared["retry_config"]).items()}
-        rates = {k: ast.literal_eval(v) for k, v in _keywords(declared["rate_limits"]).items()}
-        assert queue["max_attempts"] == retry["max_attempts"], name
-        assert queue["min_backoff"] == f"{retry['min_backoff_seconds']}s", name
-        assert queue["max_backoff"] == f"{retry['max_backoff_seconds']}s", name
-        assert queue["max_concurrent_dispatches"] == rates["max_concurrent_dispatches"], name
 
-    assert set(tf.locals["schedules"]) == set(_declared("on_schedule"))
-    for name, cron in tf.locals["schedules"].items():
-        schedule = ast.literal_eval(_keywords(_decorator_call(name, "on_schedule"))["schedule"])
-        minutes = schedule.removeprefix("every ").removesuffix(" minutes")
-        assert cron == f"*/{minutes} * * * *", name
+    assert iac.permission_problems(tf, needed) == []
+    assert iac.runtime_grants(tf) == needed
+    # The flows the issue named: each is derived, not listed by hand.
+    api, triggers, jobs = needed["api"], needed["triggers"], needed["jobs"]
+    assert Grant("roles/cloudtasks.enqueuer", "queue", "eraseAccount") in api  # deleteAccount
+    assert Grant("roles/run.invoker", "service", "buildExport") in api  # requestExport
+    assert Grant("roles/iam.serviceAccountUser", "self") in api  # tasks signed as itself
+    assert Grant("firebaseauth.users.get", "custom") in api  # web erasure: revoked tokens
+    assert Grant("firebaseauth.users.delete", "custom") in jobs  # the erasure task
+    assert Grant("firebaseauth.users.delete", "custom") not in api
+    assert Grant("roles/run.invoker", "service", "deriveDays") in triggers  # on_days_changed
+    assert Grant("roles/cloudtasks.enqueuer", "queue", "deriveDays") not in jobs
+    assert Grant("roles/pubsub.publisher", "topic", "countCompletedSession-dead-letter") in jobs
+    assert Grant("roles/eventarc.eventReceiver", "project") in triggers  # Firestore events
+    assert Grant("roles/eventarc.eventReceiver", "project") not in jobs  # Pub/Sub pushes directly
 
 
-def test_every_ttl_the_code_relies_on_has_a_policy() -> None:
-    from focus.platform.repositories import paths
+def test_the_derivation_sees_every_google_call_the_codebases_can_make() -> None:
+    """Declared Google calls no codebase reaches are the scripts' own (erasure scan, migrations,
+    run with a person's credentials); anything else here would be a call the analysis missed."""
+    assert {call.split(" -> ")[0] for call in permissions.unreached_google_calls()} == {
+        "focus.platform.erasure_scan.scan",
+        "focus.platform.migrations_runner._finished",
+        "focus.platform.migrations_runner.run",
+        "focus.platform.migrations_runner.status",
+        "focus.platform.migrations_runner.upgrade_page",
+    }
 
-    assert set(iac.load().locals["ttl_collections"]) == set(paths.TTL_FIELDS)
+
+def _copy_of_the_code(tmp_path: Path, codebase: str, old: str, new: str) -> Path:
+    """A repository whose ``functions/<codebase>/main.py`` has ``old`` replaced by ``new``."""
+    for name in permissions.codebases():
+        folder = tmp_path / "functions" / name
+        folder.mkdir(parents=True)
+        text = (iac.ROOT / "functions" / name / "main.py").read_text()
+        if name == codebase:
+            assert old in text, f"{old!r} not in functions/{name}/main.py"
+            text = text.replace(old, new, 1)
+        (folder / "main.py").write_text(text)
+    return tmp_path
+
+
+def test_new_code_calling_google_needs_a_grant_and_unused_grants_are_found(
+    tmp_path: Path,
+) -> None:
+    """The api starts deleting Auth users itself and stops requesting exports: the check wants
+    the new permission and flags the enqueue and invoke grants on buildExport as unneeded."""
+    repo = _copy_of_the_code(
+        tmp_path,
+        "api",
+        "    export_id = export.request(call.caller.uid, call.now)\n    messaging.enqueue(",
+        "    from firebase_admin import auth\n\n"
+        "    auth.delete_user(call.caller.uid)\n"
+        "    export_id = export.request(call.caller.uid, call.now)\n    messaging.log_only(",
+    )
+    needed = {c: permissions.grants(permissions.needs(c, repo)) for c in permissions.codebases()}
+
+    found = iac.permission_problems(iac.load(), needed)
+
+    assert "api lacks firebaseauth.users.delete (custom role), which its code needs" in found
+    assert (
+        "api holds roles/cloudtasks.enqueuer on queue buildExport, which its code does not need"
+    ) in found
+    assert not any(problem.startswith(("jobs", "triggers")) for problem in found), found
+
+
+def test_a_resource_name_the_code_computes_at_run_time_is_reported_not_guessed(
+    tmp_path: Path,
+) -> None:
+    repo = _copy_of_the_code(
+        tmp_path,
+        "triggers",
+        "        DERIVE_DAYS_TASK,\n",
+        "        uid.upper(),\n",
+    )
+
+    with pytest.raises(permissions.Unresolved, match=r"uid\.upper\(\)"):
+        permissions.needs("triggers", repo)
+
+
+# --- One owner per resource: queues and schedules belong to the decorators (docs/adr/0008) ------
+
+
+def _decorated(decorator: str) -> set[str]:
+    return {
+        name
+        for functions in permissions.triggers().values()
+        for name, made_by in functions.items()
+        if made_by == decorator
+    }
+
+
+def test_queues_and_schedules_are_owned_by_the_decorators_and_terraform_agrees() -> None:
+    tf = iac.load()
+    task_functions = _decorated("firebase_functions.tasks_fn.on_task_dispatched")
+    schedules = _decorated("firebase_functions.scheduler_fn.on_schedule")
+
+    # Terraform declares neither (firebase deploy upserts both on every deploy).
+    assert not tf.of_type("google_cloud_tasks_queue")
+    assert not tf.of_type("google_cloud_scheduler_job")
+    assert "task_queues" not in tf.locals and "schedules" not in tf.locals
+    # What Terraform says about queues names real task-queue functions.
+    queues = {q for iam in tf.locals["runtime_iam"].values() for q in iam["queues"]}
+    assert queues <= task_functions
+    assert set(tf.locals["immediate_queues"]) <= task_functions
+    assert set(tf.locals["dead_lettered_tasks"]) <= task_functions
+    # Every task-queue function is enqueued by some codebase, and every schedule is declared
+    # with the timezone the runbooks assume.
+    assert task_functions <= queues
+    assert schedules and schedules <= set(tf.locals["functions"]["jobs"])
+    decorators = (iac.ROOT / "docs" / "adr" / "0008-queues-and-schedules.md").read_text()
+    assert "Decision" in decorators
+
+
+def test_the_function_lists_and_instance_limits_match_the_code() -> None:
+    """Platform SLIs, capacity alerts and invoker bindings select Cloud Run services by these
+    names; a function added in code and missing here would go unwatched."""
+    tf = iac.load()
+    assert {c: set(names) for c, names in tf.locals["functions"].items()} == {
+        c: set(functions) for c, functions in permissions.triggers().items()
+    }
+    limits = {}
+    for codebase in permissions.codebases():
+        tree = ast.parse((iac.ROOT / "functions" / codebase / "main.py").read_text())
+        (call,) = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "start_codebase"
+        ]
+        limits[codebase] = next(
+            ast.literal_eval(k.value) for k in call.keywords if k.arg == "max_instances"
+        )
+    assert tf.locals["max_instances"] == limits
+
+
+# --- Alerts reach a person ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ["production", "staging"])
+def test_every_alert_reaches_a_person(environment: str) -> None:
+    tf = iac.load()
+    tfvars = iac.load_tfvars(iac.TERRAFORM / "environments" / f"{environment}.tfvars")
+
+    channels = iac.alert_channels(tf, tfvars)
+
+    assert set(channels) == {a.address for a in tf.of_type("google_monitoring_alert_policy")}
+    empty = {
+        f"{alert} ({name})" for alert, lists in channels.items() for name, who in lists.items()
+    } - {
+        f"{alert} ({name})"
+        for alert, lists in channels.items()
+        for name, who in lists.items()
+        if who
+    }
+    assert empty == set()
+    # Paging alerts wake someone: the pager is on every page list.
+    pages = [lists["pages"] for lists in channels.values() if "pages" in lists]
+    assert pages and all(any(w.startswith("pager:") for w in who) for who in pages)
+    if environment == "production":
+        assert tfvars["pager"]["type"] == "pagerduty", "production pages through PagerDuty"
+
+
+def test_an_alert_without_channels_is_found(tmp_path: Path) -> None:
+    copy = tmp_path / "terraform"
+    shutil.copytree(iac.TERRAFORM, copy)
+    _replace(
+        "slos.tf", "notification_channels = local.ticket_channels", "notification_channels = []"
+    )(copy)
+    tfvars = iac.load_tfvars(iac.TERRAFORM / "environments" / "production.tfvars")
+
+    assert iac.alert_channels(iac.load(copy), tfvars)[
+        "google_monitoring_alert_policy.dead_letters"
+    ] == {"other": []}
+    no_emails = iac.alert_channels(iac.load(), {**tfvars, "ticket_emails": []})
+    assert no_emails["google_monitoring_alert_policy.alerts"]["tickets"] == []
 
 
 # The checker must fail on broken copies, or passing it means nothing.
@@ -152,8 +296,8 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "var.firestore_region is not declared",
     ),
     "undeclared local": (
-        _replace("iam.tf", "local.codebase_role_pairs", "local.codebase_role_pair"),
-        "local.codebase_role_pair is not declared",
+        _replace("iam.tf", "local.runtime_grants.project", "local.runtime_grant.project"),
+        "local.runtime_grant is not declared",
     ),
     "Firestore outside the EU": (
         _replace("variables.tf", 'default     = "eur3"', 'default     = "nam5"'),
@@ -187,9 +331,46 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
         _replace("slos.tf", "docs/runbooks/job-success.md", "docs/runbooks/job-sucess.md"),
         "runbook docs/runbooks/job-sucess.md does not exist",
     ),
-    "runtime role outside the allow-list": (
-        _replace("locals.tf", '"roles/datastore.user",', '"roles/datastore.owner",'),
-        "api may not hold roles/datastore.owner",
+    "runtime role the code does not need": (
+        _replace(
+            "locals.tf",
+            'project = ["roles/datastore.user", "roles/cloudtrace.agent"]',
+            'project = ["roles/datastore.owner", "roles/cloudtrace.agent"]',
+        ),
+        "holds roles/datastore.owner on the project, which its code does not need",
+    ),
+    "task function without an invoker for its enqueuer": (
+        _replace(
+            "locals.tf", 'invokes = ["buildExport", "eraseAccount"]', 'invokes = ["buildExport"]'
+        ),
+        "api lacks roles/run.invoker on service eraseAccount, which its code needs",
+    ),
+    "actAs removed": (
+        _replace("locals.tf", "act_as  = true", "act_as  = false"),
+        "lacks roles/iam.serviceAccountUser on its own account",
+    ),
+    "runtime account bound outside local.runtime_iam": (
+        _append(
+            "iam.tf",
+            '\nresource "google_project_iam_member" "sneaky" {\n'
+            '  project = var.project_id\n  role    = "roles/pubsub.editor"\n'
+            '  member  = "serviceAccount:${google_service_account.codebase["api"].email}"\n}\n',
+        ),
+        "google_project_iam_member.sneaky: grants a runtime account outside local.runtime_iam",
+    ),
+    "invoker binding granting another role": (
+        _replace("iam.tf", '  role     = "roles/run.invoker"', '  role     = "roles/run.admin"'),
+        "google_cloud_run_v2_service_iam_member.runtime: role 'roles/run.admin'",
+    ),
+    "alert linking a missing runbook in a map": (
+        _replace("alerts.tf", "docs/runbooks/capacity.md", "docs/runbooks/capacty.md"),
+        "runbook docs/runbooks/capacty.md does not exist",
+    ),
+    "pager left out of the page channels": (
+        _replace(
+            "notifications.tf", "    google_monitoring_notification_channel.pagerduty[*].id,\n", ""
+        ),
+        "local.page_channels does not include the pagerduty channel",
     ),
     "primitive role": (
         _replace("iam.tf", '"roles/run.admin"', '"roles/editor"'),

@@ -80,3 +80,57 @@ def test_each_invocation_starts_with_fresh_context(log_lines: io.StringIO) -> No
     (line,) = lines(log_lines)
     assert line["function"] == "second"
     assert "user" not in line and "platform" not in line
+
+
+def test_a_missing_pseudonym_key_fails_loudly_outside_the_emulators(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in (logs.PSEUDONYM_KEY_SECRET, "FIRESTORE_EMULATOR_HOST", "FUNCTIONS_EMULATOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(logs, "project_id", lambda: "focus-production")
+
+    with pytest.raises(logs.MissingPseudonymKey, match="USER_PSEUDONYM_KEY"):
+        logs.pseudonymous_user_id("uid-ada-123")
+
+    monkeypatch.setenv(logs.PSEUDONYM_KEY_SECRET, "a-long-random-production-key")
+    keyed = logs.pseudonymous_user_id("uid-ada-123")
+    monkeypatch.setattr(logs, "project_id", lambda: "demo-focus")
+    monkeypatch.delenv(logs.PSEUDONYM_KEY_SECRET)
+    # A demo project (never real data) uses the emulator's key; it differs from the real one.
+    assert logs.pseudonymous_user_id("uid-ada-123") != keyed
+
+
+def test_sampled_spans_are_exported_when_the_invocation_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Production batches spans in a background thread that a throttled instance may never run:
+    each sampled invocation flushes its spans before it returns."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from focus.platform import tracing
+
+    exporter = InMemorySpanExporter()
+    # A batch that would wait a minute before exporting on its own.
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=60_000)
+    for var in ("FIRESTORE_EMULATOR_HOST", "FUNCTIONS_EMULATOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(tracing, "_exporter_processor", lambda: processor)
+    tracing._provider.cache_clear()
+    try:
+        sampled = {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}
+        with (
+            tracing.invocation("countCompletedSession", kind="task", carrier=sampled),
+            tracing.span("firestore.sessions.count"),
+        ):
+            pass
+        names = [span.name for span in exporter.get_finished_spans()]
+        assert names == ["firestore.sessions.count", "countCompletedSession"]
+
+        unsampled = {"traceparent": f"00-{'ef' * 16}-{'cd' * 8}-00"}
+        with tracing.invocation("deriveDays", kind="task", carrier=unsampled):
+            pass
+        assert len(exporter.get_finished_spans()) == 2  # nothing recorded, nothing flushed
+    finally:
+        processor.shutdown()
+        tracing._provider.cache_clear()

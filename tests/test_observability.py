@@ -106,13 +106,17 @@ def test_a_pubsub_worker_continues_the_trace_of_the_trigger_that_published(
     assert worker["outcome"] == "ok" and worker["codebase"] == "jobs"
     assert worker["eventAgeMs"] >= 0
     named = trace_spans(trace, until="on_session_completed")
-    trigger, publish, consume = (
+    trigger, enqueue, count, publish, consume = (
         named["on_session_written"],
+        named["tasks.enqueue"],
+        named["countCompletedSession"],
         named["pubsub.publish"],
         named["on_session_completed"],
     )
     assert trigger["parentSpanId"] is None  # Firestore events start the trace
-    assert publish["parentSpanId"] == trigger["spanId"]
+    assert enqueue["parentSpanId"] == trigger["spanId"]  # the hand-off to the retried task
+    assert count["parentSpanId"] == enqueue["spanId"]
+    assert publish["parentSpanId"] == count["spanId"]
     assert consume["parentSpanId"] == publish["spanId"]
     assert named["firestore.hours_saved.add_session"]["parentSpanId"] == consume["spanId"]
     assert worker[SPAN_KEY] == consume["spanId"]

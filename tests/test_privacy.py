@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import block_doc, envelope, session_doc
+from conftest import block_doc, device_doc, envelope, session_doc
 
 from firebase_emulator_harness import EmulatorError, EmulatorSuite, User, assert_denied, wait_for
 from focus.platform import erasure
@@ -19,20 +19,10 @@ from focus.privacy.registry import REGISTRY
 YESTERDAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
 
-def device() -> dict[str, Any]:
-    return {
-        "schemaVersion": 1,
-        "platform": "ios",
-        "appVersion": "3.4.0",
-        "osVersion": "26.1",
-        "lastSeenAt": datetime.now(UTC),
-    }
-
-
 def long_history(firebase: EmulatorSuite, user: User, sessions: int = 12) -> None:
     """A person who used the app a while: every kind of document they can come to own."""
     db = firebase.firestore.as_user(user)
-    db.create(f"users/{user.uid}/devices/iphone-1", device())
+    db.create(f"users/{user.uid}/devices/iphone-1", device_doc())
     db.create(f"users/{user.uid}/blocks/evenings", block_doc("schedule"))
     # Sessions of past hours: devices create them running, so history is seeded by the server.
     history = firebase.firestore.as_owner()
@@ -60,8 +50,11 @@ def long_history(firebase: EmulatorSuite, user: User, sessions: int = 12) -> Non
         envelope({"purpose": "analytics", "granted": True, "policyVersion": "2026-11"}),
         user=user,
     ).unwrap()
+    # Seeded at once, the sessions' counts contend on the profile: one delivery takes the
+    # person's counting turn and counts them all, the others wait for their queue's retry (5 s,
+    # then doubling), so this can take a while on a cold emulator.
     wait_for(
-        lambda: counted_sessions(firebase, user) == sessions, timeout=30, message="history counted"
+        lambda: counted_sessions(firebase, user) == sessions, timeout=90, message="history counted"
     )
     wait_for(
         lambda: len(firebase.firestore.as_owner().query(f"users/{user.uid}/weeks")) >= 1,
@@ -275,7 +268,7 @@ def test_documents_written_with_the_old_token_after_erasure_are_swept_away(
     # A device still holding the token writes straight to Firestore (the rules cannot see the
     # erasure), and a launch that passed its check just before the erasure began re-created the
     # profile.
-    firebase.firestore.as_user(person).create(f"users/{person.uid}/devices/ipad-2", device())
+    firebase.firestore.as_user(person).create(f"users/{person.uid}/devices/ipad-2", device_doc())
     firebase.firestore.as_owner().set(f"users/{person.uid}", {"displayName": "back again"})
     # (No count here: the Tasks emulator runs the erasure's own sweep at once instead of an hour
     # later, so it may already be removing these.)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from conftest import envelope, session_doc
+from conftest import envelope, launched_user, register_device, session_doc
 
 from firebase_emulator_harness import EmulatorSuite, User, assert_denied, wait_for
 
@@ -68,9 +68,9 @@ def test_an_upload_is_merged_scored_and_summarised(firebase: EmulatorSuite, user
 
     assert answer["data"]["days"] == [{"day": day(0), "changed": True, "revision": 1, "score": 96}]
     # Reads: upgrade-gate config (in production once a minute per instance), rate-limit window
-    # and erasure tombstone (one round trip), idempotency key, profile, day. Writes: window, key
-    # claim, day, key answer.
-    assert answer["meta"]["usage"] == {"reads": 6, "writes": 4}
+    # and erasure tombstone (one round trip), idempotency key, profile and device (one round
+    # trip), day. Writes: window, key claim, day, the day-change record, key answer.
+    assert answer["meta"]["usage"] == {"reads": 7, "writes": 5}
     (stored,) = settle(firebase, user, day(0))
     assert stored["totals"] == {"screenTimeMinutes": 90, "pickups": 30, "focusedMinutes": 120}
     assert stored["metGoal"] is True and stored["streak"] == 1
@@ -120,6 +120,7 @@ def test_a_later_measurement_from_the_same_device_supersedes_the_earlier(
 def test_two_devices_add_screen_time_but_not_the_same_focus_session(
     firebase: EmulatorSuite, user: User
 ) -> None:
+    register_device(firebase, user, "mac-1", platform="macos")
     upload(
         firebase, user, report(day(2), screen=70, pickups=30, focused=50), device="iphone-1"
     ).unwrap()
@@ -235,34 +236,29 @@ def test_a_missing_day_without_travel_breaks_the_streak(
     assert streaks == [1, 1]
 
 
-def test_redelivered_day_events_change_nothing(firebase: EmulatorSuite, user: User) -> None:
-    upload(firebase, user, report(day(0), screen=50)).unwrap()
-    (before,) = settle(firebase, user, day(0))
-    shard_total = _community_people(firebase, day(0))
+def test_a_repeated_derivation_changes_nothing(firebase: EmulatorSuite, user: User) -> None:
+    upload(firebase, user, report(day(1), screen=50), report(day(0), screen=60)).unwrap()
+    before = settle(firebase, user, day(1), day(0))
+    week = firebase.firestore.as_owner().get(f"users/{user.uid}/weeks/{_week(day(0))}")
+    profile = firebase.firestore.as_owner().get(f"users/{user.uid}")
 
-    # Any write to the day re-fires its trigger, as a redelivery would.
-    firebase.firestore.as_owner().update(f"users/{user.uid}/days/{day(0)}", {"touched": 1})
-    wait_for(
-        lambda: (firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(0)}") or {}).get(
-            "touched"
-        )
-    )
-    import time
+    # A redelivered task (or the sweep racing it) finds nothing pending and writes nothing.
+    assert firebase.functions.dispatch_task("deriveDays", {"userId": user.uid}) == 200
+    firebase.functions.run_scheduled("sweep_day_changes")
 
-    time.sleep(1.0)
-
-    after = firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(0)}") or {}
-    assert {k: v for k, v in after.items() if k != "touched"} == before
-    assert _community_people(firebase, day(0)) == shard_total == 1
+    assert settle(firebase, user, day(1), day(0)) == before
+    assert firebase.firestore.as_owner().get(f"users/{user.uid}/weeks/{_week(day(0))}") == week
+    assert firebase.firestore.as_owner().get(f"users/{user.uid}") == profile
+    assert firebase.firestore.as_owner().query(f"users/{user.uid}/dayChanges") == []
 
 
 def test_the_community_comparison_places_a_person_among_everyone_that_day(
     firebase: EmulatorSuite,
 ) -> None:
     people = []
-    for n, minutes in enumerate([30, 90, 240, 600]):
-        person = firebase.auth.create_user(f"p{n}@example.com")
-        firebase.functions.call("launch", envelope(), user=person).unwrap()
+    for minutes in [30, 90, 240, 600]:
+        person = launched_user(firebase)
+        account_older_than_a_week(firebase, person)
         upload(firebase, person, report(day(0), screen=minutes)).unwrap()
         people.append(person)
     for person in people:
@@ -325,6 +321,33 @@ def test_days_weeks_and_milestones_are_readable_by_their_owner_only_and_never_cl
         lambda: firebase.firestore.as_user(other).get(f"users/{user.uid}/weeks/{_week(day(0))}")
     )
     assert_denied(lambda: mine.get(f"communityDays/{day(0)}"))
+
+
+def test_an_account_younger_than_a_week_or_a_device_not_registered_does_not_count_in_the_community(
+    firebase: EmulatorSuite,
+) -> None:
+    veteran, newcomer = launched_user(firebase), launched_user(firebase)
+    account_older_than_a_week(firebase, veteran)
+    upload(firebase, veteran, report(day(0), screen=45)).unwrap()
+    upload(firebase, newcomer, report(day(0), screen=45)).unwrap()
+
+    counted, fresh = settle(firebase, veteran, day(0))[0], settle(firebase, newcomer, day(0))[0]
+    unregistered = upload(firebase, veteran, report(day(0), screen=900), device="spoofed-device")
+
+    assert counted["community"]["bucket"] == 3 and "bucket" not in fresh["community"]
+    assert _community_people(firebase, day(0)) == 1
+    assert (unregistered.code, unregistered.error["details"]["reason"]) == (
+        "FAILED_PRECONDITION",
+        "DEVICE_NOT_REGISTERED",
+    )
+    stored = firebase.firestore.as_owner().get(f"users/{veteran.uid}/days/{day(0)}") or {}
+    assert stored["revision"] == 1 and set(stored["devices"]) == {"iphone-1"}
+
+
+def account_older_than_a_week(firebase: EmulatorSuite, person: User) -> None:
+    """Backdate the account (server-owned createdAt) past the community's one-week threshold."""
+    created = datetime.now(UTC) - timedelta(days=30)
+    firebase.firestore.as_owner().update(f"users/{person.uid}", {"createdAt": created})
 
 
 def _week(local_day: str) -> str:

@@ -124,7 +124,8 @@ def test_profile_names_and_settings_are_checked(firebase: EmulatorSuite, owner: 
 
 
 def test_devices_belong_to_their_owner(firebase: EmulatorSuite, owner: User) -> None:
-    db, path = firebase.firestore.as_user(owner), f"users/{owner.uid}/devices/iphone-1"
+    # Not iphone-1: launched_user registers that one (conftest.register_device).
+    db, path = firebase.firestore.as_user(owner), f"users/{owner.uid}/devices/ipad-2"
 
     assert_allowed(lambda: db.create(path, device_doc()))
     assert_allowed(lambda: db.get(path))

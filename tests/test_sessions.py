@@ -1,6 +1,7 @@
 """A focus session's life on the server: counted once when it completes, completed on time even
-when no device says so, and feeding the global hours-saved counter (trigger -> Pub/Sub worker ->
-scheduled roll-up), whatever the order or number of deliveries.
+when no device says so, and feeding the global hours-saved counter (trigger -> count task -> Pub/Sub
+worker -> scheduled roll-up), whatever the order or number of deliveries. Concurrency, early
+tasks and redelivered events: tests/test_no_lost_session.py.
 
 Devices can only start a session now (tests/test_session_integrity.py): sessions of the past are
 seeded with the Admin SDK, as the history a device left behind."""
@@ -152,7 +153,7 @@ def test_a_redelivered_completion_message_adds_to_hours_saved_once(
     marker = firebase.pubsub.publish("session-completed", {**message, "sessionId": "unknown"})
 
     assert marker
-    time.sleep(1.5)  # the three deliveries are no-ops: nothing to wait for but time
+    time.sleep(1.5)  # no-ops (the junk one is dead-lettered): nothing to wait for but time
     assert shard_minutes(firebase, user, "s") == 40
 
 

@@ -56,8 +56,8 @@ ACTIONLINT_BREAKAGES = {
     "unknown runner": ("ci.yml", "runs-on: ubuntu-24.04", "runs-on: ubuntu-2404", "runner-label"),
     "undefined context property": (
         "ci.yml",
-        "ci-${{ github.ref }}",
-        "ci-${{ github.reff }}",
+        "ci-${{ github.workflow }}-${{ github.ref }}",
+        "ci-${{ github.workflow }}-${{ github.reff }}",
         'property "reff" is not defined',
     ),
     "needs a job that does not exist": (
@@ -88,7 +88,7 @@ ZIZMOR_BREAKAGES = {
     ),
     "checkout keeps the token": (
         "ci.yml",
-        "\n        with:\n          persist-credentials: false",
+        "\n          persist-credentials: false",
         "",
         "artipacked",
     ),
@@ -281,6 +281,7 @@ def test_ci_runs_every_check_on_every_push_to_main_and_every_pull_request() -> N
 
     assert ci["on"]["push"] == {"branches": ["main"]}
     assert "pull_request" in ci["on"]
+    assert "workflow_call" in ci["on"], "the deploys call it before deploying"
     assert [".ci/run"] in run, "GitHub runs the one list of checks"
     formatting = ".venv/bin/ruff format --check shared functions harness scripts tests"
     assert formatting.split() in run
@@ -344,7 +345,12 @@ def test_staging_follows_main_and_production_deploys_tags_and_rolls_back() -> No
     assert staging["on"] == {"push": {"branches": ["main"]}}
     assert production["on"]["push"] == {"tags": ["v*"]}
     for caller, environment in ((staging, "staging"), (production, "production")):
-        (job,) = caller["jobs"].values()
+        assert set(caller["jobs"]) == {"ci", "deploy"}
+        job, checks = caller["jobs"]["deploy"], caller["jobs"]["ci"]
+        # Gated on CI: the same checks (ci.yml runs .ci/run) on the commit being deployed.
+        assert checks["uses"] == "./.github/workflows/ci.yml"
+        assert checks["permissions"] == {"contents": "read"}
+        assert job["needs"] == ["ci"]
         assert job["uses"] == "./.github/workflows/deploy.yml"
         assert job["with"]["environment"] == environment
         assert job["with"]["project_id"] == f"focus-{environment}"
@@ -354,5 +360,9 @@ def test_staging_follows_main_and_production_deploys_tags_and_rolls_back() -> No
     # Rollback: run the production deploy by hand with the last good tag (documented).
     assert production["on"]["workflow_dispatch"]["inputs"]["ref"]["required"] is True
     assert production["jobs"]["deploy"]["with"]["ref"] == "${{ inputs.ref || github.ref }}"
+    # A rollback's checks run on the tag being deployed, not on the branch it was started from.
+    assert production["jobs"]["ci"]["with"]["ref"] == "${{ inputs.ref || github.ref }}"
+    ci_checkout = steps(load("ci.yml"))[step_index(load("ci.yml"), uses="actions/checkout")]
+    assert ci_checkout["with"]["ref"] == "${{ inputs.ref || github.ref }}"
     rollback = (ROOT / "docs" / "runbooks" / "rollback.md").read_text()
     assert "Deploy production" in rollback and "update-traffic" in rollback

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from firebase_functions import https_fn
+from flask import Request, Response
+
 from focus.contracts.community import CommunityComparisonRequest, CommunityComparisonResponse
 from focus.contracts.emergency import UseEmergencyPassRequest, UseEmergencyPassResponse
 from focus.contracts.launch import (
@@ -107,18 +110,25 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
     UploadDailyReportsRequest,
     mutating=True,
     per_minute=30,
-    reasons=("DAY_OUT_OF_RANGE", "AS_OF_IN_FUTURE", "AS_OF_BEFORE_DAY", "PROFILE_MISSING"),
+    reasons=(
+        "DAY_OUT_OF_RANGE",
+        "AS_OF_IN_FUTURE",
+        "AS_OF_BEFORE_DAY",
+        "PROFILE_MISSING",
+        "DEVICE_NOT_REGISTERED",
+    ),
 )
 def uploadDailyReports(
     call: Call, request: UploadDailyReportsRequest
 ) -> UploadDailyReportsResponse:
-    """Merge a device's daily totals (late, repeated and multi-device uploads are expected)."""
+    """Merge a registered device's daily totals (late, repeated and multi-device uploads are
+    expected); what they imply (streaks, weeks, community) is derived once per call, shortly after."""
     for index, report in enumerate(request.reports):
         try:
             reports_domain.check_upload_window(report, call.now)
         except InvalidArgument as exc:
             raise exc.within(f"reports.{index}") from exc
-    results = days.upload(call.caller.uid, request.device_id, request.reports)
+    results = days.upload(call.caller.uid, request.device_id, request.reports, call.now)
     return UploadDailyReportsResponse(
         days=[
             DayResult(day=r.day, changed=r.changed, revision=r.revision, score=r.score)
@@ -216,3 +226,11 @@ def setConsent(call: Call, request: SetConsentRequest) -> SetConsentResponse:
         policy_version=consent.policy_version,
         updated_at=consent.updated_at,
     )
+
+
+@https_fn.on_request()
+def health(_: Request) -> Response:
+    """The uptime check's target (infra/terraform/alerts.tf): 200 once this codebase serves
+    requests and reads Firestore with its own identity (one document read, no personal data)."""
+    hours_saved.summary()
+    return Response('{"status":"ok"}', status=200, mimetype="application/json")

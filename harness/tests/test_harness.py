@@ -6,6 +6,7 @@ project's configured rules afterwards.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -261,6 +262,27 @@ def test_calling_a_missing_callable_is_an_emulator_error(firebase: EmulatorSuite
 def test_firing_an_unknown_schedule_is_an_emulator_error(firebase: EmulatorSuite) -> None:
     with pytest.raises(EmulatorError, match="no scheduled function"):
         firebase.functions.run_scheduled("noSuchSchedule")
+
+
+def test_delivering_to_an_unknown_event_function_is_an_emulator_error(
+    firebase: EmulatorSuite,
+) -> None:
+    event = firebase.pubsub.message_event("some-topic", {"n": 1}, attributes={"a": "b"})
+    with pytest.raises(EmulatorError, match="noSuchWorker"):
+        firebase.functions.deliver_event("noSuchWorker", event)
+
+
+def test_a_message_event_is_the_cloud_event_a_subscriber_receives(firebase: EmulatorSuite) -> None:
+    event = firebase.pubsub.message_event(
+        "some-topic", b"raw", attributes={"a": "b"}, message_id="42"
+    )
+
+    assert event["type"] == "google.cloud.pubsub.topic.v1.messagePublished"
+    assert event["source"].endswith(f"/projects/{firebase.project}/topics/some-topic")
+    assert event["id"] == event["data"]["message"]["messageId"] == "42"
+    assert base64.b64decode(event["data"]["message"]["data"]) == b"raw"
+    assert event["data"]["message"]["attributes"] == {"a": "b"}
+    assert event["time"].endswith("Z")
 
 
 def test_wait_for_returns_the_first_truthy_value_and_times_out_with_the_last() -> None:

@@ -39,6 +39,48 @@ locals {
       group   = ["resource.label.subscription_id"]
     },
     {
+      title   = "Cloud Run 5xx and 429 (per service): what our code never logged"
+      filter  = "metric.type=\"run.googleapis.com/request_count\" resource.type=\"cloud_run_revision\" (metric.label.response_code_class=\"5xx\" OR metric.label.response_code=\"429\")"
+      aligner = "ALIGN_RATE"
+      reducer = "REDUCE_SUM"
+      group   = ["resource.label.service_name", "metric.label.response_code"]
+    },
+    {
+      title   = "Request latency p99 at the front end (ms, cold starts included)"
+      filter  = "metric.type=\"run.googleapis.com/request_latencies\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_DELTA"
+      reducer = "REDUCE_PERCENTILE_99"
+      group   = ["resource.label.service_name"]
+    },
+    {
+      title   = "Cold starts: container startup latency p95 (ms)"
+      filter  = "metric.type=\"run.googleapis.com/container/startup_latencies\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_DELTA"
+      reducer = "REDUCE_PERCENTILE_95"
+      group   = ["resource.label.service_name"]
+    },
+    {
+      title   = "Task queue depth"
+      filter  = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" resource.type=\"cloud_tasks_queue\""
+      aligner = "ALIGN_MAX"
+      reducer = "REDUCE_SUM"
+      group   = ["resource.label.queue_id"]
+    },
+    {
+      title   = "Oldest unacked Pub/Sub message (s)"
+      filter  = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" resource.type=\"pubsub_subscription\""
+      aligner = "ALIGN_MAX"
+      reducer = "REDUCE_MAX"
+      group   = ["resource.label.subscription_id"]
+    },
+    {
+      title   = "Transaction attempts aborted (per transaction)"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.transaction_aborts.name}\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_RATE"
+      reducer = "REDUCE_SUM"
+      group   = ["metric.label.transaction"]
+    },
+    {
       title   = "Instances (per service)"
       filter  = "metric.type=\"run.googleapis.com/container/instance_count\" resource.type=\"cloud_run_revision\""
       aligner = "ALIGN_MAX"
@@ -91,7 +133,7 @@ resource "google_monitoring_dashboard" "backend" {
         [
           for index, tile in local.slo_tiles : {
             xPos   = (index % 4) * 3
-            yPos   = 12 + 4
+            yPos   = ceil(length(local.dashboard_tiles) / 2) * 4 + floor(index / 4) * 4
             width  = 3
             height = 4
             widget = {

@@ -1,43 +1,81 @@
 # One runtime service account per codebase (functions pick theirs up through
-# `service_account="focus-<codebase>@"` in focus.platform.runtime), with the project roles in
-# locals.codebase_roles and narrower grants on single resources below. The default compute service
-# account keeps none of these.
+# `service_account="focus-<codebase>@"` in focus.platform.runtime), holding exactly what
+# local.runtime_iam lists (derived from the code and checked by tests/test_infra.py). The default
+# compute service account keeps none of these.
+#
+# Order on a new project: the queue and service bindings name resources `firebase deploy`
+# creates, so apply the accounts first (`terraform apply -target=google_service_account.codebase`),
+# deploy, then apply everything (docs/deploy.md).
 
 resource "google_service_account" "codebase" {
-  for_each     = local.codebase_roles
+  for_each     = local.runtime_iam
   account_id   = "focus-${each.key}"
   display_name = "Focus ${each.key} functions"
   description  = "Runtime identity of the ${each.key} codebase's functions."
 }
 
-resource "google_project_iam_member" "codebase" {
-  for_each = { for pair in local.codebase_role_pairs : "${pair.codebase}/${pair.role}" => pair }
+resource "google_project_iam_member" "runtime" {
+  for_each = local.runtime_grants.project
   project  = var.project_id
-  role     = each.value.role
+  role     = each.value.name
   member   = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
 }
 
-# Triggers publish domain events: on those topics only.
-resource "google_pubsub_topic_iam_member" "triggers_publish" {
-  for_each = local.topics
-  topic    = google_pubsub_topic.events[each.key].id
-  role     = "roles/pubsub.publisher"
-  member   = "serviceAccount:${google_service_account.codebase["triggers"].email}"
+# The Auth user operations a codebase performs (read, update, delete), and nothing else of Auth.
+resource "google_project_iam_custom_role" "runtime" {
+  for_each    = { for codebase, iam in local.runtime_iam : codebase => iam if length(iam.custom) > 0 }
+  role_id     = "focus_${each.key}_runtime"
+  title       = "Focus ${each.key} runtime (Auth users)"
+  description = "The Firebase Auth user operations the ${each.key} codebase performs."
+  permissions = each.value.custom
 }
 
-# Triggers enqueue tasks that run as the jobs identity (Cloud Tasks signs the call with it).
-resource "google_service_account_iam_member" "triggers_act_as_jobs" {
-  service_account_id = google_service_account.codebase["jobs"].name
-  role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.codebase["triggers"].email}"
+resource "google_project_iam_member" "runtime_custom" {
+  for_each = google_project_iam_custom_role.runtime
+  project  = var.project_id
+  role     = each.value.name
+  member   = "serviceAccount:${google_service_account.codebase[each.key].email}"
 }
 
-# Every codebase pseudonymises users in logs with the same key.
-resource "google_secret_manager_secret_iam_member" "pseudonym_key" {
-  for_each  = local.codebase_roles
-  secret_id = google_secret_manager_secret.user_pseudonym_key.id
+resource "google_secret_manager_secret_iam_member" "runtime" {
+  for_each  = local.runtime_grants.secrets
+  secret_id = local.secret_ids[each.value.name]
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.codebase[each.key].email}"
+  member    = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "runtime" {
+  for_each = local.runtime_grants.topics
+  topic    = local.topic_ids[each.value.name]
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
+}
+
+# The queue in front of a task-queue function is named after the function (created by deploy).
+resource "google_cloud_tasks_queue_iam_member" "runtime" {
+  for_each = local.runtime_grants.queues
+  project  = var.project_id
+  location = var.region
+  name     = each.value.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
+}
+
+# A function's Cloud Run service is its name in lower case with `_` as `-` (created by deploy).
+resource "google_cloud_run_v2_service_iam_member" "runtime" {
+  for_each = local.runtime_grants.invokes
+  project  = var.project_id
+  location = var.region
+  name     = replace(lower(each.value.name), "_", "-")
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
+}
+
+resource "google_service_account_iam_member" "runtime_act_as" {
+  for_each           = { for codebase, iam in local.runtime_iam : codebase => iam if iam.act_as }
+  service_account_id = google_service_account.codebase[each.key].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.codebase[each.key].email}"
 }
 
 # Keyless deploys from GitHub Actions: a workload identity pool trusting this repository only.
@@ -105,7 +143,7 @@ resource "google_project_iam_member" "deployer_cloud_build" {
 
 # Deploying functions that run as the codebase identities.
 resource "google_service_account_iam_member" "deployer_act_as" {
-  for_each           = local.codebase_roles
+  for_each           = local.runtime_iam
   service_account_id = google_service_account.codebase[each.key].name
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.deployer.email}"

@@ -4,6 +4,10 @@ locals {
     "session-completed" = { consumer = "on_session_completed" }
   }
 
+  # Task-queue functions that dead-letter what they give up on (focus.platform.messaging.dead_letter)
+  # to the topic `<function>-dead-letter`; scripts/dead-letters replays them as tasks.
+  dead_lettered_tasks = ["countCompletedSession"]
+
   # Bounded retries for every consumer subscription (the Eventarc ones get them at deploy time from
   # `scripts/dead-letters attach`, which uses the same figures).
   pubsub_delivery = {
@@ -12,72 +16,110 @@ locals {
     maximum_backoff       = "600s"
   }
 
-  # Firebase deploy creates the task queue in front of each task-queue function, named after the
-  # function; these mirror the retry configs declared in functions/jobs/main.py (a test checks).
-  task_queues = {
-    "completeSessionAtPlannedEnd" = {
-      max_attempts              = 5
-      min_backoff               = "10s"
-      max_backoff               = "300s"
-      max_concurrent_dispatches = 50
-      max_dispatches_per_second = 500
-    }
-    "eraseAccount" = {
-      max_attempts              = 20
-      min_backoff               = "5s"
-      max_backoff               = "300s"
-      max_concurrent_dispatches = 20
-      max_dispatches_per_second = 50
-    }
-    "buildExport" = {
-      max_attempts              = 5
-      min_backoff               = "30s"
-      max_backoff               = "300s"
-      max_concurrent_dispatches = 10
-      max_dispatches_per_second = 10
-    }
-  }
-
-  # Scheduled functions (functions/jobs/main.py) and their Cloud Scheduler cron.
-  schedules = {
-    "roll_up_hours_saved" = "*/5 * * * *"
-    "roll_up_community"   = "*/10 * * * *"
-    "sweep_uncounted_sessions" = "*/30 * * * *"
-  }
+  # Task queues and Cloud Scheduler jobs are owned by the functions' decorators in
+  # functions/jobs/main.py (`firebase deploy` upserts them): docs/adr/0008-queues-and-schedules.md.
+  # Terraform declares neither; tests/test_infra.py checks that every queue it grants on is a
+  # task-queue function.
 
   # Transient collections whose documents carry `expireAt` (shared/focus/platform/repositories/paths.py).
   ttl_collections = ["shards", "communityDays", "idempotency", "rateLimits", "exports", "chunks", "erasures", "erasureAudit"]
 
-  # Least privilege: project-level roles each codebase's runtime service account gets. Anything
-  # narrower (one topic, one secret, one service account) is granted on that resource instead.
-  # tests/test_infra.py fails on any project role outside this allow-list.
-  codebase_roles = {
-    api = [
-      "roles/datastore.user",
-      "roles/logging.logWriter",
-      "roles/cloudtrace.agent",
-      "roles/monitoring.metricWriter",
-    ]
-    triggers = [
-      "roles/datastore.user",
-      "roles/logging.logWriter",
-      "roles/cloudtrace.agent",
-      "roles/monitoring.metricWriter",
-      "roles/eventarc.eventReceiver",
-      "roles/cloudtasks.enqueuer",
-    ]
-    jobs = [
-      "roles/datastore.user",
-      "roles/logging.logWriter",
-      "roles/cloudtrace.agent",
-      "roles/monitoring.metricWriter",
-      "roles/eventarc.eventReceiver",
-    ]
+  # Least privilege, derived from the code: what each codebase's runtime service account holds,
+  # and on what. tests/test_infra.py derives the same from functions/<codebase>/main.py and the
+  # permissions its Google API calls declare (focus.platform.permissions) and fails on any
+  # difference, either way. iam.tf turns each list into bindings:
+  #   project  predefined roles on the project
+  #   custom   permissions of the codebase's custom role (Auth user operations: no predefined
+  #            role is narrow enough)
+  #   secrets  roles/secretmanager.secretAccessor on these secrets
+  #   topics   roles/pubsub.publisher on these topics
+  #   queues   roles/cloudtasks.enqueuer on the queues of these task-queue functions
+  #   invokes  roles/run.invoker on the Cloud Run services of these functions: the task functions
+  #            it enqueues to (Cloud Tasks calls them with this account's OIDC token) and its own
+  #            event-triggered functions (Eventarc pushes as the function's account)
+  #   act_as   roles/iam.serviceAccountUser on its own account (the Admin SDK signs its tasks
+  #            as the enqueuing account)
+  runtime_iam = {
+    api = {
+      project = ["roles/datastore.user", "roles/cloudtrace.agent"]
+      custom  = ["firebaseauth.users.get", "firebaseauth.users.update"]
+      secrets = ["USER_PSEUDONYM_KEY"]
+      topics  = []
+      queues  = ["buildExport", "eraseAccount"]
+      invokes = ["buildExport", "eraseAccount"]
+      act_as  = true
+    }
+    triggers = {
+      project = ["roles/datastore.user", "roles/cloudtrace.agent", "roles/eventarc.eventReceiver"]
+      custom  = []
+      secrets = ["USER_PSEUDONYM_KEY"]
+      topics  = []
+      queues  = ["completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays"]
+      invokes = [
+        "completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays",
+        "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
+        "on_days_changed",
+      ]
+      act_as = true
+    }
+    jobs = {
+      project = ["roles/datastore.user", "roles/cloudtrace.agent"]
+      custom  = ["firebaseauth.users.get", "firebaseauth.users.update", "firebaseauth.users.delete"]
+      secrets = ["USER_PSEUDONYM_KEY"]
+      topics = [
+        "session-completed", "session-completed-dead-letter", "countCompletedSession-dead-letter",
+      ]
+      queues  = ["completeSessionAtPlannedEnd", "eraseAccount", "buildExport"]
+      invokes = ["completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "on_session_completed"]
+      act_as  = true
+    }
   }
 
-  codebase_role_pairs = flatten([
-    for codebase, roles in local.codebase_roles : [
-      for role in roles : { codebase = codebase, role = role }
+  # The functions each codebase deploys (each is one Cloud Run service) and its max_instances
+  # (start_codebase in functions/<codebase>/main.py); tests/test_infra.py checks both against the
+  # code. Platform SLIs, capacity and no-data alerts select services by these names.
+  functions = {
+    api = [
+      "launch", "useEmergencyPass", "uploadDailyReports", "getCommunityComparison",
+      "deleteAccount", "deleteAccountWeb", "requestExport", "getExport", "setConsent", "health",
     ]
-  ])
+    triggers = [
+      "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
+      "on_days_changed",
+    ]
+    jobs = [
+      "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
+      "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
+      "sweep_uncounted_sessions", "sweep_day_changes",
+    ]
+  }
+  max_instances = {
+    api      = 100
+    triggers = 200
+    jobs     = 100
+  }
+  # Monitoring filter clauses selecting a codebase's Cloud Run services.
+  services_of = {
+    for codebase, names in local.functions : codebase =>
+    "resource.label.service_name=one_of(${join(", ", [for name in names : "\"${replace(lower(name), "_", "-")}\""])})"
+  }
+
+  # local.runtime_iam as one map per binding kind, keyed "<codebase>/<name>" (iam.tf's for_each).
+  runtime_grants = {
+    for kind in ["project", "secrets", "topics", "queues", "invokes"] : kind => merge([
+      for codebase, iam in local.runtime_iam : {
+        for name in iam[kind] : "${codebase}/${name}" => { codebase = codebase, name = name }
+      }
+    ]...)
+  }
+
+  # Every topic by name, for grants on topics.
+  topic_ids = merge(
+    { for key, topic in google_pubsub_topic.events : key => topic.id },
+    { for key, topic in google_pubsub_topic.dead_letter : "${key}-dead-letter" => topic.id },
+    { for key, topic in google_pubsub_topic.task_dead_letter : "${key}-dead-letter" => topic.id },
+  )
+  secret_ids = {
+    USER_PSEUDONYM_KEY = google_secret_manager_secret.user_pseudonym_key.id
+  }
 }

@@ -62,3 +62,28 @@ resource "google_project_iam_member" "pubsub_agent_subscriber" {
   role    = "roles/pubsub.subscriber"
   member  = local.pubsub_service_agent
 }
+
+# Dead letters of task-queue functions: what a task gave up on (a document no model accepts, a
+# failure past its retry age) with the error in its attributes, kept 7 days like the others.
+resource "google_pubsub_topic" "task_dead_letter" {
+  # checkov:skip=CKV_GCP_83: Google-managed encryption, as for the source topics
+  for_each                   = toset(local.dead_lettered_tasks)
+  name                       = "${each.key}-dead-letter"
+  message_retention_duration = "604800s"
+}
+
+resource "google_pubsub_subscription" "task_dead_letter" {
+  for_each                   = toset(local.dead_lettered_tasks)
+  name                       = "${each.key}-dead-letter"
+  topic                      = google_pubsub_topic.task_dead_letter[each.key].id
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+  retain_acked_messages      = false
+  expiration_policy {
+    ttl = ""
+  }
+  retry_policy {
+    minimum_backoff = local.pubsub_delivery.minimum_backoff
+    maximum_backoff = local.pubsub_delivery.maximum_backoff
+  }
+}

@@ -5,10 +5,45 @@
 #   ticket  3 d and 6 h windows both burning > 1x       (on course to spend the whole budget)
 # Every alert's documentation links its runbook (tests/test_infra.py checks the file exists).
 
+#
+# Two sources: the platform's own request metrics (Cloud Run: every request, including those our
+# code never saw: crashes, timeouts, out-of-memory kills, cold starts, requests refused at
+# max_instances), and our `request` log line (business outcomes: which callable, which error
+# code, how old the event was). An outage with no log lines burns the platform SLOs; the no-data
+# alerts in alerts.tf page when even the platform sees no traffic.
 locals {
   requests_metric = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.requests.name}\" AND resource.type=\"cloud_run_revision\""
+  run_requests    = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\""
+  background      = "(${local.services_of.triggers} OR ${local.services_of.jobs})"
 
   slos = {
+    "platform-callable-availability" = {
+      display = "Callable and web requests get no 5xx from Cloud Run (crashes, timeouts, OOM included)"
+      goal    = 0.999
+      runbook = "docs/runbooks/callable-availability.md"
+      good    = "${local.run_requests} AND ${local.services_of.api} AND metric.label.response_code_class!=\"5xx\""
+      total   = "${local.run_requests} AND ${local.services_of.api}"
+      latency = null
+    }
+    "platform-callable-latency" = {
+      display = "Callable and web requests answer within 1 s at the Cloud Run front end (cold starts included)"
+      goal    = 0.99
+      runbook = "docs/runbooks/callable-latency.md"
+      good    = null
+      total   = null
+      latency = {
+        filter = "metric.type=\"run.googleapis.com/request_latencies\" AND resource.type=\"cloud_run_revision\" AND ${local.services_of.api}"
+        max_ms = 1000
+      }
+    }
+    "platform-background-availability" = {
+      display = "Event, task and schedule deliveries get no 5xx from Cloud Run"
+      goal    = 0.995
+      runbook = "docs/runbooks/job-success.md"
+      good    = "${local.run_requests} AND ${local.background} AND metric.label.response_code_class!=\"5xx\""
+      total   = "${local.run_requests} AND ${local.background}"
+      latency = null
+    }
     "callable-availability" = {
       display = "Callables answer without a server error"
       goal    = 0.999
@@ -99,7 +134,7 @@ resource "google_monitoring_alert_policy" "burn_rate" {
   display_name          = "SLO ${each.value.slo}: ${each.value.alert} burn (${var.environment})"
   combiner              = "AND"
   severity              = local.burn_alerts[each.value.alert].severity
-  notification_channels = local.burn_alerts[each.value.alert].page ? var.page_notification_channels : var.ticket_notification_channels
+  notification_channels = local.burn_alerts[each.value.alert].page ? local.page_channels : local.ticket_channels
 
   dynamic "conditions" {
     for_each = [local.burn_alerts[each.value.alert].long, local.burn_alerts[each.value.alert].short]
@@ -130,7 +165,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   display_name          = "Dead letters waiting (${var.environment})"
   combiner              = "OR"
   severity              = "WARNING"
-  notification_channels = var.ticket_notification_channels
+  notification_channels = local.ticket_channels
 
   conditions {
     display_name = "undelivered messages on a dead-letter subscription"
@@ -150,5 +185,40 @@ resource "google_monitoring_alert_policy" "dead_letters" {
     mime_type = "text/markdown"
     subject   = "Focus ${var.environment}: dead letters waiting"
     content   = "Messages failed every delivery attempt and wait on a dead-letter subscription. Runbook: ${var.repository_url}/blob/main/docs/runbooks/dead-letters.md"
+  }
+}
+
+# A function dead-lettered something (an unreadable message, a poison document, a count past its
+# retry age): a fact waits for a fix and a replay. A ticket, like the dead letters waiting.
+resource "google_monitoring_alert_policy" "dead_letters_written" {
+  display_name          = "Dead letters written (${var.environment})"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.ticket_channels
+
+  conditions {
+    display_name = "a function wrote a dead letter"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.dead_letters.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.source", "metric.label.reason"]
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "Focus ${var.environment}: dead letters written"
+    content   = "A function dead-lettered a message or task it can never apply as it is (label reason). Runbook: ${var.repository_url}/blob/main/docs/runbooks/dead-letters.md"
   }
 }

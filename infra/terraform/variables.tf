@@ -28,16 +28,66 @@ variable "firestore_location" {
   }
 }
 
-variable "page_notification_channels" {
-  description = "Monitoring notification channel ids that page the on-call engineer."
+variable "ticket_emails" {
+  description = "Addresses that receive tickets (alerts that can wait for working hours) and a copy of every page."
   type        = list(string)
-  default     = []
+  validation {
+    condition     = length(var.ticket_emails) > 0
+    error_message = "At least one address must receive alerts."
+  }
 }
 
-variable "ticket_notification_channels" {
-  description = "Monitoring notification channel ids that open a ticket (no page)."
-  type        = list(string)
-  default     = []
+variable "pager" {
+  description = <<-EOT
+    The paging channel that wakes the on-call engineer: a PagerDuty service (`pagerduty`) or an
+    SMS number (`sms`, E.164). Its PagerDuty integration key is not here: it comes from the
+    sensitive variable pagerduty_service_key (TF_VAR_pagerduty_service_key at apply time).
+  EOT
+  type = object({
+    type   = string
+    target = string
+  })
+  validation {
+    condition     = contains(["pagerduty", "sms"], var.pager.type)
+    error_message = "pager.type must be pagerduty or sms."
+  }
+}
+
+variable "pagerduty_service_key" {
+  description = "PagerDuty Events API v2 integration key (pager.type = pagerduty). Never committed."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "billing_account" {
+  description = "Billing account id (XXXXXX-XXXXXX-XXXXXX) the project's budget is set on."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", var.billing_account))
+    error_message = "billing_account must be a billing account id (XXXXXX-XXXXXX-XXXXXX)."
+  }
+}
+
+variable "monthly_budget" {
+  description = "Expected monthly spend in whole units of budget_currency; alerts at 50/90/100% and at a 100% forecast."
+  type        = number
+}
+
+variable "budget_currency" {
+  description = "Currency of the billing account."
+  type        = string
+  default     = "EUR"
+}
+
+variable "firestore_app_check" {
+  description = "App Check enforcement on Firestore: ENFORCED (requests without a valid App Check token are refused) or UNENFORCED (metrics only, before a release that sends tokens)."
+  type        = string
+  default     = "ENFORCED"
+  validation {
+    condition     = contains(["ENFORCED", "UNENFORCED"], var.firestore_app_check)
+    error_message = "firestore_app_check must be ENFORCED or UNENFORCED."
+  }
 }
 
 variable "repository_url" {

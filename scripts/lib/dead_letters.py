@@ -1,22 +1,30 @@
-"""Inspect and replay Pub/Sub dead letters; give consumer subscriptions their dead-letter policy.
+"""Inspect and replay dead letters; give consumer subscriptions their dead-letter policy.
 
-Naming (infra/terraform/pubsub.tf): messages that exhaust their deliveries on a subscription of
-topic ``T`` go to topic ``T-dead-letter``, kept on the pull subscription ``T-dead-letter``.
+Naming (infra/terraform/pubsub.tf): dead letters of ``S`` wait on topic ``S-dead-letter``, kept on
+the pull subscription ``S-dead-letter``. ``S`` is a topic (messages that exhausted their deliveries,
+moved there by Pub/Sub, or a message its worker could not read, put there by the worker) or a
+task-queue function (a task it gave up on). Dead letters our functions write carry
+``focusDeadLetter*`` attributes: kind (``pubsub`` or ``task``), reason, error, function.
 
-  dead_letters.py list T [--max N]                  print each dead letter (they stay put)
-  dead_letters.py replay T [--max N] [--message-id ID ...] [--dry-run]
-                                                    republish to T, then acknowledge
+  dead_letters.py list S [--max N]                  print each dead letter (they stay put)
+  dead_letters.py replay S [--max N] [--message-id ID ...] [--dry-run] [--data JSON]
+                                                    republish to topic S (or enqueue the task
+                                                    for function S again), then acknowledge;
+                                                    --data replaces the payload of the one
+                                                    message named (a sender's bug fixed by hand)
   dead_letters.py attach T                          dead-letter policy + retry bounds on every
-                                                    subscription of T that lacks one (deploy step)
+                                                    subscription of topic T lacking them (deploy)
 
 Works against production (application default credentials, ``--project`` or GCLOUD_PROJECT)
-and against the Pub/Sub emulator (``PUBSUB_EMULATOR_HOST``, as scripts/test and scripts/dev set).
+and against the emulators (``PUBSUB_EMULATOR_HOST``, and ``CLOUD_TASKS_EMULATOR_HOST`` to replay
+tasks, as scripts/test and scripts/dev set).
 Payloads can hold user ids: print them to a terminal, never paste them into tickets.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -30,8 +38,17 @@ from google.protobuf import duration_pb2, field_mask_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_LETTER_SUFFIX = "-dead-letter"
-# Pub/Sub's own attributes on a dead letter: dropped on replay (the message starts afresh).
+# Pub/Sub's own attributes on a dead letter, and the ones our functions add
+# (focus.platform.messaging.DEAD_LETTER_*): dropped on replay (the message starts afresh).
 DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
+FOCUS_ATTRIBUTE_PREFIX = "focusDeadLetter"
+KIND_ATTRIBUTE = "focusDeadLetterKind"
+REASON_ATTRIBUTE = "focusDeadLetterReason"
+ERROR_ATTRIBUTE = "focusDeadLetterError"
+FUNCTION_ATTRIBUTE = "focusDeadLetterFunction"
+TASK_KIND = "task"
+# Where the task-queue functions run (focus.platform.environment.REGION).
+REGION = "europe-west1"
 # Keep in step with locals.pubsub_delivery in infra/terraform/locals.tf (tests check).
 MAX_DELIVERY_ATTEMPTS = 10
 MINIMUM_BACKOFF_SECONDS = 10
@@ -52,6 +69,7 @@ def default_project() -> str:
 
 class DeadLetters:
     def __init__(self, project: str, topic: str) -> None:
+        self.project = project
         self.topic = topic
         self.publisher = pubsub_v1.PublisherClient()
         self.subscriber = pubsub_v1.SubscriberClient()
@@ -95,14 +113,66 @@ class DeadLetters:
             request={"subscription": self.subscription, "ack_ids": [ack_id]}
         )
 
-    def republish(self, message: Any) -> str:
+    def republish(self, message: Any, data: bytes | None = None) -> str:
+        """Send the message (or ``data`` in its place) back where it came from: republished to
+        the topic, or, for a task's dead letter, enqueued again for the function. What it
+        became: the new message id, or the task's name."""
         attributes = {
             key: value
             for key, value in message.attributes.items()
-            if not key.startswith(DEAD_LETTER_ATTRIBUTE_PREFIX)
+            if not key.startswith((DEAD_LETTER_ATTRIBUTE_PREFIX, FOCUS_ATTRIBUTE_PREFIX))
         }
-        future = self.publisher.publish(self.topic_path, message.data, **attributes)
+        payload = message.data if data is None else data
+        if message.attributes.get(KIND_ATTRIBUTE) == TASK_KIND:
+            return self.requeue(message.message_id, payload, attributes)
+        future = self.publisher.publish(self.topic_path, payload, **attributes)
         return str(future.result(timeout=PUBLISH_TIMEOUT_S))
+
+    def requeue(self, message_id: str, payload: bytes, headers: dict[str, str]) -> str:
+        """Enqueue the task again, named after the dead letter: replaying one twice (a failure
+        between enqueue and acknowledge) enqueues it once. ``headers`` keep its trace."""
+        from firebase_admin import exceptions as admin_errors
+        from firebase_admin import functions
+
+        name = hashlib.sha256(f"replay\x1f{self.topic}\x1f{message_id}".encode()).hexdigest()
+        queue = functions.task_queue(
+            f"locations/{REGION}/functions/{self.topic}", app=admin_app(self.project)
+        )
+        options = functions.TaskOptions(task_id=name, headers=headers)
+        try:
+            queue.enqueue({"data": json.loads(payload)}, options)
+        except (admin_errors.AlreadyExistsError, admin_errors.ConflictError):
+            pass  # replayed before: the task exists (the emulator answers a bare 409)
+        except ValueError as exc:
+            # The Tasks emulator echoes a named task's name in a shape the Admin SDK 7.7 cannot
+            # parse, although it queued the task (focus.platform.messaging.enqueue, same case).
+            if not (os.environ.get("CLOUD_TASKS_EMULATOR_HOST") and str(exc) == BAD_NAME):
+                raise
+        return f"task {name}"
+
+
+BAD_NAME = "Invalid resource name format."
+
+
+def admin_app(project: str) -> Any:
+    """The Admin SDK app: application default credentials, or none against the emulators."""
+    import firebase_admin
+
+    try:
+        return firebase_admin.get_app()
+    except ValueError:
+        pass
+    credential: Any = None
+    if os.environ.get("CLOUD_TASKS_EMULATOR_HOST"):
+        from firebase_admin import credentials
+        from google.auth.credentials import AnonymousCredentials
+
+        class EmulatorCredential(credentials.Base):  # type: ignore[misc]
+            def get_credential(self) -> AnonymousCredentials:
+                return AnonymousCredentials()  # type: ignore[no-untyped-call]
+
+        credential = EmulatorCredential()
+    return firebase_admin.initialize_app(credential, {"projectId": project})
 
 
 def describe(received: Any) -> dict[str, Any]:
@@ -113,6 +183,10 @@ def describe(received: Any) -> dict[str, Any]:
         "publishTime": message.publish_time.isoformat() if message.publish_time else None,
         "deliveryAttempts": attributes.get("CloudPubSubDeadLetterSourceDeliveryCount"),
         "sourceSubscription": attributes.get("CloudPubSubDeadLetterSourceSubscription"),
+        "kind": attributes.get(KIND_ATTRIBUTE, "pubsub"),
+        "reason": attributes.get(REASON_ATTRIBUTE),
+        "error": attributes.get(ERROR_ATTRIBUTE),
+        "function": attributes.get(FUNCTION_ATTRIBUTE),
         "attributes": attributes,
         "data": message.data.decode(errors="replace")[:SHOWN_DATA_CHARS],
     }
@@ -129,7 +203,9 @@ def list_command(letters: DeadLetters, limit: int) -> int:
     return 0
 
 
-def replay_command(letters: DeadLetters, limit: int, only: set[str], dry_run: bool) -> int:
+def replay_command(
+    letters: DeadLetters, limit: int, only: set[str], dry_run: bool, data: bytes | None = None
+) -> int:
     received = list(letters.pull(limit))
     replayed, kept = 0, []
     try:
@@ -142,7 +218,7 @@ def replay_command(letters: DeadLetters, limit: int, only: set[str], dry_run: bo
                 continue
             # Publish first, acknowledge after: a failure in between replays it twice, which the
             # idempotent workers absorb; the other order could lose it.
-            new_id = letters.republish(item.message)
+            new_id = letters.republish(item.message, data)
             letters.acknowledge(item.ack_id)
             replayed += 1
             print(json.dumps({"replayed": message_id, "as": new_id, "to": letters.topic_path}))
@@ -199,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     replay = commands.choices["replay"]
     replay.add_argument("--message-id", action="append", default=[], help="only these (repeat)")
     replay.add_argument("--dry-run", action="store_true", help="show, change nothing")
+    replay.add_argument(
+        "--data",
+        default=None,
+        help="JSON to replay instead of the payload of the one message named by --message-id",
+    )
     args = parser.parse_args(argv)
     if args.topic.endswith(DEAD_LETTER_SUFFIX):
         parser.error(f"name the original topic, not {args.topic}")
@@ -206,7 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         return list_command(letters, args.max)
     if args.command == "replay":
-        return replay_command(letters, args.max, set(args.message_id), args.dry_run)
+        data = None
+        if args.data is not None:
+            if len(args.message_id) != 1:
+                parser.error("--data replaces one message's payload: name it with --message-id")
+            try:
+                data = json.dumps(json.loads(args.data)).encode()
+            except ValueError as exc:
+                parser.error(f"--data is not JSON: {exc}")
+        return replay_command(letters, args.max, set(args.message_id), args.dry_run, data)
     return attach_command(letters)
 
 

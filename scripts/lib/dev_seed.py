@@ -71,6 +71,17 @@ def _reports(suite: EmulatorSuite, user: User, timezone: str, minutes: int, now:
         }
         for day in range(7, -1, -1)
     ]
+    # The app registers its install on first launch; reports come only from a registered device.
+    suite.firestore.as_user(user).set(
+        f"users/{user.uid}/devices/demo-iphone",
+        {
+            "schemaVersion": 1,
+            "platform": "ios",
+            "appVersion": IPHONE["appVersion"],
+            "osVersion": "26.1",
+            "lastSeenAt": now,
+        },
+    )
     request = {
         "apiVersion": API_VERSION,
         "client": IPHONE,

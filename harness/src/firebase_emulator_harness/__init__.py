@@ -4,7 +4,8 @@ The Python counterpart of ``@firebase/rules-unit-testing``: it knows nothing abo
 It discovers the running emulators through the hub, clears Firestore and Auth, creates users with
 real ID tokens, calls callable functions over HTTP as the mobile SDKs do, reads and writes
 Firestore *as a user* (security rules enforced) or as the owner (rules bypassed), publishes to
-Pub/Sub, fires scheduled functions, disables background triggers, loads rules and fetches the
+Pub/Sub, fires scheduled functions, delivers an event to an event function again (the retries
+the emulators never make), disables background triggers, loads rules and fetches the
 rule-coverage report.
 
 Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``EmulatorSuite`` yourself.

@@ -135,19 +135,10 @@ class FunctionsEmulator:
     ) -> int:
         """Fire the scheduled function ``name`` once, as Cloud Scheduler would; the HTTP status.
 
-        The emulator never ticks schedules. They run on the background-trigger route under the key
-        ``<region>-<name>-<generation>`` (the generation rises with each hot reload), so the key is
-        looked up first. The request carries the headers Cloud Scheduler sends.
+        The emulator never ticks schedules. They run on the background-trigger route (see
+        ``_background_key``). The request carries the headers Cloud Scheduler sends.
         """
-        prefix = f"{region or self.region}-{name}-"
-        keys = [
-            k for k in self._trigger_keys() if k.startswith(prefix) and k[len(prefix) :].isdigit()
-        ]
-        if not keys:
-            raise EmulatorError(
-                f"no scheduled function {name!r} is loaded in region {region or self.region}"
-            )
-        key = max(keys, key=lambda k: int(k[len(prefix) :]))
+        key = self._background_key(name, region, what="scheduled function")
         when = (at or datetime.now(UTC)).astimezone(UTC)
         response = session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/{key}",
@@ -163,6 +154,40 @@ class FunctionsEmulator:
                 f"scheduled {name}: {response.status_code} {response.text[:500]}",
                 status=response.status_code,
             )
+        return response.status_code
+
+    def _background_key(self, name: str, region: str | None, *, what: str) -> str:
+        """The emulator's key for a background (event or scheduled) function: it serves them on
+        ``/functions/projects/<project>/triggers/<region>-<name>-<generation>``, where the
+        generation rises with each hot reload; the newest one is live."""
+        prefix = f"{region or self.region}-{name}-"
+        keys = [
+            k for k in self._trigger_keys() if k.startswith(prefix) and k[len(prefix) :].isdigit()
+        ]
+        if not keys:
+            raise EmulatorError(f"no {what} {name!r} is loaded in region {region or self.region}")
+        return max(keys, key=lambda k: int(k[len(prefix) :]))
+
+    def deliver_event(self, name: str, event: dict[str, Any], *, region: str | None = None) -> int:
+        """Deliver ``event`` to the event-triggered function ``name`` now, directly over the
+        function's HTTP endpoint, as the platform does on every (re)delivery; the HTTP status:
+        2xx when the handler succeeded, 5xx when it raised (not raised here: a failure is what a
+        retry test is after). 204 means background triggers are disabled.
+
+        ``event`` is a CloudEvent in structured JSON (``specversion``, ``id``, ``source``,
+        ``type``, ``time``, ``data``), e.g. ``PubSubEmulator.message_event(...)``. The emulators
+        never retry a failed event function (a Pub/Sub delivery is acknowledged even when the
+        function raised), so a test shows the retry path by delivering the same event again:
+        that a handler failing once and then succeeding applies the event exactly once, and that
+        a duplicate delivery changes nothing.
+        """
+        key = self._background_key(name, region, what="event function")
+        response = session().post(
+            f"{self.base_url}/functions/projects/{self.project}/triggers/{key}",
+            json=event,
+            headers={"Content-Type": "application/cloudevents+json; charset=UTF-8"},
+            timeout=TIMEOUT_S,
+        )
         return response.status_code
 
     @contextmanager

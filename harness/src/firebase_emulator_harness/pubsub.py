@@ -1,9 +1,11 @@
-"""Publishing to the Pub/Sub emulator over its REST API."""
+"""Publishing to the Pub/Sub emulator over its REST API, and the CloudEvents its messages become."""
 
 from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from firebase_emulator_harness.errors import EmulatorError
@@ -24,6 +26,47 @@ class PubSubEmulator:
             raise EmulatorError(
                 f"create topic {topic}: {response.text}", status=response.status_code
             )
+
+    def message_event(
+        self,
+        topic: str,
+        data: bytes | str | dict[str, Any] | list[Any],
+        *,
+        attributes: dict[str, str] | None = None,
+        message_id: str | None = None,
+        published: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The CloudEvent (structured JSON) a function subscribed to ``topic`` receives for one
+        published message, shaped as the Emulator Suite delivers it
+        (``google.cloud.pubsub.topic.v1.messagePublished``), without publishing anything.
+
+        Hand it to ``FunctionsEmulator.deliver_event`` to deliver the same message more than once
+        (a redelivery after a failure, a duplicate). ``message_id`` defaults to a fresh one."""
+        if isinstance(data, (dict, list)):
+            data = json.dumps(data)
+        payload = data.encode() if isinstance(data, str) else data
+        message_id = message_id or str(uuid.uuid4().int % 10**16)
+        when = (published or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+        when = when.replace("+00:00", "Z")
+        message = {
+            "messageId": message_id,
+            "message_id": message_id,
+            "publishTime": when,
+            "publish_time": when,
+            "attributes": attributes or {},
+            "data": base64.b64encode(payload).decode(),
+        }
+        return {
+            "specversion": "1.0",
+            "id": message_id,
+            "time": when,
+            "type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "source": f"//pubsub.googleapis.com/projects/{self.project}/topics/{topic}",
+            "data": {
+                "message": message,
+                "subscription": f"projects/{self.project}/subscriptions/emulator-{topic}",
+            },
+        }
 
     def publish(
         self, topic: str, data: bytes | str | dict[str, Any] | list[Any], **attributes: str

@@ -1,2 +1,16 @@
 project_id  = "focus-staging"
 environment = "staging"
+
+# Staging pages nobody at night: its "pages" are text messages to the backend lead's team phone
+# during the working day rota, its tickets go to the team address (docs/operations.md).
+ticket_emails = ["backend-staging@focus.app"]
+pager = {
+  type   = "sms"
+  target = "+31200000000"
+}
+
+# The billing account (Billing > Account management): set before the first apply; the
+# placeholder fails validation on purpose.
+billing_account     = "SET-BEFORE-APPLY"
+monthly_budget      = 300
+firestore_app_check = "ENFORCED"

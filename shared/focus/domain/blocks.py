@@ -14,6 +14,11 @@ device gave it, per device, and never interpreted here.
 strict, never looser (``tightens``): the selection only grows, a schedule only covers more, a
 time limit only falls, an app lock only gets stricter; the name stays editable. ``firestore.rules``
 enforces the same relation on device writes (``hardcoreTightened``).
+
+**At most ``MAX_BLOCKS_PER_PERSON`` blocks.** Rules cannot count a collection, so the server
+counts after each creation and removes a block created over the cap (``over_cap``); blocks that
+already exist, hardcore ones above all, are never removed for it. The cap also bounds what the
+emergency pass writes in its one transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ MAX_TOKENS_PER_DEVICE = 500
 MAX_TOKEN_LENGTH = 1024
 MAX_DEVICES_PER_SELECTION = 10
 MAX_VACATION_DAYS = 30
+# Generous for people (a few schedules, limits and locks; typically < 20), small enough that the
+# emergency pass suspends them all in one transaction (500 writes) with its sessions.
+MAX_BLOCKS_PER_PERSON = 100
 
 Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 HourMinute = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -206,3 +214,9 @@ def tightens(before: Block, after: Block) -> bool:
     if after.app_lock is not None and before.app_lock is not None:
         return after.app_lock.at_least_as_strict_as(before.app_lock)
     return False  # unreachable for valid blocks: each carries exactly its kind's rule
+
+
+def over_cap(blocks_stored: int) -> bool:
+    """Whether a person now holding ``blocks_stored`` blocks, counting the one just created,
+    holds more than they may: the new one is then removed."""
+    return blocks_stored > MAX_BLOCKS_PER_PERSON

@@ -2,17 +2,18 @@
 
 It is kept on the server (in the profile), so reinstalling the app or switching devices does not
 bring it back; using it ends every active session and suspends every time limit and app lock
-until the end of the person's local day.
+until the end of the person's local day, as the day boundary in effect draws it
+(``focus.domain.local_days``: a settings change only moves it from the next local day on).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from focus.domain.errors import FailedPrecondition
+from focus.domain.local_days import DayBoundary
 from focus.domain.model import Document, utc_text
 
 PASS_PERIOD = timedelta(days=7)
@@ -42,9 +43,10 @@ def use(emergency_pass: EmergencyPass, now: datetime) -> EmergencyPass:
 
 
 def end_of_local_day(now: datetime, timezone: str, day_start_hour: int) -> datetime:
-    """The next moment the person's day starts again (their timezone and day-start hour)."""
-    local = now.astimezone(ZoneInfo(timezone))
-    start = local.replace(hour=day_start_hour, minute=0, second=0, microsecond=0)
-    if start <= local:
-        start += timedelta(days=1)
-    return start
+    """The next moment the person's day starts again (their timezone and day-start hour).
+
+    The pass takes these from the boundary in effect (``Profile.day_boundary_at``), never from
+    settings the person may have changed a moment ago."""
+    return DayBoundary(
+        timezone=timezone, day_start_hour=day_start_hour, week_starts_on=1
+    ).next_day_start(now)

@@ -5,18 +5,21 @@ Schema versions (docs/data-model.md, "Schema evolution"):
 1. the first shape.
 2. ``settings.weekStartsOn`` (ISO weekday, 1 = Monday ... 7 = Sunday), first derived from the
    locale; the person may change it. Readers accept version 1 through ``upgrade_from_v1``.
+
+``dayBoundary`` (server-owned, ``focus.domain.local_days``) came later without a new version: it
+is optional, and a profile without it treats its current settings as the boundary in effect.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from pydantic import AfterValidator, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, model_validator
 
 from focus.domain.emergency import EmergencyPass
+from focus.domain.local_days import BoundaryRecord, DayBoundary
+from focus.domain.local_days import Timezone as Timezone  # re-exported: reports type with it
 from focus.domain.locales import first_day_of_week
 from focus.domain.model import Document, upgraded
 from focus.domain.sessions import FocusInterval
@@ -24,19 +27,6 @@ from focus.domain.sessions import FocusInterval
 PROFILE_SCHEMA_VERSION = 2
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_LOCALE = "en"
-
-
-def _known_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise PydanticCustomError(
-            "unknown_timezone", "unknown IANA timezone {name}", {"name": name[:64]}
-        ) from exc
-    return name
-
-
-Timezone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_timezone)]
 
 
 class Settings(Document):
@@ -56,6 +46,14 @@ class Settings(Document):
         # App versions from before profile v2 may replace the whole settings map without this
         # field (the rules let them during the rollout): derive it as the migration did.
         return with_week_start(data) if isinstance(data, dict) else data
+
+    def day_boundary(self) -> DayBoundary:
+        """Where these settings would begin the person's days and weeks (``local_days``)."""
+        return DayBoundary(
+            timezone=self.timezone,
+            day_start_hour=self.day_start_hour,
+            week_starts_on=self.week_starts_on,
+        )
 
 
 def with_week_start(settings: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +122,9 @@ class Profile(Document):
     entitlements: Entitlements = Field(default_factory=Entitlements)
     emergency_pass: EmergencyPass = Field(default_factory=EmergencyPass)
     sync: SyncMarker = Field(default_factory=SyncMarker)
+    # Server-owned: the day boundary in effect and a pending change (focus.domain.local_days).
+    # Profiles from before it have none: their settings are in effect.
+    day_boundary: BoundaryRecord | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +136,16 @@ class Profile(Document):
         return self.entitlements.pro and (
             self.entitlements.pro_until is None or now < self.entitlements.pro_until
         )
+
+    def boundary_record(self) -> BoundaryRecord:
+        """The stored record, or for a profile without one its settings as the boundary in
+        effect."""
+        return self.day_boundary or BoundaryRecord(in_effect=self.settings.day_boundary())
+
+    def day_boundary_at(self, now: datetime) -> DayBoundary:
+        """Where the person's days and weeks begin at ``now``: what the server observed, with a
+        settings change taking effect from the next local day."""
+        return self.boundary_record().at(now)
 
 
 def new_profile(*, now: datetime, timezone: str | None, locale: str | None) -> Profile:
@@ -153,4 +164,9 @@ def new_profile(*, now: datetime, timezone: str | None, locale: str | None) -> P
             continue
         usable[field] = hint
     # Validated once, together, so the week's first day follows the device's locale.
-    return Profile(created_at=now, settings=Settings.model_validate(usable))
+    settings = Settings.model_validate(usable)
+    return Profile(
+        created_at=now,
+        settings=settings,
+        day_boundary=BoundaryRecord(in_effect=settings.day_boundary()),
+    )

@@ -70,9 +70,10 @@ class DayTotals(Document):
 
 
 class CommunityMark(Document):
-    """Which histogram bucket this day counts in, as of which revision (server-owned)."""
+    """Which histogram bucket this day counts in, as of which revision (server-owned); no bucket
+    when the person does not count in the community that day (focus.domain.derivation)."""
 
-    bucket: int
+    bucket: int | None = None
     revision: int
 
 
@@ -86,7 +87,7 @@ class Day(Document):
     met_goal: bool = False
     score: int = 0
     revision: int = 0
-    # Derived by the day trigger: the run of goal-meeting days ending here.
+    # Derived after each upload (focus.domain.derivation): the run of goal-meeting days ending here.
     streak: int | None = None
     community: CommunityMark | None = None
 

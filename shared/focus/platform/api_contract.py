@@ -49,6 +49,11 @@ REASONS = (
     ),
     ("FAILED_PRECONDITION", "UPGRADE_REQUIRED", "build too old; `minimumBuild`, `updateUrl`"),
     ("FAILED_PRECONDITION", "PROFILE_MISSING", "call `launch` once first"),
+    (
+        "FAILED_PRECONDITION",
+        "DEVICE_NOT_REGISTERED",
+        "write `users/{uid}/devices/{deviceId}` before uploading its reports",
+    ),
     ("FAILED_PRECONDITION", "EMERGENCY_PASS_USED", "used this week; `nextAvailableAt`"),
     ("NOT_FOUND", "EXPORT_NOT_FOUND", "no such export (kept 7 days)"),
     ("RESOURCE_EXHAUSTED", "RATE_LIMITED", "too many calls; `retryAfterSeconds`"),
@@ -58,6 +63,18 @@ REASONS = (
         "the account is being erased or was erased; `state` (`erasing`, `erased`). Sign out",
     ),
     ("ABORTED", "REQUEST_IN_PROGRESS", "the same key is still being served: retry it shortly"),
+    (
+        "ABORTED",
+        "CONTENTION",
+        "too many concurrent changes to the same data (e.g. several devices uploading at once); "
+        "nothing was applied. `retryAfterSeconds`: retry with the same idempotency key",
+    ),
+    (
+        "UNAVAILABLE",
+        "TEMPORARILY_UNAVAILABLE",
+        "the database timed out or was unavailable; nothing was applied or the retry replays it. "
+        "`retryAfterSeconds`: retry with the same idempotency key",
+    ),
 )
 
 
@@ -129,6 +146,13 @@ def _markdown() -> str:
         "  FAILED_PRECONDITION `UPGRADE_REQUIRED` on every call.",
         "- **Idempotency**: mutating callables need `idempotencyKey`: a fresh random id per",
         "  request, the same one on retries (the first answer is replayed; nothing is applied twice).",
+        "- **Retrying**: ABORTED (`CONTENTION`, `REQUEST_IN_PROGRESS`) and UNAVAILABLE",
+        "  (`TEMPORARILY_UNAVAILABLE`) are transient and any callable may answer them. Wait",
+        "  `details.retryAfterSeconds` (when given; else about a second), add a random fraction of",
+        "  it, then send the same request again with the same idempotency key; double the wait on",
+        "  each further failure and give up (keep the data for later) after about a minute. The",
+        "  server already retried the contended transaction several times with backoff; a retry",
+        "  with the same key is never applied twice. Other codes are final for that request.",
         "- **Rate limits**: per person and callable, per minute; RESOURCE_EXHAUSTED `RATE_LIMITED`.",
         "- **App Check**: enforced in production (not on the emulator).",
         "- **Deleting the account**: after `deleteAccount` answers (`state: erasing`), sign out",

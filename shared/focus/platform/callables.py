@@ -40,7 +40,12 @@ from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
 from focus.domain.model import Contract, utc_text
 from focus.platform import client_gate, erasure, idempotency, logs, rate_limits, store, tracing
 from focus.platform.environment import is_emulated
-from focus.platform.errors import error_code, invalid_request, to_https_error
+from focus.platform.errors import (
+    CONTENTION,
+    TEMPORARILY_UNAVAILABLE,
+    invalid_request,
+    to_https_error,
+)
 
 
 @dataclass(frozen=True)
@@ -75,16 +80,27 @@ class CallableSpec:
 
 
 CALLABLES: dict[str, CallableSpec] = {}
-COMMON_ERRORS = ("INVALID_ARGUMENT", "UNAUTHENTICATED", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED")
+# ABORTED / UNAVAILABLE: every callable runs transactions (the rate-limit window at least), and
+# contention or a deadline answers a retryable code, never INTERNAL (focus.platform.errors).
+COMMON_ERRORS = (
+    "INVALID_ARGUMENT",
+    "UNAUTHENTICATED",
+    "FAILED_PRECONDITION",
+    "RESOURCE_EXHAUSTED",
+    "ABORTED",
+    "UNAVAILABLE",
+)
 COMMON_REASONS = (
     "SCHEMA_VIOLATION",
     "INVALID_VALUE",
     "UNSUPPORTED_API_VERSION",
     "UPGRADE_REQUIRED",
     "RATE_LIMITED",
+    CONTENTION,
+    TEMPORARILY_UNAVAILABLE,
 )
 ERASED_REASONS = ("ACCOUNT_ERASED",)  # every callable but those that serve erased callers
-MUTATING_ERRORS = ("ABORTED",)
+MUTATING_ERRORS = ("ABORTED",)  # REQUEST_IN_PROGRESS (already common: listed once)
 MUTATING_REASONS = ("IDEMPOTENCY_KEY_REQUIRED", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS")
 
 Req = TypeVar("Req", bound=Contract)
@@ -150,7 +166,9 @@ def mobile_callable(
             response=response_model,
             mutating=mutating,
             per_minute=per_minute,
-            errors=COMMON_ERRORS + (MUTATING_ERRORS if mutating else ()) + errors,
+            errors=tuple(
+                dict.fromkeys(COMMON_ERRORS + (MUTATING_ERRORS if mutating else ()) + errors)
+            ),
             reasons=COMMON_REASONS
             + (() if serves_erased else ERASED_REASONS)
             + (MUTATING_REASONS if mutating else ())
@@ -212,16 +230,18 @@ def mobile_callable(
                     answer["meta"]["usage"] = usage.as_dict()  # lets tests pin each flow's cost
                 return answer
             except Exception as exc:
-                code = error_code(exc)
+                error = to_https_error(exc)
+                code = error.code.name
                 outcome = "client_error" if code != "INTERNAL" else "error"
                 if code == "INTERNAL" and not isinstance(exc, (DomainError, https_fn.HttpsError)):
                     log.exception("unhandled error", errorType=type(exc).__name__)
-                reason = exc.details.get("reason") if isinstance(exc, DomainError) else None
+                details = error.details if isinstance(error.details, dict) else {}
+                reason = details.get("reason")
                 if code != "INTERNAL" and (
                     code not in spec.errors or (reason is not None and reason not in spec.reasons)
                 ):
                     log.error("undeclared error", errorCode=code, reason=reason)
-                raise to_https_error(exc) from exc
+                raise error from exc
             finally:
                 log.info(
                     "request",
@@ -231,6 +251,7 @@ def mobile_callable(
                     latencyMs=round((time.perf_counter() - started) * 1000, 1),
                     firestoreReads=usage.reads,
                     firestoreWrites=usage.writes,
+                    transactionAborts=usage.aborts,  # contention, per call (scripts/bench-contention)
                 )
 
         invoke.__name__ = name
@@ -298,6 +319,8 @@ def _once(
         idempotency.record(uid, key, idempotency.StoredAnswer(None, exc.to_answer()))
         raise
     except Exception:
+        # Unexpected or transient (contention, a deadline): forget the claim, so the app's retry
+        # with the same key runs the call again instead of replaying a failure.
         idempotency.release(uid, key)
         raise
     idempotency.record(uid, key, idempotency.StoredAnswer(data, None))

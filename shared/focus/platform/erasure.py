@@ -4,12 +4,18 @@
 the uid, so asking twice starts one erasure) together with its pseudonymous record in
 ``erasureAudit/{erasureId}``, disables the Auth account, revokes its refresh tokens and enqueues
 the ``eraseAccount`` task. ``run_step`` then deletes the person's documents deepest first, a
-batch at a time; each batch deletes its documents *and* records the progress in one atomic write
-(conditional on the progress it read, so two runners never count a batch twice), so a crash
-between batches loses nothing and repeats nothing. When nothing is left under ``users/{uid}``,
-external sinks are erased and the Auth user deleted; the audit record (times and counts, no
-personal data) is completed and the progress document, the last holder of the uid, deleted.
-Anonymous aggregates (hours saved, the community histogram) keep their totals.
+batch at a time; each batch is one transaction that reads the batch's documents, deletes those
+that exist and adds exactly those to the progress counts, so a crash between batches loses
+nothing and repeats nothing, and a document deleted by someone else meanwhile is never counted.
+When nothing is left under ``users/{uid}``, external sinks are erased and the Auth user deleted;
+the audit record (times and counts, no personal data) is completed and the progress document,
+the last holder of the uid, deleted. Anonymous aggregates (hours saved, the community histogram)
+keep their totals.
+
+One delivery works at a time: the task holds the lease on the progress document (``leased``,
+``focus.platform.leases``) and each step checks it in its transaction; a duplicate delivery
+running at the same moment fails with ``LeaseHeld`` and the queue retries it later (a no-op
+once the erasure is finished).
 
 Erasure is final:
 
@@ -33,17 +39,18 @@ Erasure is final:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from google.cloud import firestore as gcf
 
-from focus.platform import clients, logs, messaging, store, tracing
+from focus.platform import clients, leases, logs, messaging, store, tracing
 from focus.privacy.registry import REGISTRY
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference, DocumentSnapshot
+    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
 
 ERASURES = "erasures"
 AUDIT = "erasureAudit"
@@ -57,6 +64,9 @@ SWEEP_AFTER = timedelta(hours=1, minutes=5)
 # The task retries failures with backoff; an erasure that has not moved for this long gets a new
 # task when the person (or support) asks again. Steps are safe to run twice at once.
 STALLED_AFTER = timedelta(minutes=10)
+# A task works for ERASE_STEP_BUDGET_SECONDS (30 s, functions/jobs/main.py) and renews the lease
+# at every step; a holder that died keeps a duplicate waiting at most this long.
+LEASE = timedelta(minutes=2)
 
 State = Literal["erasing", "erased"]
 
@@ -114,8 +124,7 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
     ref = db.document(f"{ERASURES}/{eid}")
     audit_ref = db.document(f"{AUDIT}/{eid}")
 
-    @gcf.transactional
-    def run(tx: gcf.Transaction) -> tuple[Requested, int | None]:
+    def run(tx: Transaction) -> tuple[Requested, int | None]:
         progress, audit = store.get_all([ref, audit_ref], tx)
         out = store.writes(tx)
         if progress.exists:
@@ -148,8 +157,7 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
             out.create(audit_ref, _audit_start(now, via, now))
         return Requested(eid, not audit.exists, "erasing"), 0
 
-    result: tuple[Requested, int | None] = run(db.transaction())
-    answer, attempt = result
+    answer, attempt = store.transactional(run, name="erasure.request")
     if answer.state == "erasing":
         _lock_out(uid)
     if attempt is not None and enqueue:
@@ -214,19 +222,42 @@ def _counts(refs: list[Any], field: str) -> dict[str, int]:
     return counts
 
 
+@contextmanager
+def leased(eid: str, now: datetime) -> Iterator[str | None]:
+    """Hold the erasure's lease for the block: the holder id to pass to ``run_step``, or None
+    when no erasure is in progress (finished: a redelivered task has nothing to do). Raises
+    ``leases.LeaseHeld`` while another delivery works on it; released when the block ends."""
+    ref = clients.firestore().document(f"{ERASURES}/{eid}")
+    holder = leases.new_holder()
+    if leases.acquire(ref, holder, now, LEASE) is None:
+        yield None
+        return
+    try:
+        yield holder
+    finally:
+        leases.release(ref, holder)  # a no-op once the erasure finished (no progress document)
+
+
 @tracing.traced("firestore.erasure.run_step")
 def run_step(
-    eid: str, now: datetime, batch_size: int = MAX_BATCH, *, sweep_uid: str | None = None
+    eid: str,
+    now: datetime,
+    batch_size: int = MAX_BATCH,
+    *,
+    holder: str | None = None,
+    sweep_uid: str | None = None,
 ) -> StepResult:
     """Delete one batch of the person's documents, or finish the erasure if none are left.
 
-    With ``sweep_uid`` (the sweep task, after ``SWEEP_AFTER``): delete a batch of whatever was
-    written under that erased user's id after the erasure."""
+    ``holder``: the lease holder (``leased``); a step whose lease another delivery took over
+    raises ``leases.LeaseHeld`` and writes nothing. With ``sweep_uid`` (the sweep task, after
+    ``SWEEP_AFTER``): delete a batch of whatever was written under that erased user's id after
+    the erasure (no lease: a sweep is one small transaction per batch)."""
     batch_size = max(1, min(batch_size, MAX_BATCH))
     if sweep_uid is not None:
         return _sweep_step(eid, sweep_uid, now, batch_size)
-    from google.api_core import exceptions
-
+    if holder is None:
+        raise ValueError("erasure steps run under the erasure's lease (erasure.leased)")
     db = clients.firestore()
     progress_ref = db.document(f"{ERASURES}/{eid}")
     progress = store.get(progress_ref)
@@ -235,30 +266,32 @@ def run_step(
     uid = progress.get("uid")
     refs = _batch_under(db.document(f"users/{uid}"), batch_size)
     if not refs:
-        _finish(uid, eid, progress.to_dict() or {}, now)
+        _finish(uid, eid, holder, now)
         return StepResult(eid, True, 0)
-    counts = _counts(refs, "deleted")
-    batch = db.batch()
-    out = store.writes(batch)
-    for ref in refs:
-        out.delete(ref)
-    out.update(
-        progress_ref,
-        {k: gcf.Increment(v) for k, v in counts.items()} | {"updatedAt": now},
-        # Two runners (a restarted erasure, a redelivered task) never count one batch twice:
-        # the one whose progress is stale fails here and reads again.
-        option=db.write_option(last_update_time=progress.update_time),
-    )
-    try:
-        batch.commit()
-    except (exceptions.FailedPrecondition, exceptions.Aborted):
-        # Stale progress, or contention with a trigger still working on one of these documents
-        # (ABORTED): nothing was applied; the next step reads again.
-        return StepResult(eid, False, 0)
-    return StepResult(eid, False, len(refs))
+
+    def delete_batch(tx: Transaction) -> int:
+        current, *snapshots = store.get_all([progress_ref, *refs], tx)
+        if not current.exists:
+            return 0  # finished meanwhile
+        lease = leases.hold(current, holder, now, LEASE)
+        # Only what exists now is deleted and counted: a document another runner (or the app)
+        # deleted since the listing, or one existing only as a parent of a subcollection, is not.
+        existing = [snap.reference for snap in snapshots if snap.exists]
+        counts = _counts(existing, "deleted")
+        out = store.writes(tx)
+        for ref in existing:
+            out.delete(ref)
+        out.update(
+            progress_ref,
+            {k: gcf.Increment(v) for k, v in counts.items()} | {"updatedAt": now} | lease,
+        )
+        return len(existing)
+
+    deleted = store.transactional(delete_batch, name="erasure.delete_batch")
+    return StepResult(eid, False, deleted)
 
 
-def _finish(uid: str, eid: str, progress: dict[str, Any], now: datetime) -> None:
+def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
     from firebase_admin import auth
 
     db = clients.firestore()
@@ -278,26 +311,40 @@ def _finish(uid: str, eid: str, progress: dict[str, Any], now: datetime) -> None
         at=now + SWEEP_AFTER,
         task_id=messaging.task_id("erase", eid, "sweep"),
     )
-    deleted = dict(progress.get("deleted") or {})
-    deleted["users"] = 1
-    batch = db.batch()
-    out = store.writes(batch)
-    out.delete(db.document(f"users/{uid}"))
-    out.set(
-        db.document(f"{AUDIT}/{eid}"),
-        {
-            "state": "erased",
-            "requestedAt": progress.get("requestedAt"),
-            "completedAt": now,
-            "via": progress.get("via"),
-            "documentsDeleted": deleted,
-            "authUserDeleted": True,
-            "expireAt": now + AUDIT_RETENTION,
-        },
-    )
-    out.delete(db.document(f"{ERASURES}/{eid}"))
-    batch.commit()
-    logs.get_logger().info("account erased", documents=sum(deleted.values()))
+    progress_ref = db.document(f"{ERASURES}/{eid}")
+    user_ref = db.document(f"users/{uid}")
+
+    def complete(tx: Transaction) -> dict[str, int] | None:
+        progress, profile = store.get_all([progress_ref, user_ref], tx)
+        if not progress.exists:
+            return None  # completed by an earlier attempt
+        leases.hold(progress, holder, now, LEASE)
+        data = progress.to_dict() or {}
+        # The counts come from the progress document read here, in the transaction that
+        # completes the audit record and deletes the progress: they are recorded exactly once.
+        deleted = dict(data.get("deleted") or {})
+        out = store.writes(tx)
+        if profile.exists:
+            deleted["users"] = 1
+            out.delete(user_ref)
+        out.set(
+            db.document(f"{AUDIT}/{eid}"),
+            {
+                "state": "erased",
+                "requestedAt": data.get("requestedAt"),
+                "completedAt": now,
+                "via": data.get("via"),
+                "documentsDeleted": deleted,
+                "authUserDeleted": True,
+                "expireAt": now + AUDIT_RETENTION,
+            },
+        )
+        out.delete(progress_ref)
+        return deleted
+
+    deleted = store.transactional(complete, name="erasure.complete")
+    if deleted is not None:
+        logs.get_logger().info("account erased", documents=sum(deleted.values()))
 
 
 def _sweep_step(eid: str, uid: str, now: datetime, batch_size: int) -> StepResult:
@@ -310,26 +357,24 @@ def _sweep_step(eid: str, uid: str, now: datetime, batch_size: int) -> StepResul
     user_ref = db.document(f"users/{uid}")
     refs = _batch_under(user_ref, batch_size)
     last = len(refs) < batch_size
-    if last and store.get(user_ref).exists:
-        refs.append(user_ref)  # a profile re-created after the erasure
-    if not refs:
-        return StepResult(eid, True, 0)  # the usual case: nothing was written after the erasure
-    batch = db.batch()
-    out = store.writes(batch)
-    for ref in refs:
-        out.delete(ref)
-    counts = _counts(refs, "documentsDeletedAfterErasure")
-    out.update(
-        audit_ref,
-        {k: gcf.Increment(v) for k, v in counts.items()} | {"sweptAt": now},
-        # Two sweeps at once never count a document twice: the later one fails and reads again.
-        option=db.write_option(last_update_time=audit.update_time),
-    )
-    from google.api_core import exceptions
+    if last:
+        refs.append(user_ref)  # a profile re-created after the erasure (counted if it exists)
 
-    try:
-        batch.commit()
-    except (exceptions.FailedPrecondition, exceptions.Aborted):
-        return StepResult(eid, False, 0)
-    logs.get_logger().warning("documents written after erasure deleted", documents=len(refs))
-    return StepResult(eid, last, len(refs))
+    def delete_batch(tx: Transaction) -> int:
+        snapshots = store.get_all(refs, tx)
+        # Two sweeps at once never count a document twice: each counts only what exists in its
+        # transaction, and the transaction deletes exactly that.
+        existing = [snap.reference for snap in snapshots if snap.exists]
+        if not existing:
+            return 0
+        out = store.writes(tx)
+        for ref in existing:
+            out.delete(ref)
+        counts = _counts(existing, "documentsDeletedAfterErasure")
+        out.update(audit_ref, {k: gcf.Increment(v) for k, v in counts.items()} | {"sweptAt": now})
+        return len(existing)
+
+    deleted = store.transactional(delete_batch, name="erasure.sweep_batch")
+    if deleted:
+        logs.get_logger().warning("documents written after erasure deleted", documents=deleted)
+    return StepResult(eid, last, deleted)

@@ -22,8 +22,10 @@ bytes as base64 text, references as their document path (``users/u1/blocks/b1``)
 **Large accounts do not monopolise the queue.** The ``buildExport`` task builds the bundle in
 bounded steps: one step reads at most ``STEP_DOCUMENTS`` documents or emits at most about
 ``STEP_BYTES`` of text, commits its chunks together with a cursor on the export document (one
-atomic batch, guarded by the export document's update time, so a retried or duplicated task
-never writes a step twice), and the task re-enqueues itself for the rest. Other people's exports
+transaction), and the task re-enqueues itself for the rest. A step holds the lease on the export
+document (``focus.platform.leases``) from reading the cursor to that commit, which checks it: a
+duplicate delivery running at the same moment fails with ``LeaseHeld`` (the queue retries it)
+instead of building the same step again, and no step is ever written twice. Other people's exports
 queued meanwhile run between two steps of a large one, so a small account waits for at most a
 few steps (seconds), not for a whole large export.
 """
@@ -39,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from focus.domain.model import utc_text
-from focus.platform import clients, store, tracing
+from focus.platform import clients, leases, store, tracing
 from focus.privacy.registry import REGISTRY
 
 RETENTION = timedelta(days=7)
@@ -49,6 +51,7 @@ CHUNK_BYTES = 900_000  # UTF-8 bytes of bundle text per chunk document
 PAGE_SIZE = 300  # documents per query
 STEP_DOCUMENTS = 2_000  # documents read per task step
 STEP_BYTES = 2 * CHUNK_BYTES  # about this much bundle text per task step
+LEASE = timedelta(minutes=2)  # a step takes seconds; a dead holder blocks a retry this long
 
 PROFILE_PATH = "users/{uid}"
 EXPORTED = sorted(entry.path for entry in REGISTRY if entry.export)
@@ -241,45 +244,59 @@ def _emit_step(uid: str, cursor: _Cursor, now: datetime) -> tuple[list[str], boo
 
 @tracing.traced("firestore.export.step")
 def build_step(uid: str, export_id: str, now: datetime) -> Step:
-    """Build the next bounded part of the bundle (see the module docstring); the progress."""
-    from google.api_core.exceptions import FailedPrecondition
+    """Build the next bounded part of the bundle (see the module docstring); the progress.
+    Raises ``leases.LeaseHeld`` while another delivery builds a step of this export."""
     from google.cloud import firestore as gcf
 
-    db = clients.firestore()
     ref = _ref(uid, export_id)
     current = store.get(ref)
     if not current.exists:
         return Step(True, 0, 0)
-    state = current.to_dict() or {}
+    if current.get("state") == "ready":
+        state = current.to_dict() or {}
+        return Step(True, int(state.get("chunks") or 0), int(state.get("steps") or 0))
+    holder = leases.new_holder()
+    leased = leases.acquire(ref, holder, now, LEASE)
+    state = (leased.to_dict() or {}) if leased is not None else {}
     chunks, steps = int(state.get("chunks") or 0), int(state.get("steps") or 0)
-    if state.get("state") == "ready":
+    if leased is None or state.get("state") == "ready":  # finished meanwhile
+        leases.release(ref, holder)
         return Step(True, chunks, steps)
     cursor = _Cursor.of(state.get("cursor"))
-    pieces, done = _emit_step(uid, cursor, now)
+    try:
+        pieces, done = _emit_step(uid, cursor, now)
+    except BaseException:
+        leases.release(ref, holder)  # the queue's retry need not wait for the lease to expire
+        raise
     text = "".join(pieces)
-    batch = db.batch()
-    out = store.writes(batch)
     new_chunks = utf8_chunks(text)
-    for offset, chunk in enumerate(new_chunks):
-        out.set(
-            ref.collection("chunks").document(str(chunks + offset)),
-            {"data": chunk, "expireAt": state.get("expireAt")},
-        )
     progress: dict[str, Any] = {
         "chunks": chunks + len(new_chunks),
         "bytes": int(state.get("bytes") or 0) + len(text.encode("utf-8")),
         "steps": steps + 1,
+        leases.FIELD: gcf.DELETE_FIELD,  # the step is written: the next one may start at once
     }
     if done:
         progress |= {"state": "ready", "readyAt": now, "cursor": gcf.DELETE_FIELD}
     else:
         progress["cursor"] = cursor.__dict__
-    out.update(ref, progress, option=db.write_option(last_update_time=current.update_time))
-    try:
-        batch.commit()
-    except FailedPrecondition:
-        # Another delivery of this step got there first and wrote it; its task carries on.
-        return Step(True, chunks, steps)
+
+    def commit(tx: gcf.Transaction) -> bool:
+        latest = store.get(ref, tx)
+        if not latest.exists or int((latest.to_dict() or {}).get("steps") or 0) != steps:
+            return False  # expired, or written by a delivery that took over after a stall
+        leases.hold(latest, holder, now, LEASE)  # taken over and still held: write nothing
+        out = store.writes(tx)
+        for offset, chunk in enumerate(new_chunks):
+            out.set(
+                ref.collection("chunks").document(str(chunks + offset)),
+                {"data": chunk, "expireAt": state.get("expireAt")},
+            )
+        out.update(ref, progress)
+        return True
+
+    if not store.transactional(commit, name="export.commit_step"):
+        return Step(True, chunks, steps)  # the delivery that wrote this step carries on
     return Step(done, progress["chunks"], steps + 1)
 
 

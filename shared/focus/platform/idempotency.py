@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
-import typing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,11 +52,9 @@ def _ref(uid: str, key: str) -> gcf.DocumentReference:
 
 def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer | None:
     """Claim ``key`` for this call (None: go ahead) or return the first call's stored answer."""
-    db = clients.firestore()
     ref = _ref(uid, key)
     deadline = time.monotonic() + WAIT_SECONDS
 
-    @gcf.transactional
     def attempt(tx: gcf.Transaction) -> StoredAnswer | str | None:
         snapshot = store.get(ref, tx)
         record = (snapshot.to_dict() or {}) if snapshot.exists else None
@@ -82,15 +80,15 @@ def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer |
         return None
 
     while True:
-        outcome = attempt(db.transaction())
+        outcome = store.transactional(attempt, name="idempotency.claim")
         if not isinstance(outcome, str):
-            return typing.cast(StoredAnswer | None, outcome)
+            return outcome
         if time.monotonic() > deadline:
             raise Aborted(
                 "The same request is still being processed; retry shortly.",
                 details={"reason": "REQUEST_IN_PROGRESS"},
             )
-        time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS * random.uniform(0.5, 1.5))  # jitter: waiters do not poll in step
 
 
 def record(uid: str, key: str, answer: StoredAnswer) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 
 import structlog
 
-from focus.platform.environment import project_id
+from focus.platform.environment import is_emulated, project_id
+from focus.platform.permissions import SECRET, Need
 
 _SEVERITY = {
     "debug": "DEBUG",
@@ -61,14 +62,35 @@ def trace_from_headers(headers: Mapping[str, str]) -> TraceContext | None:
 
 
 PSEUDONYM_KEY_SECRET = "USER_PSEUDONYM_KEY"
+# IAM (focus.platform.permissions): reading the key is reading its Secret Manager secret.
+NEEDS = {
+    "_pseudonym_key": (
+        Need("secretmanager.versions.access", SECRET, PSEUDONYM_KEY_SECRET, why="pseudonyms"),
+    ),
+}
+
+
+class MissingPseudonymKey(RuntimeError):
+    """``USER_PSEUDONYM_KEY`` is not set outside the emulators: nothing may be pseudonymised
+    (logged users, erasure ids) with a key anyone can compute."""
 
 
 def _pseudonym_key() -> bytes:
-    # In production the key is a Secret Manager secret exposed as this variable. Outside functions
-    # (tests, scripts) on the emulators, the key scripts/setup gives the emulator is derived the
-    # same way from the demo project id, so both sides compute the same pseudonyms.
-    key = os.environ.get(PSEUDONYM_KEY_SECRET) or f"emulator:{project_id()}"
-    return key.encode()
+    # In production the key is a Secret Manager secret exposed as this variable. On the emulators
+    # (and for demo projects, which never hold real data) the key scripts/setup gives the emulator
+    # is derived from the demo project id, so tests, scripts and functions compute the same
+    # pseudonyms. Anywhere else a missing key fails loudly: a key derived from the project id is
+    # public, and erasure ids are pseudonyms too.
+    key = os.environ.get(PSEUDONYM_KEY_SECRET)
+    if key:
+        return key.encode()
+    project = project_id()
+    if is_emulated() or project.startswith("demo-"):
+        return f"emulator:{project}".encode()
+    raise MissingPseudonymKey(
+        f"{PSEUDONYM_KEY_SECRET} is not set for project {project}: set the secret "
+        "(npx firebase functions:secrets:set USER_PSEUDONYM_KEY) or the variable"
+    )
 
 
 def pseudonymous_user_id(uid: str) -> str:

@@ -6,15 +6,20 @@ Every read and write goes through these helpers so that:
   line logs them and, on the emulator, callables return them in ``meta.usage`` so tests can pin a
   flow's cost per user (docs/data-model.md records them);
 * **every query is declared**: a query is a ``QuerySpec`` registered at import time, so a test
-  can check each one against firestore.indexes.json (the emulator does not enforce indexes).
+  can check each one against firestore.indexes.json (the emulator does not enforce indexes);
+* **contention is survived and measured**: ``transactional`` runs every transaction, retrying an
+  aborted attempt with exponential backoff and jitter, and counts and logs each aborted attempt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import random
+import time
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction, WriteBatch
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
 class Usage:
     reads: int = 0
     writes: int = 0
+    aborts: int = 0  # transaction attempts aborted by contention (logged, not in ``as_dict``)
 
     def as_dict(self) -> dict[str, int]:
         return {"reads": self.reads, "writes": self.writes}
@@ -184,3 +190,107 @@ def set_now(ref: DocumentReference, data: dict[str, Any], *, merge: bool = False
     """One write outside any transaction."""
     usage().writes += 1
     ref.set(data, merge=merge)
+
+
+def create_now(ref: DocumentReference, data: dict[str, Any]) -> None:
+    """Create one document outside any transaction; AlreadyExists (or the emulator's Conflict)
+    if it exists: a create-only marker that exactly one writer can take."""
+    usage().writes += 1
+    ref.create(data)
+
+
+def delete_now(ref: DocumentReference, *, last_update_time: Any = None) -> None:
+    """Delete one document outside any transaction; with ``last_update_time``, only if it has
+    not changed since (FailedPrecondition otherwise)."""
+    from focus.platform import clients
+
+    usage().writes += 1
+    if last_update_time is None:
+        ref.delete()
+    else:
+        ref.delete(option=clients.firestore().write_option(last_update_time=last_update_time))
+
+
+# -- transactions --------------------------------------------------------------------------------
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 8
+FIRST_BACKOFF_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 2.0
+
+
+class Contention(Exception):
+    """A transaction aborted on every attempt: the documents it touches are too busy right now.
+
+    Not a bug and not the caller's fault: the envelope answers ABORTED ``CONTENTION`` with
+    ``retryAfterSeconds`` (``focus.platform.errors``), so the app retries with the same
+    idempotency key."""
+
+    def __init__(self, name: str, attempts: int) -> None:
+        super().__init__(f"transaction {name} aborted {attempts} times")
+        self.name = name
+        self.attempts = attempts
+
+
+def backoff_seconds(attempt: int) -> float:
+    """How long to wait after aborted attempt ``attempt`` (1, 2, ...): "full jitter" exponential
+    backoff, so callers that collided once spread out instead of colliding again in lockstep."""
+    return random.uniform(0, min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)))
+
+
+def transactional(
+    fn: Callable[[Transaction], T], *, name: str | None = None, max_attempts: int = MAX_ATTEMPTS
+) -> T:
+    """Run ``fn(transaction)`` in a Firestore transaction and commit it; what ``fn`` returned.
+
+    An attempt aborted by contention (at commit, or on a read: the emulator aborts reads too) is
+    counted in ``usage().aborts``, logged (``transaction aborted``, with ``transaction`` = ``name``,
+    by default ``fn``'s name, and ``attempt``) and retried after ``backoff_seconds``; after
+    ``max_attempts`` it raises ``Contention``. Anything else ``fn`` raises rolls back and
+    propagates unchanged. ``fn`` must only read and stage writes: it runs once per attempt.
+
+    The google-cloud-firestore ``transactional`` decorator retries at once, without backoff, and
+    ends in a ValueError that reaches the client as INTERNAL: hence this loop. Like that decorator
+    it begins each retry with the first attempt's id, which keeps the transaction's place in line
+    on Firestore (older transactions win lock conflicts).
+    """
+    from google.api_core import exceptions
+
+    from focus.platform import clients, logs
+
+    label = name or fn.__qualname__.replace("<locals>.", "")
+    db = clients.firestore()
+    retry_id: bytes | None = None
+    for attempt in range(1, max_attempts + 1):
+        transaction = db.transaction()
+        committing = False
+        try:
+            transaction._begin(retry_id=retry_id)
+            retry_id = retry_id or transaction._id
+            result = fn(transaction)
+            committing = True
+            transaction._commit()
+            return result
+        except exceptions.Aborted as exc:
+            if not committing:  # a failed commit ends the transaction; an aborted read does not
+                _roll_back_quietly(transaction)
+            usage().aborts += 1
+            logs.get_logger().info(
+                "transaction aborted", transaction=label, attempt=attempt, error=str(exc)[:200]
+            )
+            if attempt == max_attempts:
+                raise Contention(label, attempt) from exc
+            time.sleep(backoff_seconds(attempt))
+        except BaseException:
+            _roll_back_quietly(transaction)
+            raise
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _roll_back_quietly(transaction: Transaction) -> None:
+    """Release the attempt's locks at once rather than at their timeout; a failed rollback only
+    means the server already ended the transaction."""
+    from google.api_core import exceptions
+
+    with contextlib.suppress(ValueError, exceptions.GoogleAPICallError):
+        transaction._rollback()

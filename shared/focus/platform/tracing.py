@@ -12,6 +12,10 @@ Where spans go:
               developers see traces in the emulator log without any backend.
 
 OpenTelemetry itself (~50 ms to import) is imported on the first invocation, not at cold start.
+
+Spans are exported in batches, in a background thread; after an invocation answers, Cloud Run
+throttles the instance's CPU, so a batch left waiting might never be sent. ``invocation``
+therefore flushes at the end of every sampled invocation (``FLUSH_TIMEOUT_MILLIS`` at most).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from focus.platform import logs
 from focus.platform.environment import is_emulated
+from focus.platform.permissions import Need
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 
 TRACER_NAME = "focus"
 DEFAULT_SAMPLE_RATIO = 0.01
+FLUSH_TIMEOUT_MILLIS = 2000
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -48,6 +54,10 @@ def _log_span(span: ReadableSpan) -> None:
         durationMs=round((span.end_time - span.start_time) / 1e6, 2),
         status=span.status.status_code.name,
     )
+
+
+# IAM (focus.platform.permissions): exporting spans writes them to Cloud Trace.
+NEEDS = {"_exporter_processor": (Need("cloudtrace.traces.patch", why="export spans"),)}
 
 
 def _exporter_processor() -> Any | None:
@@ -122,13 +132,26 @@ def invocation(
     from opentelemetry.trace import SpanKind
 
     span_kind = SpanKind.CONSUMER if kind in ("pubsub", "task") else SpanKind.SERVER
-    with _tracer().start_as_current_span(
-        name,
-        context=_remote_parent(carrier or {}),
-        kind=span_kind,
-        attributes={"focus.kind": kind, "faas.name": name},
-    ) as span:
-        yield _trace_context(span)
+    sampled = False
+    try:
+        with _tracer().start_as_current_span(
+            name,
+            context=_remote_parent(carrier or {}),
+            kind=span_kind,
+            attributes={"focus.kind": kind, "faas.name": name},
+        ) as span:
+            sampled = span.get_span_context().trace_flags.sampled
+            yield _trace_context(span)
+    finally:
+        if sampled:
+            flush()
+
+
+def flush() -> None:
+    """Export every finished span now (before the instance is throttled); on the emulators,
+    spans are logged as they end and there is nothing to do."""
+    if not is_emulated():
+        _provider().force_flush(timeout_millis=FLUSH_TIMEOUT_MILLIS)
 
 
 @contextmanager

@@ -6,8 +6,11 @@ from datetime import datetime
 
 from google.cloud import firestore as gcf
 
-from focus.platform import clients, store, tracing
+from focus.domain import blocks as blocks_domain
+from focus.platform import clients, logs, store, tracing
 from focus.platform.repositories import paths, profiles
+
+ALL_BLOCKS = store.QuerySpec("blocks of a person", paths.BLOCKS)
 
 
 @tracing.traced("firestore.blocks.mark_changed")
@@ -19,7 +22,6 @@ def mark_changed(uid: str, changed_at: datetime) -> bool:
     db = clients.firestore()
     ref = db.document(paths.user(uid))
 
-    @gcf.transactional
     def run(tx: gcf.Transaction) -> bool:
         snapshot = store.get(ref, tx)
         if not snapshot.exists:
@@ -30,4 +32,32 @@ def mark_changed(uid: str, changed_at: datetime) -> bool:
         store.writes(tx).update(ref, {"sync.blocksChangedAt": changed_at})
         return True
 
-    return run(db.transaction())  # type: ignore[no-any-return]
+    return store.transactional(run, name="blocks.mark_changed")
+
+
+@tracing.traced("firestore.blocks.enforce_cap")
+def enforce_cap(uid: str, block_id: str) -> bool:
+    """After ``block_id`` was created: remove it if the person now holds more blocks than the
+    cap allows (``focus.domain.blocks.over_cap``); True if it was removed.
+
+    One count aggregation (one read per 1,000 blocks) per creation. Only the new block goes, so
+    blocks a person already holds (hardcore ones above all) never disappear for the cap; a burst
+    of creations right at the cap may remove each of them (every run counts the whole burst),
+    and the app can create them again within the cap.
+    """
+    db = clients.firestore()
+    profile_ref = db.document(paths.user(uid))
+    held = store.count(ALL_BLOCKS, profile_ref)
+    if not blocks_domain.over_cap(held):
+        return False
+    batch = db.batch()
+    store.writes(batch).delete(profile_ref.collection(paths.BLOCKS).document(block_id))
+    batch.commit()
+    logs.get_logger().warning(
+        "block over the cap removed",
+        owner=logs.pseudonymous_user_id(uid),
+        block=block_id,
+        blocks=held,
+        cap=blocks_domain.MAX_BLOCKS_PER_PERSON,
+    )
+    return True

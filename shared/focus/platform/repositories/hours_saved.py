@@ -29,7 +29,6 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
         str(domain.shard_for(event.contribution_key))
     )
 
-    @gcf.transactional
     def run(tx: gcf.Transaction) -> bool:
         snapshot = store.get(session_ref, tx)
         if not snapshot.exists:
@@ -42,7 +41,7 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
         out.update(session_ref, {"result.addedToHoursSavedAt": now})
         return True
 
-    return run(db.transaction())  # type: ignore[no-any-return]
+    return store.transactional(run, name="hours_saved.add_session")
 
 
 @tracing.traced("firestore.hours_saved.roll_up")

@@ -5,6 +5,8 @@ SESSIONS = "sessions"  # users/{uid}/sessions/{sessionId}
 BLOCKS = "blocks"  # users/{uid}/blocks/{blockId}
 DEVICES = "devices"  # users/{uid}/devices/{deviceId}
 DAYS = "days"  # users/{uid}/days/{YYYY-MM-DD}
+TURNS = "turns"  # users/{uid}/turns/{name}: create-only turns (counting under contention)
+DAY_CHANGES = "dayChanges"  # users/{uid}/dayChanges/{changeId}: days an upload changed, to derive
 WEEKS = "weeks"  # users/{uid}/weeks/{YYYY-Www}
 MILESTONES = "milestones"  # users/{uid}/milestones/{kind-threshold}
 HOURS_SAVED_SHARDS = "hoursSavedShards"
@@ -32,8 +34,20 @@ def session(uid: str, session_id: str) -> str:
     return f"{USERS}/{uid}/{SESSIONS}/{session_id}"
 
 
+def device(uid: str, device_id: str) -> str:
+    return f"{USERS}/{uid}/{DEVICES}/{device_id}"
+
+
 def day(uid: str, local_day: str) -> str:
     return f"{USERS}/{uid}/{DAYS}/{local_day}"
+
+
+def counting_turn(uid: str) -> str:
+    return f"{USERS}/{uid}/{TURNS}/counting"
+
+
+def day_change(uid: str, change_id: str) -> str:
+    return f"{USERS}/{uid}/{DAY_CHANGES}/{change_id}"
 
 
 def week(uid: str, iso_week: str) -> str:
@@ -62,6 +76,7 @@ TTL_FIELDS = {
     COMMUNITY_SHARDS: "expireAt",  # 60 days after the day: the daily summary keeps the result
     COMMUNITY_DAYS: "expireAt",  # 400 days after the last roll-up
     IDEMPOTENCY: "expireAt",  # 1 day
+    TURNS: "expireAt",  # a minute: a turn its crashed holder never gave back
     RATE_LIMITS: "expireAt",  # 1 day
     EXPORTS: "expireAt",  # 7 days
     EXPORT_CHUNKS: "expireAt",  # 7 days, with their export

@@ -21,7 +21,6 @@ def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]
     db = clients.firestore()
     ref = db.document(paths.user(uid))
 
-    @gcf.transactional
     def run(tx: gcf.Transaction) -> tuple[Profile, bool]:
         snapshot = store.get(ref, tx)
         if snapshot.exists:
@@ -30,7 +29,7 @@ def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]
         store.writes(tx).create(ref, profile.to_firestore())
         return profile, True
 
-    return run(db.transaction())  # type: ignore[no-any-return]
+    return store.transactional(run, name="profiles.get_or_create")
 
 
 def read(uid: str, data: Any) -> Profile:
