@@ -353,6 +353,24 @@ def buildExport(request: CallableRequest[dict[str, str]]) -> None:
     logs.get_logger().info("export step", done=step.done, chunks=step.chunks, steps=step.steps)
 
 
+@scheduler_fn.on_schedule(schedule="every 60 minutes", timezone=Timezone("UTC"))
+@background("schedule")
+def check_open_erasures(event: scheduler_fn.ScheduledEvent) -> None:
+    """The erasure SLO's measure and backstop: log every open erasure's age, restart stalled
+    ones (``erasure.check_open``); ``erasures checked`` proves the check runs (an alert fires if
+    it stops, docs/runbooks/erasure-overdue.md)."""
+    if event.job_name is None:
+        return  # the worker's start-up health probe, not Cloud Scheduler
+    found, counts = erasure.check_open(datetime.now(UTC))
+    logs.get_logger().info(
+        "erasures checked",
+        open=len(found),
+        overdue=sum(e.age > erasure.SLO for e in found),
+        restarted=sum(e.restarted for e in found),
+        **counts,
+    )
+
+
 DAY_CHANGES_GRACE = timedelta(minutes=5)
 
 

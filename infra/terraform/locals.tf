@@ -90,7 +90,7 @@ locals {
     jobs = [
       "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
       "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
-      "sweep_uncounted_sessions", "sweep_day_changes",
+      "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures",
     ]
   }
   max_instances = {

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from google.cloud import firestore as gcf
 
-from focus.platform import clients, leases, logs, messaging, store, tracing
+from focus.platform import clients, leases, logs, messaging, store, tolerant, tracing
 from focus.privacy.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -69,6 +69,22 @@ STALLED_AFTER = timedelta(minutes=10)
 LEASE = timedelta(minutes=2)
 
 State = Literal["erasing", "erased"]
+
+# The SLO: every erasure completes within a day of its request, far inside the legal month
+# (docs/operations.md). ``check_open`` measures it and restarts any erasure that stalled.
+SLO = timedelta(hours=24)
+OPEN_ERASURES = store.QuerySpec(
+    "open erasures, oldest first", ERASURES, order_by=(("requestedAt", "ASCENDING"),)
+)
+CHECK_PAGE = 500
+
+
+@dataclass(frozen=True)
+class OpenErasure:
+    erasure_id: str
+    age: timedelta
+    restarted: bool
+
 
 # Sinks outside Firestore and Auth (e.g. the analytics export) register an eraser here.
 EXTERNAL_ERASERS: list[Callable[[str], None]] = []
@@ -169,6 +185,38 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
             task_id=_task_id(eid, attempt),
         )
     return answer
+
+
+@tracing.traced("firestore.erasure.check_open")
+def check_open(now: datetime) -> tuple[list[OpenErasure], dict[str, int]]:
+    """Every open erasure (oldest first, a page), each logged as ``erasure open`` with its age
+    (the SLO's measure, docs/operations.md). One that has not moved for ``STALLED_AFTER`` (its
+    task exhausted its attempts, or was never queued) is restarted as if the person asked again,
+    and an open erasure's progress is kept past its TTL: an erasure never silently gives up.
+    Each erasure is its own item: one unreadable progress document never stops the others
+    (the counts of such items come back with the list)."""
+    run = tolerant.Isolation("check_open_erasures")
+    found = []
+    for snap in store.query(OPEN_ERASURES, None, limit=CHECK_PAGE):
+        with run.item("erasure", None, snap.id):
+            data = snap.to_dict() or {}
+            requested_at, uid = data["requestedAt"], str(data["uid"])
+            moved = data.get("updatedAt") or requested_at
+            restarted = now - moved >= STALLED_AFTER
+            if restarted:
+                request(uid, now, via="check")  # requeues it with a new attempt
+            if data.get("expireAt") is not None and data["expireAt"] - now < PROGRESS_RETENTION / 2:
+                store.set_now(snap.reference, {"expireAt": now + PROGRESS_RETENTION}, merge=True)
+            age = now - requested_at
+            logs.get_logger().info(
+                "erasure open",
+                erasureId=snap.id,
+                erasureAgeMs=int(age.total_seconds() * 1000),
+                overdue=age > SLO,
+                restarted=restarted,
+            )
+            found.append(OpenErasure(snap.id, age, restarted))
+    return found, run.counts()
 
 
 def _audit_start(requested_at: datetime, via: Any, now: datetime) -> dict[str, Any]:
