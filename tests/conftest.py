@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from firebase_emulator_harness import EmulatorSuite, User
+from firebase_emulator_harness.functions import function_workers, reap_orphaned_workers
 
 IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
 
@@ -78,6 +79,23 @@ def session_doc(
     if status == "cancelled":
         doc |= {"endedAt": min(now, end), "endReason": "cancelled"}
     return doc | extra
+
+
+# Live function workers (~45-130 MB each) the emulator may keep after a test module: past this,
+# the idle ones are stopped. A full run once reached ~500 worker processes and 24 GB without it.
+MAX_FUNCTION_WORKERS = 120
+
+
+@pytest.fixture(scope="module", autouse=True)
+def function_workers_recycled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each module, reap the workers the emulator let go of (each reload, e.g. by
+    ``triggers_off``, orphans its idle workers), and stop the idle ones if too many piled up."""
+    yield
+    reap_orphaned_workers()
+    if len(function_workers()) > MAX_FUNCTION_WORKERS:
+        # (Workers exist only while this run's emulator suite is up.)
+        suite: EmulatorSuite = request.getfixturevalue("firebase_suite")
+        suite.functions.recycle_idle_workers()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from firebase_emulator_harness import EmulatorSuite, User
 DEVICES = ("iphone-1", "ipad-1", "mac-1")
 CALLS = 20
 RETRYABLE = {"ABORTED", "UNAVAILABLE"}
-MAX_TRIES = 6
+MAX_TRIES = 12  # contention and then the rate limit (30 a minute, retries included) may both answer
 
 
 def upload(n: int, day: str, base: datetime) -> dict[str, Any]:

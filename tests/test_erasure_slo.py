@@ -29,8 +29,9 @@ def test_a_stalled_erasure_is_reported_overdue_and_restarted_by_the_hourly_check
     firebase.functions.run_scheduled("check_open_erasures")
 
     (line,) = wait_for_lines(
-        lambda line: line.get("message") == "erasure open"
-        and line.get("erasureId") == requested.erasure_id,
+        lambda line: (
+            line.get("message") == "erasure open" and line.get("erasureId") == requested.erasure_id
+        ),
         message="the open erasure logged",
     )
     assert line["overdue"] is True and line["restarted"] is True

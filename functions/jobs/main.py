@@ -19,7 +19,7 @@ from focus.domain.sessions import COUNTED_MEMORY
 from focus.platform import erasure, export, logs, messaging, tolerant
 from focus.platform.handlers import background
 from focus.platform.repositories import community, days, hours_saved, sessions
-from focus.platform.runtime import start_codebase
+from focus.platform.runtime import start_codebase, task_rate_limits
 
 SWEEP_WINDOW = timedelta(minutes=50)
 SWEEP_GRACE = timedelta(minutes=15)
@@ -61,7 +61,7 @@ def on_session_completed(event: CloudEvent[pubsub_fn.MessagePublishedData[object
     retry_config=options.RetryConfig(
         max_attempts=10, min_backoff_seconds=10, max_backoff_seconds=300, max_doublings=4
     ),
-    rate_limits=options.RateLimits(max_concurrent_dispatches=50),
+    rate_limits=task_rate_limits(50),
 )
 @background("task")
 def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:
@@ -191,7 +191,7 @@ COUNT_MAX_ATTEMPTS = 100
     retry_config=options.RetryConfig(
         max_attempts=100, min_backoff_seconds=5, max_backoff_seconds=300, max_doublings=4
     ),
-    rate_limits=options.RateLimits(max_concurrent_dispatches=100),
+    rate_limits=task_rate_limits(100),
 )
 @background("task")
 def countCompletedSession(request: CallableRequest[dict[str, str]]) -> None:
@@ -265,7 +265,7 @@ ERASE_STEP_BUDGET_SECONDS = 30.0
     retry_config=options.RetryConfig(
         max_attempts=20, min_backoff_seconds=5, max_backoff_seconds=300
     ),
-    rate_limits=options.RateLimits(max_concurrent_dispatches=20),
+    rate_limits=task_rate_limits(20),
 )
 @background("task")
 def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
@@ -332,7 +332,7 @@ def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=5, min_backoff_seconds=30, max_backoff_seconds=300
     ),
-    rate_limits=options.RateLimits(max_concurrent_dispatches=10),
+    rate_limits=task_rate_limits(10),
 )
 @background("task")
 def buildExport(request: CallableRequest[dict[str, str]]) -> None:
@@ -378,7 +378,7 @@ DAY_CHANGES_GRACE = timedelta(minutes=5)
     retry_config=options.RetryConfig(
         max_attempts=10, min_backoff_seconds=5, max_backoff_seconds=300
     ),
-    rate_limits=options.RateLimits(max_concurrent_dispatches=100),
+    rate_limits=task_rate_limits(100),
 )
 @background("task")
 def deriveDays(request: CallableRequest[dict[str, str]]) -> None:

@@ -190,6 +190,17 @@ class FunctionsEmulator:
         )
         return response.status_code
 
+    def recycle_idle_workers(self) -> int:
+        """Stop every idle function worker, as a source change would (the emulator reloads each
+        codebase's functions; the next invocations start fresh workers), then reap the workers
+        the emulator let go of; how many processes were reaped. The emulator starts one worker
+        per concurrent invocation of a function and keeps it until it stops, so a long suite
+        with bursts of concurrent events can otherwise run a machine out of memory."""
+        session().put(
+            f"{self.hub_url}/functions/enableBackgroundTriggers", timeout=TIMEOUT_S
+        ).raise_for_status()
+        return reap_orphaned_workers()
+
     @contextmanager
     def background_triggers_disabled(self) -> Iterator[None]:
         """Within the block, Firestore/Pub/Sub/Auth event triggers do not fire (arrange data quietly)."""
@@ -203,3 +214,46 @@ class FunctionsEmulator:
             session().put(
                 f"{self.hub_url}/functions/enableBackgroundTriggers", timeout=TIMEOUT_S
             ).raise_for_status()
+
+
+def function_workers() -> dict[int, int]:
+    """Python function worker processes on this machine (``functions-framework``): pid ->
+    parent pid. Linux (/proc); empty elsewhere."""
+    import pathlib
+
+    workers = {}
+    for proc in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            if b"functions-framework" not in (proc / "cmdline").read_bytes():
+                continue
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its closing paren.
+        workers[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return workers
+
+
+def reap_orphaned_workers() -> int:
+    """Kill the function workers the emulator has let go of; how many processes.
+
+    When the emulator reloads a codebase (a source change, or re-enabling background triggers)
+    it kills each idle worker's process, but the Python process under it lives on, adopted by
+    init, holding its memory until the machine runs out. Those orphans (and their children) are
+    what this kills; a worker the emulator still runs has a living parent."""
+    import os
+    import signal
+
+    workers = function_workers()
+    doomed = {pid for pid, parent in workers.items() if parent == 1}
+    grown = True
+    while grown:  # their children too
+        more = {pid for pid, parent in workers.items() if parent in doomed} - doomed
+        grown = bool(more)
+        doomed |= more
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+    return len(doomed)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from focus.platform import clients, logs
-from focus.platform.environment import REGION
+from focus.platform.environment import REGION, is_emulated
+
+if TYPE_CHECKING:
+    from firebase_functions.options import RateLimits
+
+# The Functions emulator starts one Python worker per concurrent invocation of a function and
+# keeps it until the suite stops (~130 MB each); bursts of retried tasks across a test run once
+# filled a 24 GB CI machine and the kernel killed the Firestore emulator. On the emulator a task
+# queue therefore dispatches at most this many at once (its retries and backoff are unchanged).
+EMULATED_CONCURRENT_DISPATCHES = 4
 
 
 def start_codebase(codebase: str, **options: Any) -> None:
@@ -27,3 +36,13 @@ def start_codebase(codebase: str, **options: Any) -> None:
     fn_options.set_global_options(region=REGION, **options)
     logs.configure(codebase)
     clients.firebase_app()
+
+
+def task_rate_limits(max_concurrent_dispatches: int) -> RateLimits:
+    """A task queue's rate limits: ``max_concurrent_dispatches`` in production, at most
+    ``EMULATED_CONCURRENT_DISPATCHES`` on the emulator (see there)."""
+    from firebase_functions import options as fn_options
+
+    if is_emulated():
+        max_concurrent_dispatches = min(max_concurrent_dispatches, EMULATED_CONCURRENT_DISPATCHES)
+    return fn_options.RateLimits(max_concurrent_dispatches=max_concurrent_dispatches)
