@@ -57,9 +57,20 @@ def derived(firebase: EmulatorSuite, user: User, local_day: str) -> dict[str, An
     return None
 
 
+# The Firestore emulator locks a query inside a transaction across every parent of the
+# collection (production locks the scanned range of one person's days), so concurrent derivations
+# of different people queue behind its 2 s lock timeout and the task's retry backoff.
+DERIVATION_WAIT = 60.0
+
+
 def settle(firebase: EmulatorSuite, user: User, *days: str) -> list[dict[str, Any]]:
     return [
-        wait_for(lambda d=d: derived(firebase, user, d), message=f"day {d} derived") for d in days
+        wait_for(
+            lambda d=d: derived(firebase, user, d),
+            timeout=DERIVATION_WAIT,
+            message=f"day {d} derived",
+        )
+        for d in days
     ]
 
 
