@@ -1,7 +1,7 @@
 """Reading our functions' JSON log lines from the emulator log that scripts/lib/suite.py writes.
 
 The Firebase CLI prints each line a function writes to stdout prefixed with ">  "; ours are JSON
-objects (focus.platform.logs). scripts/test names the file in ``FOCUS_EMULATOR_LOG``.
+objects (focus.adapters.logs). scripts/test names the file in ``FOCUS_EMULATOR_LOG``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 sentence each: references to things never declared, and the settings this project requires
 (EU Firestore with PITR and delete protection, bounded retries and dead letters on subscriptions,
 a runbook and a person behind every alert, runtime grants that are exactly what the code needs:
-``focus.platform.permissions``). tests/test_infra.py runs it on the real folder and on broken
+``focus_tools.permissions``). tests/test_infra.py runs it on the real folder and on broken
 copies.
 """
 
@@ -44,7 +44,7 @@ RUNTIME_BINDINGS: dict[tuple[str, str], tuple[str, str | None]] = {
         "roles/iam.serviceAccountUser",
     ),
 }
-# The resource kind (focus.platform.permissions) each runtime_iam list grants on.
+# The resource kind (focus_tools.permissions) each runtime_iam list grants on.
 RUNTIME_KINDS = {
     "project": "project",
     "secrets": "secret",
@@ -266,7 +266,7 @@ def _granted_roles(tf: Terraform, binding: Resource) -> set[str]:
 
 def runtime_grants(tf: Terraform) -> dict[str, set[Any]]:
     """What local.runtime_iam grants each codebase's account, as ``permissions.Grant``s."""
-    from focus.platform.permissions import CUSTOM, SELF, Grant
+    from focus_tools.permissions import CUSTOM, SELF, Grant
 
     found: dict[str, set[Any]] = {}
     for codebase, iam in (tf.locals.get("runtime_iam") or {}).items():
@@ -351,8 +351,8 @@ def _show(grant: Any) -> str:
 
 
 def code_needs() -> dict[str, set[Any]]:
-    """The grants each codebase's code needs (focus.platform.permissions)."""
-    from focus.platform import permissions
+    """The grants each codebase's code needs (focus_tools.permissions)."""
+    from focus_tools import permissions
 
     return {
         codebase: permissions.grants(permissions.needs(codebase))

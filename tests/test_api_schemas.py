@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "scripts" / "lib"))
 
 import api_contract_cli  # noqa: E402
 
-from focus.platform import api_contract  # noqa: E402
+from focus_tools import api_contract  # noqa: E402
 
 
 def committed() -> dict[str, str | None]:

@@ -9,8 +9,8 @@ from conftest import block_doc, make_pro
 from emulator_log import wait_for_lines
 
 from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied, wait_for
+from focus.adapters.logs import pseudonymous_user_id
 from focus.domain.blocks import MAX_BLOCKS_PER_PERSON
-from focus.platform.logs import pseudonymous_user_id
 
 
 def sync_marker(firebase: EmulatorSuite, user: User) -> datetime | None:

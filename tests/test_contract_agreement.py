@@ -39,7 +39,8 @@ from test_fuzz_callables import IPHONE, People  # noqa: E402
 
 from focus.contracts import versions  # noqa: E402
 from focus.contracts.schemas import FORMATS, SCHEMA_VIOLATION  # noqa: E402
-from focus.platform import api_contract, callables  # noqa: E402
+from focus.entrypoints import callables  # noqa: E402
+from focus_tools import api_contract  # noqa: E402
 
 if not callables.CALLABLES:
     api_contract_cli.load_api_codebase()

@@ -31,7 +31,7 @@ SCRIPT = iac.ROOT / "scripts" / "dead-letters"
 sys.path.insert(0, str(iac.ROOT / "scripts" / "lib"))
 import dead_letters  # noqa: E402 - scripts/lib is not a package
 
-from focus.platform import messaging  # noqa: E402
+from focus.adapters import messaging  # noqa: E402
 
 
 def dead_letters_cli(*args: str) -> tuple[list[dict[str, Any]], str]:

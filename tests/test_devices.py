@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from emulator_log import wait_for_lines
 
 from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied, wait_for
+from focus.adapters.logs import pseudonymous_user_id
 from focus.domain.devices import MAX_DEVICES_PER_PERSON, evictions
-from focus.platform.logs import pseudonymous_user_id
 
 
 def device(**changes: object) -> dict[str, object]:

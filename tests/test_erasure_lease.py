@@ -1,6 +1,6 @@
 """Two deliveries of one erasure task never both do the work: the task holds a lease on the
 erasure's progress document, and the audit counts are what was actually deleted, exactly once
-(focus.platform.leases, focus.platform.erasure)."""
+(focus.adapters.leases, focus.services.privacy.erasure)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from conftest import envelope, session_doc
 
 from firebase_emulator_harness import EmulatorError, EmulatorSuite, User, wait_for
-from focus.platform import clients, erasure
-from focus.platform.erasure_scan import scan
+from focus.adapters import clients
+from focus.services.privacy import erasure
+from focus_tools.erasure_scan import scan
 
 SESSIONS = 24
 

@@ -11,7 +11,7 @@ from conftest import envelope
 from emulator_log import wait_for_lines
 
 from firebase_emulator_harness import EmulatorSuite, wait_for
-from focus.platform import erasure
+from focus.services.privacy import erasure
 
 
 def test_a_stalled_erasure_is_reported_overdue_and_restarted_by_the_hourly_check(

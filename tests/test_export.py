@@ -12,8 +12,8 @@ import pytest
 from conftest import block_doc, envelope
 
 from firebase_emulator_harness import EmulatorSuite, GeoPoint, User, wait_for
-from focus.platform import export
-from focus.privacy.registry import REGISTRY
+from focus.services.privacy import export
+from focus.services.privacy.registry import REGISTRY
 
 EMOJI = "😀👩‍👩‍👧‍👦🇪🇺🧘🏽‍♀️"  # 4-byte characters and joiner sequences
 MIXED = "ßé€中文"  # 2- and 3-byte characters

@@ -2,7 +2,7 @@
 with a typed client error (or OK when the input happens to be valid), never INTERNAL or a non-JSON
 or 5xx answer, and a refused call leaves the person's data as it was.
 
-Callables are discovered from ``focus.platform.callables.CALLABLES`` after loading the api
+Callables are discovered from ``focus.entrypoints.callables.CALLABLES`` after loading the api
 codebase, so a new callable is fuzzed without touching this file. Requests are derived from each
 version's published request schema (docs/api/<version>/<callable>.request.schema.json): a plausible
 payload with one field broken, plus garbage at every level (the `data`, the envelope, the payload).
@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT / "scripts" / "lib"))
 
 import api_contract_cli  # noqa: E402
 
+from focus.adapters import paths  # noqa: E402
 from focus.contracts import versions  # noqa: E402
-from focus.platform import callables  # noqa: E402
-from focus.platform.repositories import paths  # noqa: E402
+from focus.entrypoints import callables  # noqa: E402
 
 if not callables.CALLABLES:
     api_contract_cli.load_api_codebase()

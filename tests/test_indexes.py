@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import focus.platform.repositories as repositories
-from focus.platform import store
-from focus.platform.indexes import missing_indexes
-from focus.platform.repositories import paths
+import focus.entrypoints
+import focus.services
+from focus.adapters import paths, store
+from focus_tools.indexes import missing_indexes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,16 +26,17 @@ def config() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def queries() -> list[store.QuerySpec]:
-    for module in pkgutil.iter_modules(repositories.__path__):
-        importlib.import_module(f"{repositories.__name__}.{module.name}")
-    importlib.import_module("focus.platform.migrations_runner")  # its scans, one per migration
+    for package in (focus.services, focus.entrypoints):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    importlib.import_module("focus_tools.migrations_runner")  # its scans, one per migration
     return list(store.QUERIES.values())
 
 
 def test_every_query_the_code_makes_has_its_index(
     config: dict[str, Any], queries: list[store.QuerySpec]
 ) -> None:
-    assert len(queries) >= 6  # the repositories' queries were found
+    assert len(queries) >= 6  # the services' queries were found
     assert missing_indexes(queries, config) == []
 
 

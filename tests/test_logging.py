@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from focus.platform import logs
+from focus.adapters import logs
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_sampled_spans_are_exported_when_the_invocation_ends(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from focus.platform import tracing
+    from focus.adapters import tracing
 
     exporter = InMemorySpanExporter()
     # A batch that would wait a minute before exporting on its own.

@@ -16,9 +16,9 @@ import pytest
 from conftest import envelope
 
 from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied
-from focus import migrations
 from focus.domain.locales import first_day_of_week, region_of
 from focus.domain.profiles import PROFILE_SCHEMA_VERSION, Profile, new_profile, upgrade_from_v1
+from focus_tools import migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "0001_profile_week_start"
@@ -154,7 +154,7 @@ def profiles(firebase: EmulatorSuite) -> dict[str, dict[str, Any]]:
 
 
 def update_times() -> dict[str, datetime]:
-    from focus.platform import clients
+    from focus.adapters import clients
 
     return {
         s.reference.path: s.update_time for s in clients.firestore().collection("users").stream()
@@ -224,7 +224,8 @@ def test_running_a_finished_migration_again_does_nothing(firebase: EmulatorSuite
 def test_an_app_write_during_a_batch_is_kept_and_the_batch_retried(
     firebase: EmulatorSuite,
 ) -> None:
-    from focus.platform import clients, migrations_runner, store
+    from focus.adapters import clients, store
+    from focus_tools import migrations_runner
 
     seed(firebase, old=5, current=0)
     migration = migrations.get(NAME)

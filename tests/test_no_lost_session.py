@@ -23,8 +23,8 @@ from emulator_log import wait_for_lines
 from test_sessions import counted, shard_minutes, stats
 
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
+from focus.adapters.logs import pseudonymous_user_id
 from focus.domain import hours_saved
-from focus.platform.logs import pseudonymous_user_id
 
 TOPIC = "session-completed"
 

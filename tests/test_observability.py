@@ -12,7 +12,7 @@ from conftest import envelope, session_doc
 from emulator_log import SPAN_KEY, Line, json_lines, requests, spans, trace_id, wait_for_lines
 
 from firebase_emulator_harness import EmulatorSuite, User
-from focus.platform import logs
+from focus.adapters import logs
 
 CALLABLE_FIELDS = {
     "function": "launch",

@@ -17,7 +17,7 @@ from conftest import block_doc, envelope, make_pro, session_doc
 from emulator_log import wait_for_lines
 
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
-from focus.platform.logs import pseudonymous_user_id
+from focus.adapters.logs import pseudonymous_user_id
 
 NOT_A_TIMEZONE = "Mars/Olympus_Mons"
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import block_doc, device_doc, envelope, session_doc
 
 from firebase_emulator_harness import EmulatorError, EmulatorSuite, User, assert_denied, wait_for
-from focus.platform import erasure
-from focus.platform.erasure_scan import scan
-from focus.privacy.registry import REGISTRY
+from focus.services.privacy import erasure
+from focus.services.privacy.registry import REGISTRY
+from focus_tools.erasure_scan import scan
 
 YESTERDAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from focus.platform.repositories import paths
-from focus.privacy.registry import REGISTRY, Erasure, normalized
+from focus.adapters import paths
+from focus.services.privacy.registry import REGISTRY, Erasure, normalized
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ its own derived writes re-firing it, streak updates of later days firing theirs)
 reads and ~627 writes. Now the call records its changed days once; one trigger hands them to
 one task that derives them all in one transaction, and no derived write triggers anything.
 The figures below are read from the functions' own request lines (reads and writes counted by
-focus.platform.store), so they are what production would bill.
+focus.adapters.store), so they are what production would bill.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from emulator_log import json_lines
 from test_reports import report, settle
 
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
-from focus.platform import logs
+from focus.adapters import logs
 
 MONTH = 31
 # Upper bounds documented in docs/data-model.md ("Cost per flow"), per upload call of D days:

@@ -22,9 +22,9 @@ from emulator_log import wait_for_lines
 from pydantic import ValidationError
 
 from firebase_emulator_harness import EmulatorSuite, User, assert_allowed, assert_denied, wait_for
+from focus.adapters.logs import pseudonymous_user_id
 from focus.domain.local_days import BoundaryRecord, DayBoundary
 from focus.domain.profiles import Profile, new_profile
-from focus.platform.logs import pseudonymous_user_id
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from firebase_functions import https_fn
 from flask import Request, Response
 
+from focus.adapters import messaging
 from focus.contracts.community import CommunityComparisonRequest, CommunityComparisonResponse
 from focus.contracts.emergency import UseEmergencyPassRequest, UseEmergencyPassResponse
 from focus.contracts.launch import (
@@ -33,19 +34,11 @@ from focus.domain import reports as reports_domain
 from focus.domain.consent import Consent
 from focus.domain.errors import InvalidArgument
 from focus.domain.profiles import new_profile
-from focus.platform import erasure, export, messaging
-from focus.platform.callables import Call, mobile_callable
-from focus.platform.repositories import (
-    community,
-    consents,
-    days,
-    emergency,
-    hours_saved,
-    profiles,
-    sessions,
-)
-from focus.platform.runtime import start_codebase
-from focus.platform.web import signed_in_web_endpoint
+from focus.entrypoints.callables import Call, mobile_callable
+from focus.entrypoints.runtime import start_codebase
+from focus.entrypoints.web import signed_in_web_endpoint
+from focus.services import community, consents, days, emergency, hours_saved, profiles, sessions
+from focus.services.privacy import erasure, export
 
 # Callables are short and I/O bound: one instance serves many concurrent requests.
 start_codebase("api", cpu=1, memory=512, concurrency=80, max_instances=100)

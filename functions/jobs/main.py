@@ -14,12 +14,13 @@ from firebase_functions.https_fn import CallableRequest
 from firebase_functions.options import Timezone
 from pydantic import ValidationError
 
+from focus.adapters import logs, messaging
 from focus.domain.events import SessionCompleted, UnreadableEvent, validation_summary
 from focus.domain.sessions import COUNTED_MEMORY
-from focus.platform import erasure, export, logs, messaging, tolerant
-from focus.platform.handlers import background
-from focus.platform.repositories import community, days, hours_saved, sessions
-from focus.platform.runtime import start_codebase, task_rate_limits
+from focus.entrypoints.handlers import background
+from focus.entrypoints.runtime import start_codebase, task_rate_limits
+from focus.services import community, days, hours_saved, sessions, tolerant
+from focus.services.privacy import erasure, export
 
 SWEEP_WINDOW = timedelta(minutes=50)
 SWEEP_GRACE = timedelta(minutes=15)
@@ -338,7 +339,7 @@ def eraseAccount(request: CallableRequest[dict[str, Any]]) -> None:
 def buildExport(request: CallableRequest[dict[str, str]]) -> None:
     """Gather everything the registry marks exportable into the person's export bundle, one
     bounded step per invocation: the rest goes back to the end of the queue, so other people's
-    exports run between the steps of a large one (``focus.platform.export``)."""
+    exports run between the steps of a large one (``focus.services.privacy.export``)."""
     uid, export_id = request.data["userId"], request.data["exportId"]
     logs.bind_user(uid)
     now = datetime.now(UTC)

@@ -9,11 +9,11 @@ from firebase_functions import firestore_fn
 from firebase_functions.core import Change
 from google.cloud.firestore_v1 import DocumentSnapshot
 
+from focus.adapters import logs, messaging
 from focus.domain.sessions import FocusSession, SessionStatus
-from focus.platform import logs, messaging, tolerant
-from focus.platform.handlers import background, write_time
-from focus.platform.repositories import blocks, day_boundaries, devices
-from focus.platform.runtime import start_codebase
+from focus.entrypoints.handlers import background, write_time
+from focus.entrypoints.runtime import start_codebase
+from focus.services import blocks, day_boundaries, devices, tolerant
 
 start_codebase("triggers", cpu=1, memory=256, concurrency=20, max_instances=200)
 

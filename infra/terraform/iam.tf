@@ -1,5 +1,5 @@
 # One runtime service account per codebase (functions pick theirs up through
-# `service_account="focus-<codebase>@"` in focus.platform.runtime), holding exactly what
+# `service_account="focus-<codebase>@"` in focus.entrypoints.runtime), holding exactly what
 # local.runtime_iam lists (derived from the code and checked by tests/test_infra.py). The default
 # compute service account keeps none of these.
 #

@@ -4,7 +4,7 @@ locals {
     "session-completed" = { consumer = "on_session_completed" }
   }
 
-  # Task-queue functions that dead-letter what they give up on (focus.platform.messaging.dead_letter)
+  # Task-queue functions that dead-letter what they give up on (focus.adapters.messaging.dead_letter)
   # to the topic `<function>-dead-letter`; scripts/dead-letters replays them as tasks.
   dead_lettered_tasks = ["countCompletedSession"]
 
@@ -21,12 +21,12 @@ locals {
   # Terraform declares neither; tests/test_infra.py checks that every queue it grants on is a
   # task-queue function.
 
-  # Transient collections whose documents carry `expireAt` (shared/focus/platform/repositories/paths.py).
+  # Transient collections whose documents carry `expireAt` (shared/focus/adapters/paths.py).
   ttl_collections = ["shards", "communityDays", "idempotency", "rateLimits", "exports", "chunks", "erasures", "erasureAudit"]
 
   # Least privilege, derived from the code: what each codebase's runtime service account holds,
   # and on what. tests/test_infra.py derives the same from functions/<codebase>/main.py and the
-  # permissions its Google API calls declare (focus.platform.permissions) and fails on any
+  # permissions its Google API calls declare (focus_tools.permissions) and fails on any
   # difference, either way. iam.tf turns each list into bindings:
   #   project  predefined roles on the project
   #   custom   permissions of the codebase's custom role (Auth user operations: no predefined

@@ -1,5 +1,5 @@
-# Log-based metrics from the one `request` line every invocation writes (focus.platform.callables
-# and focus.platform.handlers): jsonPayload.{kind, function, outcome, errorCode, latencyMs,
+# Log-based metrics from the one `request` line every invocation writes (focus.entrypoints.callables
+# and focus.entrypoints.handlers): jsonPayload.{kind, function, outcome, errorCode, latencyMs,
 # eventAgeMs}. They feed the SLOs, alerts and dashboard; nothing else has to be instrumented.
 
 locals {
@@ -99,7 +99,7 @@ resource "google_logging_metric" "event_age" {
   }
 }
 
-# Every dead letter a function writes itself (focus.platform.messaging.dead_letter logs one `dead
+# Every dead letter a function writes itself (focus.adapters.messaging.dead_letter logs one `dead
 # letter` line: source, kind, reason). Pub/Sub's own dead-lettering after the last attempt is
 # seen on the dead-letter subscriptions instead (slos.tf, alert dead_letters).
 resource "google_logging_metric" "dead_letters" {
@@ -150,7 +150,7 @@ resource "google_logging_metric" "no_instance" {
   }
 }
 
-# Firestore transaction attempts aborted by contention (focus.platform.store.transactional logs
+# Firestore transaction attempts aborted by contention (focus.adapters.store.transactional logs
 # `transaction aborted` for each, with the transaction's name; the envelope answers ABORTED
 # CONTENTION once every attempt aborted).
 resource "google_logging_metric" "transaction_aborts" {

@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if docs/ disagree with the code")
     args = parser.parse_args()
     load_api_codebase()
-    from focus.platform import api_contract
+    from focus_tools import api_contract
 
     generated = api_contract.files()
     if args.check:

@@ -100,7 +100,7 @@ def sdk_modules(folder: Path) -> list[str]:
                 # from firebase_functions import https_fn: names are modules
                 modules = [f"{SDK}.{alias.name}" for alias in node.names]
             elif node.level == 0 and node.module:
-                # from focus.platform import logs / from firebase_functions.core import Change
+                # from focus.adapters import logs / from firebase_functions.core import Change
                 modules = [node.module]
                 pending += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             else:

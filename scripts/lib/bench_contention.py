@@ -8,7 +8,7 @@ app: on ABORTED / UNAVAILABLE (and, for code that predates them, INTERNAL) it wa
 times at most.
 
 Contention is read from the functions' own log lines: every aborted transaction attempt is one
-``transaction aborted`` line (``focus.platform.store.transactional``), by function and
+``transaction aborted`` line (``focus.adapters.store.transactional``), by function and
 transaction; triggers that the uploads set off are included, since their contention is the
 uploads' too. The figure is aborted attempts per 100 HTTP calls of the callable (first tries and
 retries). Merged totals are checked against the documented merge (per device the latest

@@ -39,7 +39,7 @@ from google.protobuf import duration_pb2, field_mask_pb2
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_LETTER_SUFFIX = "-dead-letter"
 # Pub/Sub's own attributes on a dead letter, and the ones our functions add
-# (focus.platform.messaging.DEAD_LETTER_*): dropped on replay (the message starts afresh).
+# (focus.adapters.messaging.DEAD_LETTER_*): dropped on replay (the message starts afresh).
 DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
 FOCUS_ATTRIBUTE_PREFIX = "focusDeadLetter"
 KIND_ATTRIBUTE = "focusDeadLetterKind"
@@ -47,7 +47,7 @@ REASON_ATTRIBUTE = "focusDeadLetterReason"
 ERROR_ATTRIBUTE = "focusDeadLetterError"
 FUNCTION_ATTRIBUTE = "focusDeadLetterFunction"
 TASK_KIND = "task"
-# Where the task-queue functions run (focus.platform.environment.REGION).
+# Where the task-queue functions run (focus.adapters.environment.REGION).
 REGION = "europe-west1"
 # Keep in step with locals.pubsub_delivery in infra/terraform/locals.tf (tests check).
 MAX_DELIVERY_ATTEMPTS = 10
@@ -145,7 +145,7 @@ class DeadLetters:
             pass  # replayed before: the task exists (the emulator answers a bare 409)
         except ValueError as exc:
             # The Tasks emulator echoes a named task's name in a shape the Admin SDK 7.7 cannot
-            # parse, although it queued the task (focus.platform.messaging.enqueue, same case).
+            # parse, although it queued the task (focus.adapters.messaging.enqueue, same case).
             if not (os.environ.get("CLOUD_TASKS_EMULATOR_HOST") and str(exc) == BAD_NAME):
                 raise
         return f"task {name}"

@@ -20,7 +20,7 @@ def main() -> int:
         "identifiers", nargs="+", help="the uid first, then emails or other identifiers"
     )
     args = parser.parse_args()
-    from focus.platform.erasure_scan import scan
+    from focus_tools.erasure_scan import scan
 
     findings = scan(args.identifiers)
     for finding in findings:

@@ -1,6 +1,6 @@
 """scripts/migrate: list, run (resumably, with a progress bar) and inspect schema migrations.
 
-The engine is focus.platform.migrations_runner; this is the operator's command line around it.
+The engine is focus_tools.migrations_runner; this is the operator's command line around it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from focus import migrations
-from focus.platform import migrations_runner as runner
-from focus.platform.migrations_runner import MigrationProgress, Outcome
+from focus_tools import migrations
+from focus_tools import migrations_runner as runner
+from focus_tools.migrations_runner import MigrationProgress, Outcome
 
 BAR_WIDTH = 30
 LOG_EVERY_S = 2.0  # when stderr is not a terminal, a progress line at most this often

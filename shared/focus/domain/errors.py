@@ -1,7 +1,7 @@
 """Domain errors. Each carries the callable error code the platform layer answers with.
 
 The codes are the Firebase callable protocol's canonical status names, kept as plain strings so the
-domain needs no Firebase import; ``focus.platform.errors`` maps them to ``HttpsError``.
+domain needs no Firebase import; ``focus.entrypoints.errors`` maps them to ``HttpsError``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ a time, so during a deploy a consumer meets messages of the version before its o
 ``version - 1`` as well (``read``), upgraded to the head shape. Deploy consumers (``jobs``) before
 publishers. A message no accepted version reads (not JSON, an unknown version, a renamed or
 missing field) raises ``UnreadableEvent``: the consumer dead-letters it with the raw payload and
-the error (``focus.platform.messaging.dead_letter``), never drops it.
+the error (``focus.adapters.messaging.dead_letter``), never drops it.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def with_week_start(settings: dict[str, Any]) -> dict[str, Any]:
 def upgrade_from_v1(doc: dict[str, Any]) -> dict[str, Any]:
     """A version 1 profile as version 2: the week starts where the person's locale starts it.
 
-    Pure, so readers (``Profile``) and the stored-data migration (focus.migrations) share it.
+    Pure, so readers (``Profile``) and the stored-data migration (focus_tools.migrations) share it.
     """
     settings = doc.get("settings")
     return {

@@ -1,0 +1,101 @@
+"""One way to get Google clients: created on first use, reused for the life of the instance.
+
+The same code works on the emulators and in production: the client libraries switch to the
+emulators by themselves when ``*_EMULATOR_HOST`` is set; only the Admin SDK needs anonymous
+credentials there (it otherwise insists on application default credentials).
+
+IAM: ``NEEDS`` declares what calling each factory means in production (naming a topic is
+publishing to it; a task queue's client is for enqueueing), ``ADMIN_SDK_NEEDS`` what each Admin
+SDK call made with ``firebase_app()`` needs. ``focus_tools.permissions`` collects them per
+codebase from the code each one runs; tests/test_infra.py requires the Terraform to grant
+exactly that. A new Google call gets its declaration here, or the permission test cannot see it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from focus.adapters.environment import REGION, is_emulated, project_id
+from focus.adapters.iam import QUEUE, SELF, SERVICE, TOPIC, Need
+
+if TYPE_CHECKING:
+    from firebase_admin import App
+    from firebase_admin.functions import TaskQueue
+    from google.cloud.firestore import Client as FirestoreClient
+    from google.cloud.pubsub_v1 import PublisherClient
+
+
+_FIRESTORE = tuple(
+    Need(f"datastore.entities.{verb}", why="read and write documents in transactions")
+    for verb in ("get", "list", "create", "update", "delete")
+)
+NEEDS: dict[str, tuple[Need, ...]] = {
+    "firestore": _FIRESTORE,
+    "topic_path": (Need("pubsub.topics.publish", TOPIC, argument="topic", why="publish"),),
+    "task_queue": (
+        Need("cloudtasks.tasks.create", QUEUE, argument="function_name", why="enqueue"),
+        # The Admin SDK asks Cloud Tasks to sign each task's OIDC token as the enqueuing
+        # account itself (its credential's email): creating such a task needs actAs on it...
+        Need("iam.serviceAccounts.actAs", SELF, why="sign the task as this account"),
+        # ... and that identity is what calls the task function when the task is dispatched.
+        Need("run.routes.invoke", SERVICE, argument="function_name", why="dispatch the task"),
+    ),
+}
+_READ_USER = Need("firebaseauth.users.get", why="look the account up")
+_WRITE_USER = Need("firebaseauth.users.update", why="disable, revoke refresh tokens")
+ADMIN_SDK_NEEDS: dict[str, tuple[Need, ...]] = {
+    "firebase_admin.auth.get_user": (_READ_USER,),
+    "firebase_admin.auth.get_user_by_email": (_READ_USER,),
+    # Checking revocation (and disabled accounts) reads the account; the signature check alone
+    # uses Google's public keys and needs nothing.
+    "firebase_admin.auth.verify_id_token": (
+        Need("firebaseauth.users.get", when_keyword="check_revoked", why="check revocation"),
+    ),
+    "firebase_admin.auth.update_user": (_WRITE_USER,),
+    "firebase_admin.auth.revoke_refresh_tokens": (_WRITE_USER,),
+    "firebase_admin.auth.delete_user": (Need("firebaseauth.users.delete", why="erase"),),
+}
+
+
+@functools.cache
+def firebase_app() -> App:
+    import firebase_admin
+
+    credential: Any = None
+    if is_emulated():
+        from firebase_admin import credentials
+        from google.auth.credentials import AnonymousCredentials
+
+        class _EmulatorCredential(credentials.Base):  # type: ignore[misc]
+            def get_credential(self) -> AnonymousCredentials:
+                return AnonymousCredentials()  # type: ignore[no-untyped-call]
+
+        credential = _EmulatorCredential()
+    return firebase_admin.initialize_app(credential, {"projectId": project_id()})
+
+
+@functools.cache
+def firestore() -> FirestoreClient:
+    from google.cloud import firestore as gcf
+
+    return gcf.Client(project=project_id())
+
+
+@functools.cache
+def publisher() -> PublisherClient:
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.PublisherClient()
+
+
+def topic_path(topic: str) -> str:
+    return f"projects/{project_id()}/topics/{topic}"
+
+
+@functools.cache
+def task_queue(function_name: str) -> TaskQueue:
+    """The Cloud Tasks queue in front of a task-queue function (names: letters, digits, '-')."""
+    from firebase_admin import functions
+
+    return functions.task_queue(f"locations/{REGION}/functions/{function_name}", app=firebase_app())

@@ -1,0 +1,128 @@
+"""Publishing domain events to Pub/Sub, enqueueing tasks on Cloud Tasks queues, and
+dead-lettering what a consumer or task can never apply."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from focus.adapters import clients, logs, tracing
+from focus.adapters.environment import is_emulated
+from focus.domain.events import DomainEvent
+
+PUBLISH_TIMEOUT_SECONDS = 10
+
+# Dead letters: topic ``<source>-dead-letter`` (infra/terraform/pubsub.tf), where ``source`` is the
+# topic a message came from or the task-queue function a task was for. Pub/Sub puts its own there
+# after the last delivery attempt; ``dead_letter`` puts ours there, with these attributes, which
+# scripts/dead-letters shows and strips again on replay (scripts/lib/dead_letters.py, same names).
+DEAD_LETTER_SUFFIX = "-dead-letter"
+DEAD_LETTER_KIND = "focusDeadLetterKind"  # "pubsub" (replay: republish) or "task" (re-enqueue)
+DEAD_LETTER_REASON = "focusDeadLetterReason"  # e.g. invalidEvent, poisonDocument, tooOld
+DEAD_LETTER_ERROR = "focusDeadLetterError"  # what failed, by field (never the values)
+DEAD_LETTER_FUNCTION = "focusDeadLetterFunction"  # who gave up on it
+MAX_ATTRIBUTE_CHARS = 1000  # Pub/Sub allows 1024 bytes per attribute value
+
+
+def publish(event: DomainEvent) -> str:
+    """Publish ``event`` to its topic and wait for the server's ack; the message id."""
+    with tracing.span("pubsub.publish", topic=event.topic):
+        # The worker continues this trace from the message's ``traceparent`` attribute.
+        future = clients.publisher().publish(
+            clients.topic_path(event.topic),
+            data=event.model_dump_json(by_alias=True).encode(),
+            **tracing.outgoing_headers(),
+        )
+        return str(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
+
+
+def dead_letter(
+    source: str,
+    data: bytes,
+    *,
+    kind: str,
+    reason: str,
+    error: str,
+    function: str,
+    attributes: dict[str, str] | None = None,
+) -> str:
+    """Keep ``data`` (raw, as received) on ``source``'s dead-letter topic with why it failed, and
+    log the structured ``dead letter`` line the ``focus/dead_letters`` metric counts (its alert
+    pages nobody but opens a ticket); the dead letter's message id.
+
+    For what can never succeed as it is (an unreadable message, a document no model accepts, an
+    event past its retry age): acknowledging it instead would lose the fact. Raises if the publish
+    fails, so the delivery is retried rather than dropped."""
+    from google.api_core import exceptions
+
+    topic = source + DEAD_LETTER_SUFFIX
+    marks = {
+        DEAD_LETTER_KIND: kind,
+        DEAD_LETTER_REASON: reason,
+        DEAD_LETTER_ERROR: error[:MAX_ATTRIBUTE_CHARS] or "-",
+        DEAD_LETTER_FUNCTION: function,
+    }
+    with tracing.span("pubsub.dead_letter", topic=topic):
+        headers = {**(attributes or {}), **tracing.outgoing_headers(), **marks}
+        try:
+            future = clients.publisher().publish(clients.topic_path(topic), data=data, **headers)
+            message_id = str(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
+        except exceptions.NotFound:
+            if not is_emulated():
+                raise
+            # Terraform creates dead-letter topics in production; the Pub/Sub emulator starts
+            # with only the topics functions listen on.
+            with contextlib.suppress(exceptions.AlreadyExists):
+                clients.publisher().create_topic(name=clients.topic_path(topic))
+            future = clients.publisher().publish(clients.topic_path(topic), data=data, **headers)
+            message_id = str(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
+    logs.get_logger().error(
+        "dead letter",
+        source=source,
+        kind=kind,
+        reason=reason,
+        error=error[:MAX_ATTRIBUTE_CHARS],
+        deadLetterId=message_id,
+    )
+    return message_id
+
+
+def enqueue(function_name: str, payload: dict[str, Any], *, at: datetime, task_id: str) -> bool:
+    """Schedule ``payload`` for the task-queue function ``function_name`` at ``at``.
+
+    ``task_id`` deduplicates: enqueueing the same id twice is a no-op (False the second time),
+    which makes the enqueueing trigger safe to run twice. The body is wrapped as ``{"data": ...}``
+    because task-queue functions read the callable format and the Python Admin SDK sends the
+    payload as given.
+    """
+    from datetime import UTC
+
+    from firebase_admin import exceptions
+    from firebase_admin.functions import TaskOptions
+
+    with tracing.span("tasks.enqueue", function=function_name):
+        # The task function continues this trace from the ``traceparent`` header.
+        options = TaskOptions(
+            schedule_time=at.astimezone(UTC), task_id=task_id, headers=tracing.outgoing_headers()
+        )
+        try:
+            clients.task_queue(function_name).enqueue({"data": payload}, options)
+        except (exceptions.AlreadyExistsError, exceptions.ConflictError):
+            # Production answers 409 ALREADY_EXISTS; the emulator a bare 409 (CONFLICT).
+            return False
+        except ValueError as exc:
+            # Admin SDK 7.7 + the Tasks emulator: for a named task the emulator echoes the name
+            # without the leading '/' the SDK strips, so parsing the (successful) answer fails.
+            # Production answers differently; only this exact emulator case counts as enqueued.
+            if not (is_emulated() and str(exc) == "Invalid resource name format."):
+                raise
+    return True
+
+
+def task_id(*parts: str) -> str:
+    """A deterministic task id for deduplication: hashed, so ids carry no user data and are not
+    sequential (sequential task names hot-spot Cloud Tasks)."""
+    import hashlib
+
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

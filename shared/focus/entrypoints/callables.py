@@ -1,0 +1,329 @@
+"""The callable envelope: one place that parses, gates, authorizes, limits, deduplicates, logs and
+maps errors for every callable of the mobile API.
+
+On the wire (the Firebase callable protocol, so the official client SDKs work unmodified)::
+
+    request  {"data": {"apiVersion": "2026-11-29",
+                       "client": {"platform": "ios", "appVersion": "3.4.0", "build": 412},
+                       "idempotencyKey": "1f0c...",          # mutating callables only
+                       "payload": {...}}}
+    response {"result": {"data": {...},
+                         "meta": {"apiVersion": "2026-11-29", "serverTime": "...",
+                                  "deprecation": {...}}}}   # only for a deprecated version
+
+Order of checks: envelope shape -> API version -> upgrade gate -> signed in -> not erased and
+rate limit (one round trip) -> idempotency -> payload (translated up to the head version) ->
+handler -> response (translated down to the client's version). A handler receives the signed-in
+``Caller`` and its validated head-version payload and returns a head-version response model; it
+never sees the raw request and never builds an ``HttpsError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import flask
+from firebase_functions import https_fn
+from pydantic import ValidationError
+
+from focus.adapters import logs, store, tracing
+from focus.adapters.environment import is_emulated
+from focus.contracts import schemas, versions
+from focus.contracts.envelope import ClientInfo, Envelope
+from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
+from focus.domain.model import Contract, utc_text
+from focus.entrypoints.errors import (
+    CONTENTION,
+    TEMPORARILY_UNAVAILABLE,
+    invalid_request,
+    to_https_error,
+)
+from focus.entrypoints.guards import client_gate, idempotency, rate_limits
+from focus.services.privacy import erasure
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in person making the call."""
+
+    uid: str
+    is_anonymous: bool
+
+
+@dataclass(frozen=True)
+class Call:
+    caller: Caller
+    client: ClientInfo
+    api_version: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CallableSpec:
+    """What the contract generator and docs know about a callable."""
+
+    name: str
+    summary: str
+    request: type[Contract]
+    response: type[Contract]
+    mutating: bool
+    per_minute: int
+    errors: tuple[str, ...]  # every code it answers with, but INTERNAL (always possible)
+    reasons: tuple[str, ...]  # every ``details.reason`` it answers with
+    serves_erased: bool = False  # answers an erasing or erased caller (deleteAccount)
+
+
+CALLABLES: dict[str, CallableSpec] = {}
+# ABORTED / UNAVAILABLE: every callable runs transactions (the rate-limit window at least), and
+# contention or a deadline answers a retryable code, never INTERNAL (focus.entrypoints.errors).
+COMMON_ERRORS = (
+    "INVALID_ARGUMENT",
+    "UNAUTHENTICATED",
+    "FAILED_PRECONDITION",
+    "RESOURCE_EXHAUSTED",
+    "ABORTED",
+    "UNAVAILABLE",
+)
+COMMON_REASONS = (
+    "SCHEMA_VIOLATION",
+    "INVALID_VALUE",
+    "UNSUPPORTED_API_VERSION",
+    "UPGRADE_REQUIRED",
+    "RATE_LIMITED",
+    CONTENTION,
+    TEMPORARILY_UNAVAILABLE,
+)
+ERASED_REASONS = ("ACCOUNT_ERASED",)  # every callable but those that serve erased callers
+MUTATING_ERRORS = ("ABORTED",)  # REQUEST_IN_PROGRESS (already common: listed once)
+MUTATING_REASONS = ("IDEMPOTENCY_KEY_REQUIRED", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS")
+
+Req = TypeVar("Req", bound=Contract)
+Resp = TypeVar("Resp", bound=Contract)
+Handler = Callable[[Call, Req], Resp]
+
+
+def _caller(request: https_fn.CallableRequest[Any]) -> Caller:
+    if request.auth is None or not request.auth.uid:
+        raise Unauthenticated("Sign in (anonymously is fine) before calling this function.")
+    provider = (request.auth.token.get("firebase") or {}).get("sign_in_provider")
+    return Caller(uid=request.auth.uid, is_anonymous=provider == "anonymous")
+
+
+def _erased(state: erasure.State | None) -> Unauthenticated:
+    """An erasing or erased caller's refusal; ``details.state`` says which."""
+    return Unauthenticated(
+        "This account is being erased or was erased; sign out.",
+        details={"reason": "ACCOUNT_ERASED", "state": state or "erased"},
+    )
+
+
+def _meta(version: versions.Version, now: datetime) -> dict[str, Any]:
+    meta: dict[str, Any] = {"apiVersion": version.date, "serverTime": utc_text(now)}
+    if version.deprecated:
+        meta["deprecation"] = {
+            "deprecated": True,
+            "sunsetAt": version.sunset,
+            "message": f"API version {version.date} stops working on {version.sunset}; update the app.",
+        }
+    return meta
+
+
+def mobile_callable(
+    request_model: type[Req],
+    *,
+    mutating: bool = False,
+    per_minute: int = 60,
+    errors: tuple[str, ...] = (),
+    reasons: tuple[str, ...] = (),
+    serves_erased: bool = False,
+) -> Callable[[Handler[Req, Resp]], Any]:
+    """Declare a callable of the mobile API.
+
+    ``mutating`` callables require an idempotency key; ``per_minute`` limits each person's calls;
+    ``errors`` and ``reasons`` list the error codes and ``details.reason`` values beyond the
+    common ones. They are the contract (docs/api.md); answering with an undeclared one is logged
+    as an error.
+
+    A caller whose account is being erased or was erased (a still-valid ID token) is answered
+    UNAUTHENTICATED ``ACCOUNT_ERASED``, unless ``serves_erased``: then the handler runs with no
+    rate limit and no idempotency record, so nothing is ever written under the erased id (the
+    handler must be idempotent by itself, as ``deleteAccount`` is).
+    """
+
+    def decorate(handler: Handler[Req, Resp]) -> Any:
+        name = handler.__name__
+        response_model = typing.get_type_hints(handler)["return"]
+        CALLABLES[name] = CallableSpec(
+            name=name,
+            summary=inspect.cleandoc(handler.__doc__ or ""),
+            request=request_model,
+            response=response_model,
+            mutating=mutating,
+            per_minute=per_minute,
+            errors=tuple(
+                dict.fromkeys(COMMON_ERRORS + (MUTATING_ERRORS if mutating else ()) + errors)
+            ),
+            reasons=COMMON_REASONS
+            + (() if serves_erased else ERASED_REASONS)
+            + (MUTATING_REASONS if mutating else ())
+            + reasons,
+            serves_erased=serves_erased,
+        )
+        spec = CALLABLES[name]
+
+        def serve(request: https_fn.CallableRequest[Any], now: datetime) -> dict[str, Any]:
+            data = request.data if request.data is not None else {}
+            schemas.check_envelope(data)
+            envelope = Envelope.model_validate(data)
+            client = envelope.client
+            logs.bind(appVersion=client.app_version, platform=client.platform.value)
+            version = versions.resolve(envelope.api_version, now.date())
+            logs.bind(apiVersion=version.date)
+            client_gate.check(client.platform.value, client.build)
+            call = Call(caller=_caller(request), client=client, api_version=version.date, now=now)
+            # The erasure tombstone is read with the rate-limit window: one more read, no more
+            # latency. A still-valid token of an erased person gets nothing and writes nothing.
+            marker = rate_limits.consume(
+                call.caller.uid, name, per_minute, now, unless=erasure.tombstone(call.caller.uid)
+            )
+            if marker is not None and not serves_erased:
+                raise _erased(erasure.state_of(marker))
+            schemas.check_payload(name, request_model, version.date, envelope.payload)
+            head_payload = versions.request_to_head(name, version.date, envelope.payload)
+            try:
+                payload = request_model.model_validate(head_payload)
+            except ValidationError as exc:
+                raise invalid_request(exc, prefix="payload") from exc
+            if not mutating or marker is not None:
+                answer = _handle(handler, call, payload)
+            else:
+                answer = _once(envelope, call, name, payload, handler)
+            return {
+                "data": versions.response_from_head(name, version.date, answer),
+                "meta": _meta(version, now),
+            }
+
+        def invoke(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+            headers = dict(request.raw_request.headers)
+            with tracing.invocation(name, kind="callable", carrier=headers) as trace:
+                return run(request, trace)
+
+        def run(request: https_fn.CallableRequest[Any], trace: logs.TraceContext) -> dict[str, Any]:
+            started = time.perf_counter()
+            usage = store.begin_usage()
+            log = logs.get_logger()
+            logs.bind_invocation(
+                function=name,
+                trace=trace,
+                user_id=request.auth.uid if request.auth else None,
+            )
+            outcome, code = "ok", "OK"
+            try:
+                answer = serve(request, datetime.now(UTC))
+                if is_emulated():
+                    answer["meta"]["usage"] = usage.as_dict()  # lets tests pin each flow's cost
+                return answer
+            except Exception as exc:
+                error = to_https_error(exc)
+                code = error.code.name
+                outcome = "client_error" if code != "INTERNAL" else "error"
+                if code == "INTERNAL" and not isinstance(exc, (DomainError, https_fn.HttpsError)):
+                    log.exception("unhandled error", errorType=type(exc).__name__)
+                details = error.details if isinstance(error.details, dict) else {}
+                reason = details.get("reason")
+                if code != "INTERNAL" and (
+                    code not in spec.errors or (reason is not None and reason not in spec.reasons)
+                ):
+                    log.error("undeclared error", errorCode=code, reason=reason)
+                raise error from exc
+            finally:
+                log.info(
+                    "request",
+                    kind="callable",
+                    outcome=outcome,
+                    errorCode=code,
+                    latencyMs=round((time.perf_counter() - started) * 1000, 1),
+                    firestoreReads=usage.reads,
+                    firestoreWrites=usage.writes,
+                    transactionAborts=usage.aborts,  # contention, per call (scripts/bench-contention)
+                )
+
+        invoke.__name__ = name
+        invoke.__doc__ = handler.__doc__
+        # No App Check emulator exists: enforce it everywhere but on the emulator.
+        return _refuse_malformed_bodies(
+            https_fn.on_call(enforce_app_check=not is_emulated())(invoke)
+        )
+
+    return decorate
+
+
+def _refuse_malformed_bodies(endpoint: Any) -> Any:
+    """Answer a POST whose body is not a JSON object with ``data`` INVALID_ARGUMENT (HTTP 400).
+
+    The SDK answers such bodies (not JSON, or a bare JSON string) INTERNAL with HTTP 500 before
+    the envelope runs: anyone could raise the 5xx rate and fill the error logs. Other methods
+    (CORS preflight) and well-formed bodies go to the SDK untouched.
+    """
+
+    @functools.wraps(endpoint)  # keeps the SDK's endpoint attributes for deploy discovery
+    def guarded(request: flask.Request) -> Any:
+        if request.method == "POST" and request.mimetype == "application/json":
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict) or "data" not in body:
+                logs.get_logger().warning("malformed callable body", kind="callable")
+                error = {"status": "INVALID_ARGUMENT", "message": "Bad Request"}
+                return flask.Response(
+                    json.dumps({"error": error}), status=400, mimetype="application/json"
+                )
+        return endpoint(request)
+
+    return guarded
+
+
+def _handle(handler: Handler[Req, Resp], call: Call, payload: Req) -> dict[str, Any]:
+    """The handler's answer on the wire; its field errors named from the request's root."""
+    try:
+        return handler(call, payload).to_wire()
+    except InvalidArgument as exc:
+        raise exc.within("payload") from exc
+
+
+def _once(
+    envelope: Envelope, call: Call, name: str, payload: Req, handler: Handler[Req, Resp]
+) -> dict[str, Any]:
+    """Run a mutating handler at most once per idempotency key; replay the first answer."""
+    if envelope.idempotency_key is None:
+        raise InvalidArgument.at(
+            "idempotencyKey",
+            "Mutating calls need an idempotencyKey (a fresh UUID per request, reused on retry).",
+            reason="IDEMPOTENCY_KEY_REQUIRED",
+            type="required",
+        )
+    uid, key = call.caller.uid, envelope.idempotency_key
+    fingerprint = idempotency.request_hash(name, payload.to_wire())
+    stored = idempotency.claim(uid, key, fingerprint, call.now)
+    if stored is not None:
+        if stored.error is not None:
+            raise DomainError.from_answer(stored.error)
+        return stored.response or {}
+    try:
+        data = _handle(handler, call, payload)
+    except DomainError as exc:
+        idempotency.record(uid, key, idempotency.StoredAnswer(None, exc.to_answer()))
+        raise
+    except Exception:
+        # Unexpected or transient (contention, a deadline): forget the claim, so the app's retry
+        # with the same key runs the call again instead of replaying a failure.
+        idempotency.release(uid, key)
+        raise
+    idempotency.record(uid, key, idempotency.StoredAnswer(data, None))
+    return data

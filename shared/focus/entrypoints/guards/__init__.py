@@ -1,0 +1,1 @@
+"""Request guards every callable passes: client gate, rate limits, idempotency."""

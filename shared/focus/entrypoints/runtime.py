@@ -1,0 +1,48 @@
+"""What every codebase's main.py does first: global function options and logging."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from focus.adapters import clients, logs
+from focus.adapters.environment import REGION, is_emulated
+
+if TYPE_CHECKING:
+    from firebase_functions.options import RateLimits
+
+# The Functions emulator starts one Python worker per concurrent invocation of a function and
+# keeps it until the suite stops (~130 MB each); bursts of retried tasks across a test run once
+# filled a 24 GB CI machine and the kernel killed the Firestore emulator. On the emulator a task
+# queue therefore dispatches at most this many at once (its retries and backoff are unchanged).
+EMULATED_CONCURRENT_DISPATCHES = 4
+
+
+def start_codebase(codebase: str, **options: Any) -> None:
+    """Set the EU region and ``options`` for every function in ``codebase``; configure logging;
+    initialise the Admin SDK app (the SDK verifies callers' ID tokens with it before our code runs).
+
+    ``cpu`` must be explicit wherever ``concurrency`` > 1: the SDK's default fractional CPU
+    only allows one request at a time per instance.
+    """
+    from firebase_functions import options as fn_options
+
+    # Each codebase runs as its own least-privilege identity (infra/terraform/iam.tf; the CLI
+    # completes "name@" with the project). Secrets come from Secret Manager in production
+    # (functions:secrets:set) and from each codebase's .secret.local on the emulator (written by
+    # scripts/setup, never deployed); named by string, as a SecretParam object would reach the
+    # manifest as an expression.
+    options.setdefault("service_account", f"focus-{codebase}@")
+    options.setdefault("secrets", [logs.PSEUDONYM_KEY_SECRET])
+    fn_options.set_global_options(region=REGION, **options)
+    logs.configure(codebase)
+    clients.firebase_app()
+
+
+def task_rate_limits(max_concurrent_dispatches: int) -> RateLimits:
+    """A task queue's rate limits: ``max_concurrent_dispatches`` in production, at most
+    ``EMULATED_CONCURRENT_DISPATCHES`` on the emulator (see there)."""
+    from firebase_functions import options as fn_options
+
+    if is_emulated():
+        max_concurrent_dispatches = min(max_concurrent_dispatches, EMULATED_CONCURRENT_DISPATCHES)
+    return fn_options.RateLimits(max_concurrent_dispatches=max_concurrent_dispatches)

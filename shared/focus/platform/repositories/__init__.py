@@ -1,1 +1,0 @@
-"""Firestore adapters, one module per aggregate. Paths live here and nowhere else."""

@@ -1,1 +1,0 @@
-"""Privacy by design: the personal-data registry (pure) and the processing it drives."""

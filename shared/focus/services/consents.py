@@ -1,0 +1,35 @@
+"""Consents: ``users/{uid}/consents/{purpose}`` with ``.../history/{entry}`` kept append-only."""
+
+from __future__ import annotations
+
+import uuid
+
+from focus.adapters import clients, paths, store, tracing
+from focus.domain.consent import Consent, Purpose, allows
+
+
+@tracing.traced("firestore.consents.record")
+def record(uid: str, consent: Consent) -> None:
+    """Set the current consent for its purpose and append it to the history, atomically."""
+    db = clients.firestore()
+    current = db.document(f"{paths.user(uid)}/{paths.CONSENTS}/{consent.purpose.value}")
+    batch = db.batch()
+    out = store.writes(batch)
+    out.set(current, consent.to_firestore())
+    out.create(
+        current.collection(paths.CONSENT_HISTORY).document(uuid.uuid4().hex), consent.to_firestore()
+    )
+    batch.commit()
+
+
+@tracing.traced("firestore.consents.current")
+def current(uid: str, purpose: Purpose) -> Consent | None:
+    ref = clients.firestore().document(f"{paths.user(uid)}/{paths.CONSENTS}/{purpose.value}")
+    snapshot = store.get(ref)
+    return Consent.model_validate(snapshot.to_dict()) if snapshot.exists else None
+
+
+@tracing.traced("firestore.consents.require")
+def require(uid: str, purpose: Purpose) -> bool:
+    """Every processing path for an optional purpose asks this first (no record: no)."""
+    return allows(current(uid, purpose))

@@ -1,0 +1,199 @@
+"""Daily reports and what the server derives from them.
+
+``users/{uid}/days/{YYYY-MM-DD}`` holds the merged day (see focus.domain.reports). An upload
+merges its days in one transaction and, in the same commit, records which days it changed in a
+``users/{uid}/dayChanges/{id}`` document. That document is the fact's hand-off: its trigger
+enqueues a retried task that derives (``derive_pending``) everything the changed days imply in one
+transaction per person (focus.domain.derivation), deleting the change documents it covered; the
+sweep derives any change document left behind (a failed trigger or task). So one upload call costs
+one derivation however many days it carries, and no derived write triggers anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore as gcf
+
+from focus.adapters import clients, paths, store, tracing
+from focus.domain import community, derivation, reports, weeks
+from focus.domain.errors import FailedPrecondition
+from focus.domain.reports import DailyReportUpload, Day
+from focus.domain.weeks import Week
+from focus.services import profiles
+
+DAY_BEFORE = store.QuerySpec(
+    "day before", paths.DAYS, filters=(("day", "<"),), order_by=(("day", "DESCENDING"),)
+)
+DAYS_FROM = store.QuerySpec(
+    "days from", paths.DAYS, filters=(("day", ">="),), order_by=(("day", "ASCENDING"),)
+)
+PENDING_CHANGES = store.QuerySpec(
+    "pending day changes", paths.DAY_CHANGES, order_by=(("createdAt", "ASCENDING"),)
+)
+STALE_CHANGES = store.QuerySpec(
+    "day changes left behind (all users)",
+    paths.DAY_CHANGES,
+    filters=(("createdAt", "<"),),
+    order_by=(("createdAt", "ASCENDING"),),
+    collection_group=True,
+)
+# Days exist from at most MAX_LATE_DAYS before the upload to tomorrow: reading this many from the
+# earliest changed day reaches the person's latest day.
+MAX_DAYS_FROM = reports.MAX_LATE_DAYS + 3
+MAX_CHANGES_PER_DERIVATION = 50
+SWEEP_PAGE = 200
+COMMUNITY_SHARD_RETENTION = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    day: str
+    changed: bool
+    revision: int
+    score: int
+
+
+@tracing.traced("firestore.days.upload")
+def upload(
+    uid: str, device_id: str, uploads: list[DailyReportUpload], now: datetime
+) -> list[UploadResult]:
+    """Merge a registered device's batch of daily totals, all or nothing (one transaction).
+
+    The profile (for the goal) and the device are read before the transaction: neither is
+    written here, and leaving them out of it keeps uploads from contending with every write to
+    the profile."""
+    db = clients.firestore()
+    profile_snap, device_snap = store.get_all(
+        [db.document(paths.user(uid)), db.document(paths.device(uid, device_id))]
+    )
+    if not profile_snap.exists:
+        raise FailedPrecondition(
+            "Open the app once (launch) before uploading reports.",
+            details={"reason": "PROFILE_MISSING"},
+        )
+    if not device_snap.exists:
+        raise FailedPrecondition(
+            "Register the device (users/{uid}/devices/{deviceId}) before uploading its reports.",
+            details={"reason": "DEVICE_NOT_REGISTERED"},
+        )
+    goal = profiles.read(uid, profile_snap.to_dict()).settings.daily_goal_minutes
+    day_refs = [db.document(paths.day(uid, u.day)) for u in uploads]
+
+    def run(tx: gcf.Transaction) -> list[UploadResult]:
+        days = {
+            s.id: Day.model_validate(s.to_dict()) for s in store.get_all(day_refs, tx) if s.exists
+        }
+        out = store.writes(tx)
+        results, changed = [], []
+        for item, ref in zip(uploads, day_refs, strict=True):
+            merged = reports.merge(days.get(item.day), device_id, item, goal)
+            if merged is None:
+                current = days[item.day]
+                results.append(UploadResult(item.day, False, current.revision, current.score))
+                continue
+            days[item.day] = merged
+            out.set(ref, merged.to_firestore())
+            changed.append(item.day)
+            results.append(UploadResult(item.day, True, merged.revision, merged.score))
+        if changed:
+            change_ref = db.collection(f"{paths.user(uid)}/{paths.DAY_CHANGES}").document()
+            out.create(change_ref, {"days": sorted(set(changed)), "createdAt": now})
+        return results
+
+    return store.transactional(run, name="days.upload")
+
+
+@tracing.traced("firestore.days.derive_pending")
+def derive_pending(uid: str, now: datetime) -> dict[str, int]:
+    """Derive everything the person's pending day changes imply, in one transaction, and delete
+    the change documents it covered. Idempotent: a second run finds nothing pending (or, racing
+    the first, derives the same result and writes nothing new)."""
+    db = clients.firestore()
+    user_ref = db.document(paths.user(uid))
+
+    def run(tx: gcf.Transaction) -> dict[str, int]:
+        pending = store.query(
+            PENDING_CHANGES, user_ref, limit=MAX_CHANGES_PER_DERIVATION, transaction=tx
+        )
+        changed = {d for snap in pending for d in _changed_days(snap.to_dict())}
+        out = store.writes(tx)
+        if not changed:
+            for snap in pending:
+                out.delete(snap.reference)
+            return {"changes": len(pending), "days": 0}
+        earliest = min(changed)
+        profile_snap = store.get(user_ref, tx)
+        before = store.query(DAY_BEFORE, user_ref, [earliest], limit=1, transaction=tx)
+        stored = store.query(DAYS_FROM, user_ref, [earliest], limit=MAX_DAYS_FROM, transaction=tx)
+        week_keys = sorted({weeks.week_of(d) for d in changed})
+        week_snaps = store.get_all([db.document(paths.week(uid, k)) for k in week_keys], tx)
+        if profile_snap.exists:
+            profile = profiles.read(uid, profile_snap.to_dict())
+            result = derivation.derive(
+                changed,
+                Day.model_validate(before[0].to_dict()) if before else None,
+                [Day.model_validate(snap.to_dict()) for snap in stored],
+                {s.id: Week.model_validate(s.to_dict()) for s in week_snaps if s.exists},
+                profile.streak,
+                profile.created_at,
+                now,
+            )
+            _write(out, uid, result)
+        for snap in pending:
+            out.delete(snap.reference)
+        return {"changes": len(pending), "days": len(changed)}
+
+    return store.transactional(run, name="days.derive_pending")
+
+
+def _changed_days(data: dict[str, Any] | None) -> list[str]:
+    """The days a change document names; anything else in it is ignored (never written by a
+    client, but a poison value must not stop the derivation of the others)."""
+    days = (data or {}).get("days")
+    if not isinstance(days, list):
+        return []
+    valid = []
+    for value in days:
+        try:
+            if isinstance(value, str) and date.fromisoformat(value).isoformat() == value:
+                valid.append(value)
+        except ValueError:
+            continue
+    return valid
+
+
+def _write(out: store.Writes, uid: str, result: derivation.Derivation) -> None:
+    db = clients.firestore()
+    for local_day, fields in result.day_updates.items():
+        out.update(db.document(paths.day(uid, local_day)), fields)
+    for key, week in result.weeks.items():
+        out.set(db.document(paths.week(uid, key)), week.to_firestore())
+    for move in result.community:
+        shard_ref = db.document(paths.community_shard(move.day, community.shard_of(uid)))
+        buckets: dict[str, object] = {str(b): gcf.Increment(n) for b, n in move.moves.items()}
+        out.set(shard_ref, {"buckets": buckets, "expireAt": _shard_expiry(move.day)}, merge=True)
+    if result.streak_summary is not None:
+        out.update(db.document(paths.user(uid)), {"streak": result.streak_summary.to_firestore()})
+    for milestone in result.milestones:
+        out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
+
+
+@tracing.traced("firestore.days.left_behind")
+def left_behind(older_than: datetime) -> list[str]:
+    """People with a day change older than ``older_than`` still pending: what a failed trigger
+    run or task left for the sweep (one read per change document, at most a page)."""
+    owners: list[str] = []
+    for snap in store.query(STALE_CHANGES, None, [older_than], limit=SWEEP_PAGE):
+        owner = snap.reference.parent.parent
+        if owner is not None and owner.parent.id == paths.USERS and owner.id not in owners:
+            owners.append(owner.id)
+    return owners
+
+
+def _shard_expiry(local_day: str) -> datetime:
+    """Community shards are transient: the daily summary keeps the result (TTL on expireAt)."""
+    start = datetime.combine(date.fromisoformat(local_day), datetime.min.time(), tzinfo=UTC)
+    return start + COMMUNITY_SHARD_RETENTION

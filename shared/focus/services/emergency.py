@@ -1,0 +1,143 @@
+"""Using the emergency pass: one transaction over the profile, sessions, limits and locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore as gcf
+from pydantic import ValidationError
+
+from focus.adapters import clients, logs, paths, store, tracing
+from focus.domain import emergency, sessions
+from focus.domain.blocks import Block, BlockKind
+from focus.domain.errors import FailedPrecondition
+from focus.services import profiles
+from focus.services.sessions import MAX_ACTIVE, active_ids
+
+BLOCKS_OF_KINDS = store.QuerySpec("blocks of kinds", paths.BLOCKS, filters=(("kind", "in"),))
+SUSPENDABLE = [BlockKind.TIME_LIMIT.value, BlockKind.APP_LOCK.value]
+# Limits and locks suspended per transaction. The pass's own transaction also writes the profile
+# and up to MAX_ACTIVE sessions: 1 + 50 + 150 stays far under Firestore's 500 writes. The block cap
+# (100, focus.domain.blocks) keeps every person within the first page; an account that piled up
+# more before the cap existed (or in the moments before its trigger ran) gets the rest in further
+# transactions of a page each.
+BLOCKS_PER_PAGE = 150
+assert 1 + MAX_ACTIVE + BLOCKS_PER_PAGE <= 500
+
+
+@dataclass(frozen=True)
+class PassUsed:
+    sessions_ended: list[str]
+    blocks_suspended: list[str]
+    suspended_until: datetime
+    next_available_at: datetime
+
+
+@tracing.traced("firestore.emergency.use_pass")
+def use_pass(uid: str, now: datetime) -> PassUsed:
+    """End every active session and suspend every limit and lock until the local day ends.
+
+    The profile holds the pass, so two devices using it at the same moment contend on one
+    document: Firestore serialises the two transactions and the second finds the pass used.
+
+    The local day is the one the boundary in effect draws: a settings change (day-start hour,
+    timezone) is observed here too, in the same transaction, so a change made a moment ago is
+    pending and cannot stretch the suspension (focus.domain.local_days).
+    """
+    db = clients.firestore()
+    profile_ref = db.document(paths.user(uid))
+
+    def run(tx: gcf.Transaction) -> tuple[PassUsed, Any]:
+        snapshot = store.get(profile_ref, tx)
+        if not snapshot.exists:
+            raise FailedPrecondition(
+                "Open the app once before using the emergency pass.",
+                details={"reason": "PROFILE_MISSING"},
+            )
+        profile = profiles.read(uid, snapshot.to_dict())
+        used = emergency.use(profile.emergency_pass, now)
+        boundary = profile.boundary_record().observe(profile.settings.day_boundary(), now)
+        until = boundary.at(now).next_day_start(now)
+        running = active_ids(uid, tx)
+        limits = _page(profile_ref, tx, None)  # every read before the first write
+        out = store.writes(tx)
+        changes: dict[str, Any] = {"emergencyPass": used.to_firestore()}
+        if boundary != profile.day_boundary:
+            changes["dayBoundary"] = boundary.to_firestore()
+        out.update(profile_ref, changes)
+        for session_id in running:
+            out.update(
+                db.document(paths.session(uid, session_id)), sessions.emergency_end_fields(now)
+            )
+        answer = PassUsed(
+            sessions_ended=running,
+            blocks_suspended=_suspend(uid, limits, until, now, out),
+            suspended_until=until,
+            next_available_at=now + emergency.PASS_PERIOD,
+        )
+        return answer, _next_page_after(limits)
+
+    answer, after = store.transactional(run, name="emergency.use_pass")
+    while after is not None:
+        # Only for an account over the block cap: the pass is used; the rest, a page at a time.
+        suspended, after = _suspend_rest(uid, profile_ref, answer.suspended_until, now, after)
+        answer.blocks_suspended.extend(suspended)
+    return answer
+
+
+def _page(profile_ref: Any, tx: gcf.Transaction, after: Any) -> list[Any]:
+    """One page of the person's limits and locks, in document order, after ``after``."""
+    return store.query(
+        BLOCKS_OF_KINDS,
+        profile_ref,
+        [SUSPENDABLE],
+        limit=BLOCKS_PER_PAGE,
+        start_after=after,
+        transaction=tx,
+    )
+
+
+def _next_page_after(page: list[Any]) -> Any:
+    """Where the next page starts, or None when this one was the last."""
+    return page[-1] if len(page) == BLOCKS_PER_PAGE else None
+
+
+def _suspend(
+    uid: str, page: list[Any], until: datetime, now: datetime, out: store.Writes
+) -> list[str]:
+    """Suspend the limits and locks of ``page`` that apply now; their ids."""
+    suspended = []
+    for snap in page:
+        if _applies_at(uid, snap, now):
+            out.update(snap.reference, {"suspendedUntil": until})
+            suspended.append(snap.id)
+    return suspended
+
+
+def _suspend_rest(
+    uid: str, profile_ref: Any, until: datetime, now: datetime, after: Any
+) -> tuple[list[str], Any]:
+    """The page after ``after``, in its own transaction: the ids suspended, the next start."""
+
+    def run(tx: gcf.Transaction) -> tuple[list[str], Any]:
+        page = _page(profile_ref, tx, after)
+        return _suspend(uid, page, until, now, store.writes(tx)), _next_page_after(page)
+
+    return store.transactional(run, name="emergency.suspend_rest")
+
+
+def _applies_at(uid: str, snapshot: Any, now: datetime) -> bool:
+    """Whether a limit or lock applies now; one that cannot be read is suspended too (the pass
+    exists to get the person out, and a suspension ends with the local day anyway)."""
+    try:
+        return Block.model_validate(snapshot.to_dict()).applies_at(now)
+    except ValidationError as exc:
+        logs.get_logger().warning(
+            "malformed block suspended by the emergency pass",
+            owner=logs.pseudonymous_user_id(uid),
+            block=snapshot.id,
+            errorCount=exc.error_count(),
+        )
+        return True

@@ -1,0 +1,1 @@
+"""Privacy use cases: the personal-data registry, erasure and export."""

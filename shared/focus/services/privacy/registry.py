@@ -1,0 +1,290 @@
+"""The personal-data registry: every place the backend stores data, what it holds, and what
+happens to it on erasure and export. Erasure, export and the verification scan are driven by it,
+and a test fails when a collection exists in the code or the rules without an entry here.
+
+Paths are patterns: ``{uid}`` is the person's id; other ``{...}`` segments are document ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Erasure(StrEnum):
+    DELETE = "delete"  # deleted with the account
+    KEEP_ANONYMOUS = "keep anonymous"  # holds no personal data: anonymous totals survive erasure
+    PSEUDONYMOUS = "pseudonymous"  # keyed by a keyed hash, no personal data; kept for its retention
+
+
+@dataclass(frozen=True)
+class DataEntry:
+    path: str
+    description: str
+    personal: bool
+    erasure: Erasure
+    export: bool  # part of the person's export bundle
+    purpose: str
+    legal_basis: str
+    retention: str
+
+    @property
+    def collection(self) -> str:
+        """The collection id (the segment before the last)."""
+        return self.path.split("/")[-2]
+
+    @property
+    def user_scoped(self) -> bool:
+        return self.path.startswith("users/{uid}/")
+
+
+CONTRACT = "contract (providing the service)"
+LEGITIMATE = "legitimate interest"
+
+REGISTRY: tuple[DataEntry, ...] = (
+    DataEntry(
+        "users/{uid}",
+        "profile: display name, settings, totals, streak, entitlements, pass",
+        True,
+        Erasure.DELETE,
+        True,
+        "the service",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/devices/{deviceId}",
+        "the person's devices: platform and versions",
+        True,
+        Erasure.DELETE,
+        True,
+        "sync across devices",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/blocks/{blockId}",
+        "schedules, limits, locks with opaque app tokens",
+        True,
+        Erasure.DELETE,
+        True,
+        "the service",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/sessions/{sessionId}",
+        "focus sessions and what they counted",
+        True,
+        Erasure.DELETE,
+        True,
+        "the service",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/days/{day}",
+        "daily screen-time totals per device, score, streak",
+        True,
+        Erasure.DELETE,
+        True,
+        "reports",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/turns/{name}",
+        "a delivery's turn to count the person's sessions (times only)",
+        True,
+        Erasure.DELETE,
+        False,
+        "reports",
+        CONTRACT,
+        "a minute (TTL)",
+    ),
+    DataEntry(
+        "users/{uid}/dayChanges/{changeId}",
+        "which days an upload changed, until what they imply is derived (minutes)",
+        True,
+        Erasure.DELETE,
+        False,
+        "reports",
+        CONTRACT,
+        "until derived (minutes)",
+    ),
+    DataEntry(
+        "users/{uid}/weeks/{week}",
+        "weekly summaries",
+        True,
+        Erasure.DELETE,
+        True,
+        "reports",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/milestones/{milestone}",
+        "milestones reached",
+        True,
+        Erasure.DELETE,
+        True,
+        "motivation",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/consents/{purpose}",
+        "current consent per purpose",
+        True,
+        Erasure.DELETE,
+        True,
+        "consent records",
+        "legal obligation",
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/consents/{purpose}/history/{entry}",
+        "every consent change",
+        True,
+        Erasure.DELETE,
+        True,
+        "consent records",
+        "legal obligation",
+        "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/exports/{exportId}",
+        "export requests",
+        True,
+        Erasure.DELETE,
+        False,
+        "right of access",
+        "legal obligation",
+        "7 days (TTL)",
+    ),
+    DataEntry(
+        "users/{uid}/exports/{exportId}/chunks/{n}",
+        "the export bundle itself",
+        True,
+        Erasure.DELETE,
+        False,
+        "right of access",
+        "legal obligation",
+        "7 days (TTL)",
+    ),
+    DataEntry(
+        "users/{uid}/idempotency/{key}",
+        "replayable answers to recent calls",
+        True,
+        Erasure.DELETE,
+        False,
+        "reliability",
+        LEGITIMATE,
+        "1 day (TTL)",
+    ),
+    DataEntry(
+        "users/{uid}/rateLimits/{callable}",
+        "call counts per minute",
+        True,
+        Erasure.DELETE,
+        False,
+        "abuse prevention",
+        LEGITIMATE,
+        "1 day (TTL)",
+    ),
+    DataEntry(
+        "erasures/{erasureId}",
+        "an erasure in progress (holds the uid until done)",
+        True,
+        Erasure.DELETE,
+        False,
+        "right to erasure",
+        "legal obligation",
+        "until done; 30 days (TTL)",
+    ),
+    DataEntry(
+        "erasureAudit/{erasureId}",
+        "proof an erasure happened (and its tombstone): state, times and counts only",
+        False,
+        Erasure.PSEUDONYMOUS,
+        False,
+        "accountability",
+        "legal obligation",
+        "3 years (TTL)",
+    ),
+    DataEntry(
+        "hoursSavedShards/{shard}",
+        "global hours-saved counter shards",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "community counter",
+        LEGITIMATE,
+        "indefinite",
+    ),
+    DataEntry(
+        "aggregates/{name}",
+        "global summaries (hours saved)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "community counter",
+        LEGITIMATE,
+        "indefinite",
+    ),
+    DataEntry(
+        "communityDays/{day}",
+        "daily screen-time histogram summary",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "community comparison",
+        LEGITIMATE,
+        "400 days (TTL)",
+    ),
+    DataEntry(
+        "communityDays/{day}/shards/{shard}",
+        "histogram shards (counts only)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "community comparison",
+        LEGITIMATE,
+        "60 days (TTL)",
+    ),
+    DataEntry(
+        "migrations/{name}",
+        "schema migration progress: counts, and while running a cursor (a document path)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "operations",
+        LEGITIMATE,
+        "indefinite; the cursor is dropped when the run finishes",
+    ),
+    DataEntry(
+        "config/{name}",
+        "operational configuration (minimum app builds)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "operations",
+        LEGITIMATE,
+        "indefinite",
+    ),
+)
+
+# Outside Firestore: the Firebase Auth account (deleted last), Cloud Logging (pseudonymous user
+# ids only, 30 days), Cloud Tasks payloads (uid, until the task runs). Sinks added later (e.g.
+# the BigQuery analytics export) register an eraser in focus.services.privacy.erasure.EXTERNAL_ERASERS.
+
+
+def user_entries() -> list[DataEntry]:
+    """The user-scoped entries, deepest first (children are erased before their parents)."""
+    scoped = [e for e in REGISTRY if e.user_scoped]
+    return sorted(scoped, key=lambda e: e.path.count("/"), reverse=True)
+
+
+def normalized(path: str) -> str:
+    """A path pattern with every variable written ``{}`` (for comparing with the rules)."""
+    return "/".join("{}" if part.startswith("{") else part for part in path.split("/"))

@@ -1,0 +1,39 @@
+"""Profiles: ``users/{uid}``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from google.cloud import firestore as gcf
+
+from focus.adapters import clients, paths, store, tracing
+from focus.domain.profiles import Profile
+from focus.services import tolerant
+
+
+@tracing.traced("firestore.profiles.get_or_create")
+def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]:
+    """The user's profile, created from ``make()`` if it does not exist yet (exactly once).
+
+    A transaction makes two first launches racing on two devices create one profile, not two.
+    """
+    db = clients.firestore()
+    ref = db.document(paths.user(uid))
+
+    def run(tx: gcf.Transaction) -> tuple[Profile, bool]:
+        snapshot = store.get(ref, tx)
+        if snapshot.exists:
+            return read(uid, snapshot.to_dict()), False
+        profile = make()
+        store.writes(tx).create(ref, profile.to_firestore())
+        return profile, True
+
+    return store.transactional(run, name="profiles.get_or_create")
+
+
+def read(uid: str, data: Any) -> Profile:
+    """A stored profile, read tolerantly: a malformed client-written setting (say, a timezone that
+    is not an IANA name) falls back to its default and is logged, so opening the app, the
+    emergency pass and the jobs keep working for the person (``focus.services.tolerant``)."""
+    return tolerant.read(Profile, data, kind="profile", uid=uid)
