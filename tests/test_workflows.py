@@ -297,7 +297,7 @@ def test_the_list_of_checks_is_lint_types_deploy_check_and_the_suite_with_rule_c
         assert [check] in ci_run, check
     assert ["scripts/test", "--rule-coverage"] in ci_run
     assert {"$DEV_VENV/bin/ruff", "$DEV_VENV/bin/mypy"} <= {words[0] for words in lint}
-    formatting = "$DEV_VENV/bin/ruff format --check shared functions harness scripts tests"
+    formatting = "$DEV_VENV/bin/ruff format --check shared tools functions harness scripts tests"
     assert formatting.split() in lint
     # The IaC checks and these workflow checks are tests, so scripts/test runs them.
     assert (ROOT / "tests" / "test_infra.py").is_file()
