@@ -1,24 +1,32 @@
 """The harness's own specification, run against the real emulators with rules of its own.
 
 Nothing here knows the product: each test loads the tiny rules below, and the plugin restores the
-project's configured rules afterwards.
+project's configured rules afterwards. The start/stop tests start a second, tiny suite (the Auth
+emulator alone) on ports the running suite already holds.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from firebase_emulator_harness import (
+    DocumentData,
     EmulatorError,
     EmulatorNotRunning,
     EmulatorSuite,
     PermissionDenied,
     assert_allowed,
     assert_denied,
+    emulators,
     wait_for,
 )
 
@@ -55,6 +63,34 @@ def test_users_get_real_id_tokens_from_the_auth_emulator(firebase: EmulatorSuite
     assert (firebase.auth.lookup(named.uid) or {})["email"] == "lin@example.com"
 
 
+def test_as_uid_signs_in_the_uid_asked_for_with_its_claims_in_the_token(
+    notes: EmulatorSuite,
+) -> None:
+    alice = notes.as_uid("alice")
+    boss = notes.auth.as_uid("boss", claims={"admin": True})
+
+    assert (alice.uid, boss.uid, boss.claims) == ("alice", "boss", {"admin": True})
+    assert_allowed(lambda: notes.firestore.as_user(alice).set("notes/alice/items/1", {"n": 1}))
+    assert_denied(lambda: notes.firestore.as_user(alice).get("notes/boss/items/1"))
+    assert_denied(lambda: notes.firestore.as_user(alice).set("public/notice", {"text": "hi"}))
+    assert_allowed(lambda: notes.firestore.as_user(boss).set("public/notice", {"text": "hi"}))
+    assert (notes.auth.lookup("alice") or {})["localId"] == "alice"  # a real account
+
+
+def test_as_uid_again_is_the_same_user_and_its_claims_survive_a_refresh(
+    notes: EmulatorSuite,
+) -> None:
+    first = notes.as_uid("boss", claims={"admin": True})
+    notes.firestore.as_user(first).set("notes/boss/items/1", {"n": 1})
+
+    again = notes.auth.refresh(notes.as_uid("boss", claims={"admin": True}))
+
+    assert notes.firestore.as_user(again).get("notes/boss/items/1") == {"n": 1}
+    assert_allowed(lambda: notes.firestore.as_user(again).set("public/notice", {"text": "hi"}))
+    account = notes.auth.lookup("boss") or {}
+    assert "customAttributes" not in account  # token claims, not stored claims (set_claims)
+
+
 def test_custom_claims_reach_the_rules_after_refresh(notes: EmulatorSuite) -> None:
     plain = notes.auth.create_user("plain@example.com")
     admin = notes.auth.create_user("admin@example.com", claims={"admin": True})
@@ -88,7 +124,7 @@ def test_assertions_fail_when_the_rules_disagree(notes: EmulatorSuite) -> None:
 def test_values_round_trip_through_firestore(notes: EmulatorSuite) -> None:
     owner = notes.firestore.as_owner()
     when = datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC)
-    data = {
+    data: DocumentData = {
         "text": "é ✓",
         "count": 3,
         "ratio": 0.25,
@@ -296,3 +332,98 @@ def test_wait_for_returns_the_first_truthy_value_and_times_out_with_the_last() -
 def test_a_suite_that_is_not_running_is_reported_clearly() -> None:
     with pytest.raises(EmulatorNotRunning, match="no Emulator Suite hub"):
         EmulatorSuite("demo-test", hub="127.0.0.1:9")
+
+
+# -- starting and stopping a suite --------------------------------------------------------------
+
+
+@pytest.fixture
+def crowded_project(firebase_suite: EmulatorSuite, tmp_path: Path) -> Path:
+    """A project folder whose suite is the Auth emulator alone (quick to start, no Java), on the
+    very ports the running suite holds: a suite started from it must move."""
+    taken = {
+        name: {"host": endpoint.host, "port": endpoint.port}
+        for name, endpoint in firebase_suite.endpoints.items()
+        if name in ("hub", "logging", "auth")
+    }
+    emulators_block = {"singleProjectMode": True, **taken, "ui": {"enabled": False}}
+    (tmp_path / "firebase.json").write_text(json.dumps({"emulators": emulators_block}))
+    (tmp_path / ".firebaserc").write_text(json.dumps({"projects": {"default": "demo-harness"}}))
+    return tmp_path
+
+
+def firebase_cli(rootpath: Path) -> str:
+    local = rootpath / "node_modules" / ".bin" / "firebase"
+    found = shutil.which("firebase") or (str(local) if local.exists() else None)
+    if found is None:
+        pytest.fail("the Firebase CLI is neither on PATH nor in node_modules/.bin")
+    return found
+
+
+def test_a_started_suite_moves_off_taken_ports_and_stops_with_nothing_left(
+    crowded_project: Path, firebase_suite: EmulatorSuite, pytestconfig: pytest.Config
+) -> None:
+    ports = emulators.load_config(crowded_project / "firebase.json")["emulators"]
+    assert isinstance(ports, dict)
+    taken = [name for name in ("hub", "logging", "auth") if name in ports]
+
+    with emulators.start(
+        crowded_project, project="demo-harness", firebase=firebase_cli(pytestconfig.rootpath)
+    ) as running:
+        pid, shifted_config = running.pid, running.config_path
+        user = running.connect().auth.sign_up_anonymously()
+        environment = running.environment()
+        assert running.offset in emulators.PORT_OFFSETS[1:]
+        assert shifted_config.exists() and shifted_config.parent == crowded_project
+        assert [busy.split()[0] for busy in emulators.busy_ports(ports, running.offset)] == taken
+        assert firebase_suite.auth.lookup(user.uid) is None  # another suite entirely
+
+    auth_port = firebase_suite.endpoints["auth"].port + running.offset
+    assert environment["FIREBASE_AUTH_EMULATOR_HOST"] == f"127.0.0.1:{auth_port}"
+    assert environment["GCLOUD_PROJECT"] == "demo-harness"
+    assert emulators.busy_ports(ports, running.offset) == []
+    assert pid is not None and emulators._group_members(pid) == []
+    assert not shifted_config.exists()
+    assert emulators.READY_MARK in running.log_path.read_text()
+    assert running.stop() == []  # stopping again does nothing
+
+
+def test_a_suite_that_may_not_move_reports_the_taken_ports_and_starts_nothing(
+    crowded_project: Path, firebase_suite: EmulatorSuite
+) -> None:
+    hub = firebase_suite.endpoints["hub"]
+
+    with pytest.raises(emulators.PortsInUse) as refused:
+        emulators.start(
+            crowded_project, project="demo-harness", firebase="false", shift_if_busy=False
+        )
+
+    assert f"hub {hub.host}:{hub.port}" in refused.value.busy
+    assert sorted(p.name for p in crowded_project.iterdir()) == [".firebaserc", "firebase.json"]
+
+
+def test_a_cli_that_exits_before_ready_is_an_error_and_leaves_nothing_behind(
+    crowded_project: Path,
+) -> None:
+    with pytest.raises(emulators.EmulatorStartError, match=r"exited \(1\) before the emulators"):
+        emulators.start(crowded_project, project="demo-harness", firebase="false")
+
+    assert not list(crowded_project.glob("firebase.suite-*.local.json"))
+
+
+def test_the_command_line_runs_a_command_against_a_fresh_suite_and_exits_with_its_status(
+    crowded_project: Path, firebase_suite: EmulatorSuite, pytestconfig: pytest.Config
+) -> None:
+    report = "import os, sys; print(os.environ['FIREBASE_AUTH_EMULATOR_HOST']); sys.exit(3)"
+    command = [sys.executable, "-m", "firebase_emulator_harness"]
+    command += ["--project-dir", str(crowded_project), "--only", "auth"]
+    command += ["--firebase", firebase_cli(pytestconfig.rootpath)]
+    command += ["--", sys.executable, "-c", report]
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+    assert done.returncode == 3, done.stderr
+    ready, auth_host, *_, stopped = done.stdout.splitlines()
+    offset = int(ready.split(" on port offset ")[1].split()[0])
+    assert auth_host == f"127.0.0.1:{firebase_suite.endpoints['auth'].port + offset}"
+    assert stopped == "[emulators] stopped; no emulator process left"

@@ -1,15 +1,17 @@
-"""Start the Firebase Emulator Suite, run something against it, stop it with nothing left behind.
+"""Start this project's Firebase Emulator Suite, run something against it, stop it with nothing
+left behind.
 
-Used by scripts/dev (run until Ctrl-C) and scripts/test (run pytest). The Firebase CLI starts
-Python function workers that outlive it on SIGINT, so the CLI runs in its own session (process
-group) and, once it has had a moment to stop its emulators, the whole group is killed.
+Used by scripts/dev (run until Ctrl-C) and scripts/test (run pytest). Starting, readiness, port
+shifting and stopping without leftovers are the harness's (``firebase_emulator_harness.emulators``);
+what is this project's is here: the pinned CLI in node_modules, which emulators, where logs go,
+the demo seed for dev, and the variable the tests read our functions' logs from. The Java 21+ the
+emulators need is put on PATH by scripts/lib/env.sh (``use_java``) before this runs.
 
 Several suites can run side by side (scripts/test while scripts/dev serves the app, or two
-checkouts): a suite whose default ports are taken runs with every port shifted (by 10000,
-11000, ...), from a generated config (``firebase.suite-<offset>.local.json``, ignored by git). Set
-``EMULATOR_PORT_OFFSET`` to choose the shift yourself. Clients find the suite through the
-environment this script gives the command it runs (``FIREBASE_EMULATOR_HUB`` and the
-``*_EMULATOR_HOST`` variables).
+checkouts): a run whose default ports are taken runs with every port shifted (by 10000,
+11000, ...); dev insists on the default ports. Set ``EMULATOR_PORT_OFFSET`` to choose the shift
+yourself. Clients find the suite through the environment this script gives the command it runs
+(``FIREBASE_EMULATOR_HUB`` and the ``*_EMULATOR_HOST`` variables).
 
 Usage: suite.py dev | suite.py run -- <command...>
 """
@@ -17,225 +19,21 @@ Usage: suite.py dev | suite.py run -- <command...>
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from firebase_emulator_harness import emulators
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = json.loads((ROOT / "firebase.json").read_text())
 PROJECT = json.loads((ROOT / ".firebaserc").read_text())["projects"]["default"]
-READY_MARK = "All emulators ready"
-START_TIMEOUT_S = 120
-FIRESTORE_WEBSOCKET_PORT = 9150  # the Firestore emulator's extra port (firebase-tools default)
-# Shifts keep every emulator's port clear of every other's (the defaults are 100 apart) and of
-# the 8081-9081 range the Functions emulator picks worker ports from.
-OFFSETS = (0, *range(10_000, 23_000, 1_000))
-STARTUP_LOCK = Path(tempfile.gettempdir()) / "firebase-emulator-suite-start.lock"
-
-
-def emulators(offset: int) -> dict[str, Any]:
-    """The ``emulators`` block of firebase.json with every port shifted by ``offset``."""
-    shifted: dict[str, Any] = {}
-    for name, cfg in CONFIG["emulators"].items():
-        if isinstance(cfg, dict) and "port" in cfg:
-            cfg = {**cfg, "port": cfg["port"] + offset}
-        shifted[name] = cfg
-    shifted["firestore"]["websocketPort"] = FIRESTORE_WEBSOCKET_PORT + offset
-    return shifted
-
-
-def _port_busy(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.3)
-        return sock.connect_ex((host, port)) == 0
-
-
-def busy_ports(offset: int) -> list[str]:
-    ports = [
-        (name, cfg["host"], cfg["port"])
-        for name, cfg in emulators(offset).items()
-        if isinstance(cfg, dict) and "port" in cfg
-    ]
-    ports.append(("firestore websocket", "127.0.0.1", FIRESTORE_WEBSOCKET_PORT + offset))
-    return [f"{name} {host}:{port}" for name, host, port in ports if _port_busy(host, port)]
-
-
-def choose_offset(*, shift_if_busy: bool) -> int:
-    if "EMULATOR_PORT_OFFSET" in os.environ:
-        return int(os.environ["EMULATOR_PORT_OFFSET"])
-    for offset in OFFSETS if shift_if_busy else (0,):
-        if not busy_ports(offset):
-            return offset
-    busy = ", ".join(busy_ports(0))
-    sys.exit(
-        f"error: emulator ports are in use ({busy}).\n"
-        "       Another suite is running (scripts/dev?). Stop it, or set EMULATOR_PORT_OFFSET."
-    )
-
-
-def config_file(offset: int) -> Path:
-    """The firebase.json to start with: the real one, or a copy with shifted ports beside it
-    (the config's folder is the project folder, so the copy must live at the root)."""
-    if offset == 0:
-        return ROOT / "firebase.json"
-    path = ROOT / f"firebase.suite-{offset}.local.json"
-    path.write_text(json.dumps({**CONFIG, "emulators": emulators(offset)}, indent=2))
-    return path
-
-
-def log_path(offset: int) -> Path:
-    """Where the CLI's output (our functions' JSON log lines included) is written."""
-    return ROOT / ".local" / f"emulators-{offset}.log"
-
-
-def _live_members(pgid: int) -> list[int]:
-    """Processes still running in process group ``pgid`` (zombies, which only wait to be reaped
-    by their parent or by init, do not count)."""
-    live = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state != "Z":
-            live.append(int(stat.parent.name))
-    return live
-
-
-class Suite:
-    """The running emulator suite: one Firebase CLI process group."""
-
-    def __init__(self, *, echo: bool, offset: int) -> None:
-        self.echo = echo
-        self.offset = offset
-        self.config = ROOT / "firebase.json"
-        self.log_path = log_path(offset)
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        # While loading codebases, firebase-tools serves each one's function list on the first
-        # free port from 8081: two suites starting at once can read each other's lists. Starts
-        # are therefore serialised across checkouts with a lock held until the suite is ready.
-        with STARTUP_LOCK.open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self._start()
-
-    def _start(self) -> None:
-        self.config = config_file(self.offset)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(ROOT / "node_modules" / ".bin" / "firebase"),
-            "emulators:start",
-            "--config",
-            str(self.config),
-            "--project",
-            PROJECT,
-            "--only",
-            "auth,firestore,functions,pubsub,tasks",
-        ]
-        env = {**os.environ, "CI": "true"}
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group: see the module docstring
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with self.log_path.open("w") as log:
-            for line in self.process.stdout:
-                log.write(line)
-                log.flush()
-                if self.echo:
-                    sys.stdout.write(line)
-                if READY_MARK in line:
-                    break
-                if time.monotonic() > deadline:
-                    self.stop()
-                    sys.exit(
-                        f"error: emulators not ready after {START_TIMEOUT_S}s; see {self.log_path}"
-                    )
-            else:
-                code = self.process.wait()
-                sys.exit(
-                    f"error: the Firebase CLI exited ({code}) before the emulators were ready; see {self.log_path}"
-                )
-        self._forward_output()
-
-    def _forward_output(self) -> None:
-        """Keep draining the CLI's output (to the log, and the terminal for dev) in the background."""
-        import threading
-
-        def pump() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            with self.log_path.open("a") as log:
-                for line in self.process.stdout:
-                    log.write(line)
-                    log.flush()
-                    if self.echo:
-                        sys.stdout.write(line)
-                        sys.stdout.flush()
-
-        threading.Thread(target=pump, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        pgid = self.process.pid
-        if _live_members(pgid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGINT)  # lets the CLI stop the JVM emulators cleanly
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=10)
-        deadline = time.monotonic() + 5
-        while live := _live_members(pgid):  # the orphaned function workers, and anything slow
-            sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
-            for pid in live:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            if time.monotonic() > deadline + 5:
-                print(f"[suite] warning: processes {live} would not stop", file=sys.stderr)
-                break
-            time.sleep(0.2)
-        self.process.wait()
-        self.process = None
-        if self.offset:
-            self.config.unlink(missing_ok=True)
-
-
-def env_for_clients(offset: int) -> dict[str, str]:
-    """What a test process needs to find the suite (the harness reads these)."""
-    shifted = emulators(offset)
-
-    def host(name: str) -> str:
-        return f"{shifted[name]['host']}:{shifted[name]['port']}"
-
-    return {
-        "FIREBASE_EMULATOR_HUB": host("hub"),
-        "GCLOUD_PROJECT": PROJECT,
-        "FIRESTORE_EMULATOR_HOST": host("firestore"),
-        "FIREBASE_AUTH_EMULATOR_HOST": host("auth"),
-        "PUBSUB_EMULATOR_HOST": host("pubsub"),
-        "CLOUD_TASKS_EMULATOR_HOST": host("tasks"),
-        # Tests read our functions' log lines (requests, spans) from the CLI's output.
-        "FOCUS_EMULATOR_LOG": str(log_path(offset)),
-    }
+FIREBASE_CLI = ROOT / "node_modules" / ".bin" / "firebase"
+ONLY = ("auth", "firestore", "functions", "pubsub", "tasks")
+LOG_DIR = ROOT / ".local"
 
 
 def main() -> int:
@@ -246,7 +44,6 @@ def main() -> int:
     run.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
-    suite = Suite(echo=args.mode == "dev", offset=choose_offset(shift_if_busy=args.mode == "run"))
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -259,13 +56,33 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
+    suite: emulators.RunningEmulators | None = None
+    ports_in_use = False
     try:
-        suite.start()
+        suite = emulators.start(
+            ROOT,
+            project=PROJECT,
+            only=ONLY,
+            firebase=FIREBASE_CLI,
+            port_offset=(
+                int(os.environ["EMULATOR_PORT_OFFSET"])
+                if "EMULATOR_PORT_OFFSET" in os.environ
+                else None
+            ),
+            shift_if_busy=args.mode == "run",
+            log_dir=LOG_DIR,
+            echo=args.mode == "dev",
+        )
         print(
             f"[suite] emulators ready in {time.monotonic() - started:.1f}s (log: {suite.log_path})",
             flush=True,
         )
-        env = {**os.environ, **env_for_clients(suite.offset)}
+        env = {
+            **os.environ,
+            **suite.environment(),
+            # Tests read our functions' log lines (requests, spans) from the CLI's output.
+            "FOCUS_EMULATOR_LOG": str(suite.log_path),
+        }
         if args.mode == "dev":
             from dev_seed import seed_and_describe  # scripts/lib/dev_seed.py
 
@@ -279,12 +96,22 @@ def main() -> int:
         except KeyboardInterrupt:
             child.send_signal(signal.SIGINT)
             return child.wait()
+    except emulators.PortsInUse as exc:
+        ports_in_use = True  # nothing was started
+        sys.exit(
+            f"error: emulator ports are in use ({', '.join(exc.busy)}).\n"
+            "       Another suite is running (scripts/dev?). Stop it, or set EMULATOR_PORT_OFFSET."
+        )
+    except emulators.EmulatorStartError as exc:
+        sys.exit(f"error: {exc}")
     except KeyboardInterrupt:
         return 130
     finally:
-        print("[suite] stopping emulators ...", flush=True)
-        suite.stop()
-        print("[suite] stopped; no emulator process left", flush=True)
+        if not ports_in_use:
+            print("[suite] stopping emulators ...", flush=True)
+            if suite is not None and (left := suite.stop()):
+                print(f"[suite] warning: processes {left} would not stop", file=sys.stderr)
+            print("[suite] stopped; no emulator process left", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Test Firebase backends against the real Local Emulator Suite, from Python.
 
 The Python counterpart of ``@firebase/rules-unit-testing``: it knows nothing about any product.
-It discovers the running emulators through the hub, clears Firestore and Auth, creates users with
-real ID tokens, calls callable functions over HTTP as the mobile SDKs do, reads and writes
+It starts and stops the suite (``emulators``), discovers the running emulators through the hub,
+clears Firestore and Auth, creates users with real ID tokens (``as_uid``, anonymous or
+email/password), calls callable functions over HTTP as the mobile SDKs do, reads and writes
 Firestore *as a user* (security rules enforced) or as the owner (rules bypassed), publishes to
 Pub/Sub, fires scheduled functions, delivers an event to an event function again (the retries
 the emulators never make), disables background triggers, loads rules and fetches the
@@ -19,22 +20,42 @@ from firebase_emulator_harness.errors import (
     EmulatorNotRunning,
     PermissionDenied,
 )
-from firebase_emulator_harness.firestore import Firestore
+from firebase_emulator_harness.firestore import Firestore, RuleCoverageReport
 from firebase_emulator_harness.functions import CallableResult
+from firebase_emulator_harness.pubsub import MessagePublishedEvent
 from firebase_emulator_harness.suite import EmulatorSuite
-from firebase_emulator_harness.values import GeoPoint, Reference
+from firebase_emulator_harness.values import (
+    Document,
+    DocumentData,
+    FirestoreValue,
+    GeoPoint,
+    JsonInput,
+    JsonObject,
+    JsonValue,
+    Reference,
+    StoredValue,
+)
 from firebase_emulator_harness.waiting import wait_for
 
 __all__ = [
     "CallableError",
     "CallableResult",
+    "Document",
+    "DocumentData",
     "EmulatorError",
     "EmulatorNotRunning",
     "EmulatorSuite",
     "Firestore",
+    "FirestoreValue",
     "GeoPoint",
+    "JsonInput",
+    "JsonObject",
+    "JsonValue",
+    "MessagePublishedEvent",
     "PermissionDenied",
     "Reference",
+    "RuleCoverageReport",
+    "StoredValue",
     "User",
     "assert_allowed",
     "assert_denied",

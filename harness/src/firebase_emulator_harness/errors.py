@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from firebase_emulator_harness.values import JsonValue
 
 
 class EmulatorError(Exception):
     """An emulator answered with an unexpected error."""
 
-    def __init__(self, message: str, *, status: int | None = None, body: Any = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, body: JsonValue = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
@@ -25,7 +25,7 @@ class PermissionDenied(EmulatorError):
 class CallableError(EmulatorError):
     """A callable function answered with a typed error (``{"error": {"status": ...}}``)."""
 
-    def __init__(self, code: str, message: str, details: Any, *, status: int) -> None:
+    def __init__(self, code: str, message: str, details: JsonValue, *, status: int) -> None:
         super().__init__(f"{code}: {message}", status=status, body=details)
         self.code = code
         self.message = message

@@ -9,16 +9,35 @@ sends no token at all. Paths are slash-separated document or collection paths (`
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator
-from typing import Any
+from collections.abc import Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, Literal, NotRequired, TypeAlias, TypedDict
 
 import requests
 
 from firebase_emulator_harness.errors import EmulatorError, PermissionDenied
 from firebase_emulator_harness.http import OWNER, TIMEOUT_S, session
-from firebase_emulator_harness.values import Reference, decode_fields, encode, encode_fields
+from firebase_emulator_harness.values import (
+    Document,
+    DocumentData,
+    FirestoreValue,
+    JsonObject,
+    JsonValue,
+    Reference,
+    decode_fields,
+    encode,
+    encode_fields,
+    json_object,
+)
 
-_OPERATORS = {
+if TYPE_CHECKING:
+    from firebase_emulator_harness.auth import User
+
+Operator: TypeAlias = Literal[
+    "==", "!=", "<", "<=", ">", ">=", "array-contains", "array-contains-any", "in", "not-in"
+]
+Direction: TypeAlias = Literal["asc", "desc"]
+
+_OPERATORS: dict[Operator, str] = {
     "==": "EQUAL",
     "!=": "NOT_EQUAL",
     "<": "LESS_THAN",
@@ -58,14 +77,14 @@ class Firestore:
         self.root = f"{base_url}/v1/projects/{project}/databases/(default)/documents"
 
     # -- helpers -------------------------------------------------------------------------------
-    def _check(self, response: requests.Response, what: str) -> dict[str, Any]:
+    def _check(self, response: requests.Response, what: str) -> JsonObject:
         if response.status_code == 403:
             raise PermissionDenied(f"{what}: {response.text}", status=403, body=response.text)
         if response.status_code >= 400:
             raise EmulatorError(
                 f"{what}: {response.status_code} {response.text}", status=response.status_code
             )
-        return response.json() if response.content else {}
+        return json_object(response.json(), what) if response.content else {}
 
     def _document_path(self, path: str) -> str:
         parts = _split(path)
@@ -80,16 +99,17 @@ class Firestore:
         )
 
     # -- documents -----------------------------------------------------------------------------
-    def get(self, path: str) -> dict[str, Any] | None:
+    def get(self, path: str) -> Document | None:
         """The document's data, or None if it does not exist."""
         response = session().get(
             f"{self.root}/{self._document_path(path)}", headers=self.headers, timeout=TIMEOUT_S
         )
         if response.status_code == 404:
             return None
-        return decode_fields(self._check(response, f"get {path}").get("fields", {}))
+        document = self._check(response, f"get {path}")
+        return decode_fields(json_object(document.get("fields") or {}, path))
 
-    def create(self, path: str, data: dict[str, Any]) -> None:
+    def create(self, path: str, data: DocumentData) -> None:
         """Create a document; fails if it already exists."""
         parts = _split(self._document_path(path))
         parent, collection, doc_id = "/".join(parts[:-2]), parts[-2], parts[-1]
@@ -103,7 +123,7 @@ class Firestore:
         )
         self._check(response, f"create {path}")
 
-    def set(self, path: str, data: dict[str, Any]) -> None:
+    def set(self, path: str, data: DocumentData) -> None:
         """Create or replace a whole document."""
         response = session().patch(
             f"{self.root}/{self._document_path(path)}",
@@ -113,15 +133,19 @@ class Firestore:
         )
         self._check(response, f"set {path}")
 
-    def update(self, path: str, changes: dict[str, Any]) -> None:
+    def update(self, path: str, changes: DocumentData) -> None:
         """Change only the given fields (dotted keys reach into maps); the document must exist."""
-        fields: dict[str, Any] = {}
+        nested: dict[str, FirestoreValue] = {}  # {"a.b": 1} -> {"a": {"b": 1}}
         for dotted, value in changes.items():
-            target = fields
+            target = nested
             *parents, leaf = dotted.split(".")
             for name in parents:
-                target = target.setdefault(name, {"mapValue": {"fields": {}}})["mapValue"]["fields"]
-            target[leaf] = encode(value)
+                inner = target.setdefault(name, {})
+                if not isinstance(inner, dict):
+                    raise ValueError(f"{dotted!r} reaches into {name!r}, which is also changed")
+                target = inner
+            target[leaf] = value
+        fields = encode_fields(nested)
         params: list[tuple[str, str]] = [("updateMask.fieldPaths", _field_path(k)) for k in changes]
         params.append(("currentDocument.exists", "true"))
         response = session().patch(
@@ -144,11 +168,11 @@ class Firestore:
         self,
         collection: str,
         *,
-        where: list[tuple[str, str, Any]] | None = None,
-        order_by: list[tuple[str, str]] | None = None,
+        where: Sequence[tuple[str, Operator, FirestoreValue]] | None = None,
+        order_by: Sequence[tuple[str, Direction]] | None = None,
         limit: int | None = None,
         all_descendants: bool = False,
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> list[tuple[str, Document]]:
         """Run a structured query on ``collection``: ``[(document path, data), ...]``.
 
         ``where`` holds ``(field, op, value)`` with ops ``== != < <= > >= in not-in
@@ -159,10 +183,10 @@ class Firestore:
         if len(parts) % 2 == 0:
             raise ValueError(f"{collection!r} is a document path, expected a collection path")
         parent = "/".join(parts[:-1])
-        structured: dict[str, Any] = {
+        structured: JsonObject = {
             "from": [{"collectionId": parts[-1], "allDescendants": all_descendants}]
         }
-        filters = [
+        filters: list[JsonValue] = [
             {
                 "fieldFilter": {
                     "field": {"fieldPath": _field_path(f)},
@@ -170,7 +194,7 @@ class Firestore:
                     "value": encode(v),
                 }
             }
-            for f, op, v in (where or [])
+            for f, op, v in where or ()
         ]
         if len(filters) == 1:
             structured["where"] = filters[0]
@@ -194,12 +218,14 @@ class Firestore:
             raise PermissionDenied(f"query {collection}: {response.text}", status=403)
         if response.status_code >= 400:
             raise EmulatorError(f"query {collection}: {response.text}", status=response.status_code)
+        rows: list[JsonObject] = response.json()
         results = []
-        for row in response.json():
-            document = row.get("document")
-            if document:
-                path = document["name"].split("/documents/", 1)[1]
-                results.append((path, decode_fields(document.get("fields", {}))))
+        for row in rows:
+            if found := row.get("document"):
+                document = json_object(found, f"query {collection}")
+                path = str(document["name"]).split("/documents/", 1)[1]
+                fields = json_object(document.get("fields") or {}, path)
+                results.append((path, decode_fields(fields)))
         return results
 
 
@@ -210,7 +236,7 @@ class FirestoreEmulator:
         self.base_url = base_url
         self.project = project
 
-    def as_user(self, user: Any) -> Firestore:
+    def as_user(self, user: User) -> Firestore:
         """Act as ``user`` (a ``User``): every request is checked by the security rules."""
         return Firestore(self.base_url, self.project, user.bearer)
 
@@ -249,13 +275,13 @@ class FirestoreEmulator:
         if response.status_code != 200:
             raise EmulatorError(f"rules rejected: {response.text}", status=response.status_code)
 
-    def rule_coverage(self) -> dict[str, Any]:
+    def rule_coverage(self) -> RuleCoverageReport:
         """The emulator's rule-coverage report: which rule expressions ran, with which values."""
         response = session().get(
             f"{self.base_url}/emulator/v1/projects/{self.project}:ruleCoverage", timeout=TIMEOUT_S
         )
         response.raise_for_status()
-        report: dict[str, Any] = response.json()
+        report: RuleCoverageReport = response.json()
         return report
 
     def uncovered_expressions(self) -> list[str]:
@@ -281,14 +307,50 @@ class FirestoreEmulator:
         return response.text
 
 
+class SourcePosition(TypedDict):
+    line: int
+    column: int
+    currentOffset: int  # byte offsets into the rules source
+    endOffset: int  # inclusive
+
+
+class EvaluatedValue(TypedDict):
+    value: JsonObject  # a Firestore REST value: {"boolValue": true}, ...
+    count: int
+
+
+class Expression(TypedDict):
+    """One expression of the rules and, if it was evaluated, what it came to."""
+
+    sourcePosition: SourcePosition
+    values: NotRequired[list[EvaluatedValue]]
+    children: NotRequired[list[Expression]]
+
+
+class RulesFile(TypedDict):
+    name: str
+    content: str
+
+
+class RulesSource(TypedDict):
+    files: list[RulesFile]
+
+
+class RuleCoverageReport(TypedDict):
+    """The Firestore emulator's rule-coverage report (``...:ruleCoverage``)."""
+
+    rules: RulesSource
+    report: list[Expression]
+
+
 Span = tuple[int, int]
 
 
-def _expressions(report: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+def _expressions(report: RuleCoverageReport) -> Iterator[tuple[Expression, bool]]:
     """Every expression node of a rule-coverage report with whether it was evaluated, parents
     before their children."""
 
-    def walk(node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]]:
+    def walk(node: Expression) -> Iterator[tuple[Expression, bool]]:
         yield node, "values" in node
         for child in node.get("children", []):
             yield from walk(child)
@@ -297,12 +359,12 @@ def _expressions(report: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bool]
         yield from walk(expression)
 
 
-def _span(node: dict[str, Any]) -> Span:
+def _span(node: Expression) -> Span:
     position = node["sourcePosition"]
     return int(position["currentOffset"]), int(position["endOffset"])
 
 
-def outcomes(report: dict[str, Any]) -> dict[Span, set[str]]:
+def outcomes(report: RuleCoverageReport) -> dict[Span, set[str]]:
     """What each evaluated expression of a rule-coverage report came to: ``"true"``, ``"false"``
     or ``"other"`` (any other value, or an error, which denies like false), by byte span. Merge
     them over several reports of the same rules source to accumulate across reloads."""
@@ -310,13 +372,13 @@ def outcomes(report: dict[str, Any]) -> dict[Span, set[str]]:
     for node, evaluated in _expressions(report):
         if evaluated:
             kinds = seen.setdefault(_span(node), set())
-            for value in node["values"]:
+            for value in node.get("values", []):
                 flag = value["value"].get("boolValue")
                 kinds.add("other" if flag is None else str(flag).lower())
     return seen
 
 
-def one_sided_conditions(report: dict[str, Any], seen: dict[Span, set[str]]) -> list[str]:
+def one_sided_conditions(report: RuleCoverageReport, seen: dict[Span, set[str]]) -> list[str]:
     """The conditions (expressions that came to true or false, literals aside) ``seen`` only ever
     pass or only ever fail, as ``"line:column  passed only|failed only  source text"``: a condition never
     seen failing was never shown to deny anything."""
@@ -342,14 +404,16 @@ def one_sided_conditions(report: dict[str, Any], seen: dict[Span, set[str]]) -> 
     return found
 
 
-def uncovered_expressions(report: dict[str, Any], also_covered: Collection[Span] = ()) -> list[str]:
+def uncovered_expressions(
+    report: RuleCoverageReport, also_covered: Collection[Span] = ()
+) -> list[str]:
     """The expressions of a rule-coverage report never evaluated (neither in the report nor in
     ``also_covered``), as ``"line:column  source text"``; only the outermost miss of a subtree is
     listed, its children were not evaluated either."""
     source = report["rules"]["files"][0]["content"].encode()
     missing: list[str] = []
 
-    def walk(node: dict[str, Any]) -> None:
+    def walk(node: Expression) -> None:
         position = node["sourcePosition"]
         if "values" not in node and _span(node) not in also_covered:
             # Offsets are byte positions; the end offset is inclusive.

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
+from firebase_emulator_harness.auth import User
 from firebase_emulator_harness.errors import CallableError, EmulatorError
 from firebase_emulator_harness.http import TIMEOUT_S, session
+from firebase_emulator_harness.pubsub import MessagePublishedEvent
+from firebase_emulator_harness.values import JsonInput, JsonObject, JsonValue, to_json
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,8 @@ class CallableResult:
     """What a callable answered: ``result`` on success, or ``error`` ({status, message, details})."""
 
     http_status: int
-    result: Any = None
-    error: dict[str, Any] | None = None
+    result: JsonValue = None
+    error: JsonObject | None = None
 
     @property
     def ok(self) -> bool:
@@ -30,7 +33,7 @@ class CallableResult:
         """``OK`` or the error's canonical code (``INVALID_ARGUMENT``, ``UNAUTHENTICATED``, ...)."""
         return "OK" if self.error is None else str(self.error.get("status"))
 
-    def unwrap(self) -> Any:
+    def unwrap(self) -> JsonValue:
         """The result; raises ``CallableError`` if the call failed."""
         if self.error is not None:
             raise CallableError(
@@ -52,10 +55,10 @@ class FunctionsEmulator:
     def call(
         self,
         name: str,
-        data: Any = None,
+        data: JsonInput = None,
         *,
-        user: Any = None,
-        headers: dict[str, str] | None = None,
+        user: User | None = None,
+        headers: Mapping[str, str] | None = None,
         region: str | None = None,
     ) -> CallableResult:
         """Call the callable ``name`` with ``data``, signed in as ``user`` (a ``User``) or not.
@@ -68,28 +71,31 @@ class FunctionsEmulator:
             request_headers.update(user.bearer)
         response = session().post(
             f"{self.base_url}/{self.project}/{region or self.region}/{name}",
-            json={"data": data},
+            json={"data": to_json(data)},
             headers=request_headers,
             timeout=TIMEOUT_S,
         )
         try:
-            body = response.json()
+            body: JsonValue = response.json()
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             raise EmulatorError(
-                f"callable {name} answered {response.status_code} with non-JSON: {response.text[:500]}",
+                f"callable {name} answered {response.status_code} with non-JSON: "
+                f"{response.text[:500]}",
                 status=response.status_code,
-            ) from None
-        if "error" in body:
-            return CallableResult(response.status_code, error=body["error"])
+            )
+        if isinstance(error := body.get("error"), dict):
+            return CallableResult(response.status_code, error=error)
         return CallableResult(response.status_code, result=body.get("result"))
 
-    def dispatch_task(self, name: str, data: Any, *, region: str | None = None) -> int:
+    def dispatch_task(self, name: str, data: JsonInput, *, region: str | None = None) -> int:
         """Deliver one task to the task-queue function ``name`` now, as Cloud Tasks would
         (``{"data": ...}`` POSTed to the function); the HTTP status. Lets a test run a task
         with chosen data, e.g. to stop a multi-step job half-way."""
         response = session().post(
             f"{self.base_url}/{self.project}/{region or self.region}/{name}",
-            json={"data": data},
+            json={"data": to_json(data)},
             timeout=TIMEOUT_S,
         )
         if response.status_code >= 400:
@@ -100,8 +106,13 @@ class FunctionsEmulator:
         return response.status_code
 
     def post(
-        self, name: str, *, user: Any = None, method: str = "POST", region: str | None = None
-    ) -> tuple[int, Any]:
+        self,
+        name: str,
+        *,
+        user: User | None = None,
+        method: str = "POST",
+        region: str | None = None,
+    ) -> tuple[int, JsonValue]:
         """Call the HTTPS function ``name`` as a browser would (with the user's ID token, if any):
         (HTTP status, JSON body or text)."""
         headers = user.bearer if user is not None else {}
@@ -112,18 +123,36 @@ class FunctionsEmulator:
             timeout=TIMEOUT_S,
         )
         try:
-            return response.status_code, response.json()
+            body: JsonValue = response.json()
         except ValueError:
-            return response.status_code, response.text
+            body = response.text
+        return response.status_code, body
 
     def _trigger_keys(self) -> list[str]:
-        # The emulator's 404 for an unknown trigger lists every trigger key it knows.
+        """Every function key the Functions emulator routes (see ``_background_key``).
+
+        firebase-tools (up to 15.34 at least) has no listing of these keys: ``GET /backends``
+        lists each function's definition but not its generation, and publishing to the topic
+        ``firebase-schedule-<name>`` fires no v2 (Python) scheduled function, because the emulator
+        registers it with the "http" signature, which its Pub/Sub bridge refuses ("Unsupported
+        trigger signature"). The keys appear only in the emulator's answer to a request for a key it
+        does not know (``handleHttpsTrigger``: "Function <key> does not exist, valid functions are:
+        <key>, <key>, ..."), which runs nothing. That answer is read here, and any other answer is
+        an error, never an empty list."""
         response = session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/__list__",
             timeout=TIMEOUT_S,
         )
-        match = re.search(r"valid functions are: (.*)$", response.text, re.S)
-        return [key.strip() for key in match[1].split(",")] if match else []
+        match = re.fullmatch(
+            r"Function __list__ does not exist, valid functions are: (.*)", response.text, re.S
+        )
+        if response.status_code != 404 or match is None:
+            raise EmulatorError(
+                "the Functions emulator did not list its functions as expected "
+                f"(a firebase-tools change?): {response.status_code} {response.text[:500]}",
+                status=response.status_code,
+            )
+        return [key.strip() for key in match[1].split(",") if key.strip()]
 
     def run_scheduled(
         self,
@@ -168,7 +197,13 @@ class FunctionsEmulator:
             raise EmulatorError(f"no {what} {name!r} is loaded in region {region or self.region}")
         return max(keys, key=lambda k: int(k[len(prefix) :]))
 
-    def deliver_event(self, name: str, event: dict[str, Any], *, region: str | None = None) -> int:
+    def deliver_event(
+        self,
+        name: str,
+        event: MessagePublishedEvent | Mapping[str, JsonInput],
+        *,
+        region: str | None = None,
+    ) -> int:
         """Deliver ``event`` to the event-triggered function ``name`` now, directly over the
         function's HTTP endpoint, as the platform does on every (re)delivery; the HTTP status:
         2xx when the handler succeeded, 5xx when it raised (not raised here: a failure is what a
@@ -184,7 +219,8 @@ class FunctionsEmulator:
         key = self._background_key(name, region, what="event function")
         response = session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/{key}",
-            json=event,
+            # A MessagePublishedEvent is a JSON object too (a TypedDict is no Mapping[str, ...]).
+            json=to_json(cast("Mapping[str, JsonInput]", event)),
             headers={"Content-Type": "application/cloudevents+json; charset=UTF-8"},
             timeout=TIMEOUT_S,
         )

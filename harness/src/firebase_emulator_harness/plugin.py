@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from firebase_emulator_harness.errors import EmulatorNotRunning
 from firebase_emulator_harness.firestore import (
+    RuleCoverageReport,
     Span,
     one_sided_conditions,
     outcomes,
@@ -72,7 +72,7 @@ class RuleCoverage:
     loaded: bool = False  # the configured rules were loaded in this session
     deselected: int = 0
 
-    def absorb(self, report: dict[str, Any]) -> bool:
+    def absorb(self, report: RuleCoverageReport) -> bool:
         """Add a coverage report's outcomes; False if it is about other rules."""
         if report["rules"]["files"][0]["content"] != self.source:
             return False
@@ -124,7 +124,9 @@ class RuleCoverageCheck(pytest.Item):
         if problems:
             raise RuleCoverageGap(f"{self.path.name}: " + "\n".join(problems))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None
+    ) -> str:
         if isinstance(excinfo.value, RuleCoverageGap):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))

@@ -5,11 +5,49 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeAlias, TypedDict
 
 from firebase_emulator_harness.errors import EmulatorError
 from firebase_emulator_harness.http import TIMEOUT_S, session
+from firebase_emulator_harness.values import JsonInput, JsonObject, json_object, to_json
+
+MessageData: TypeAlias = "bytes | str | Mapping[str, JsonInput] | Sequence[JsonInput]"
+"""A message body: bytes as they are, text as UTF-8, anything else as JSON."""
+
+
+class PubSubMessage(TypedDict):
+    messageId: str
+    message_id: str
+    publishTime: str
+    publish_time: str
+    attributes: dict[str, str]
+    data: str  # base64
+
+
+class MessagePublishedData(TypedDict):
+    message: PubSubMessage
+    subscription: str
+
+
+class MessagePublishedEvent(TypedDict):
+    """A ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent (structured JSON)."""
+
+    specversion: str
+    id: str
+    time: str
+    type: str
+    source: str
+    data: MessagePublishedData
+
+
+def _payload(data: MessageData) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    return json.dumps(to_json(data)).encode()
 
 
 class PubSubEmulator:
@@ -30,30 +68,28 @@ class PubSubEmulator:
     def message_event(
         self,
         topic: str,
-        data: bytes | str | dict[str, Any] | list[Any],
+        data: MessageData,
         *,
-        attributes: dict[str, str] | None = None,
+        attributes: Mapping[str, str] | None = None,
         message_id: str | None = None,
         published: datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> MessagePublishedEvent:
         """The CloudEvent (structured JSON) a function subscribed to ``topic`` receives for one
         published message, shaped as the Emulator Suite delivers it
         (``google.cloud.pubsub.topic.v1.messagePublished``), without publishing anything.
 
         Hand it to ``FunctionsEmulator.deliver_event`` to deliver the same message more than once
         (a redelivery after a failure, a duplicate). ``message_id`` defaults to a fresh one."""
-        if isinstance(data, (dict, list)):
-            data = json.dumps(data)
-        payload = data.encode() if isinstance(data, str) else data
+        payload = _payload(data)
         message_id = message_id or str(uuid.uuid4().int % 10**16)
         when = (published or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
         when = when.replace("+00:00", "Z")
-        message = {
+        message: PubSubMessage = {
             "messageId": message_id,
             "message_id": message_id,
             "publishTime": when,
             "publish_time": when,
-            "attributes": attributes or {},
+            "attributes": dict(attributes or {}),
             "data": base64.b64encode(payload).decode(),
         }
         return {
@@ -68,19 +104,17 @@ class PubSubEmulator:
             },
         }
 
-    def publish(
-        self, topic: str, data: bytes | str | dict[str, Any] | list[Any], **attributes: str
-    ) -> str:
-        """Publish one message (dicts/lists are sent as JSON); the message id."""
-        if isinstance(data, (dict, list)):
-            data = json.dumps(data)
-        payload = data.encode() if isinstance(data, str) else data
-        message: dict[str, Any] = {"data": base64.b64encode(payload).decode()}
+    def publish(self, topic: str, data: MessageData, **attributes: str) -> str:
+        """Publish one message (mappings and sequences are sent as JSON); the message id."""
+        message: JsonObject = {"data": base64.b64encode(_payload(data)).decode()}
         if attributes:
-            message["attributes"] = attributes
+            message["attributes"] = to_json(attributes)
         response = session().post(
             f"{self._topic(topic)}:publish", json={"messages": [message]}, timeout=TIMEOUT_S
         )
         if response.status_code != 200:
             raise EmulatorError(f"publish to {topic}: {response.text}", status=response.status_code)
-        return str(response.json()["messageIds"][0])
+        message_ids = json_object(response.json(), f"publish to {topic}")["messageIds"]
+        if not isinstance(message_ids, list) or not message_ids:
+            raise EmulatorError(f"publish to {topic}: no message id in {response.text}")
+        return str(message_ids[0])

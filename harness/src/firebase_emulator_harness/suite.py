@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import requests
 
-from firebase_emulator_harness.auth import AuthEmulator
+from firebase_emulator_harness.auth import AuthEmulator, User
 from firebase_emulator_harness.errors import EmulatorNotRunning
 from firebase_emulator_harness.firestore import FirestoreEmulator
 from firebase_emulator_harness.functions import FunctionsEmulator
 from firebase_emulator_harness.http import session
 from firebase_emulator_harness.pubsub import PubSubEmulator
+from firebase_emulator_harness.values import JsonInput
 
 DEFAULT_HUB = "127.0.0.1:4400"
+
+
+class _Listed(TypedDict):
+    """One emulator in the hub's ``GET /emulators`` answer."""
+
+    host: NotRequired[str]
+    port: NotRequired[int]
 
 
 @dataclass(frozen=True)
@@ -37,14 +46,17 @@ class EmulatorSuite:
         self.region = region
         self.hub_url = "http://" + (hub or os.environ.get("FIREBASE_EMULATOR_HUB") or DEFAULT_HUB)
         try:
-            listing: dict[str, Any] = session().get(f"{self.hub_url}/emulators", timeout=5).json()
+            listing: dict[str, _Listed] = (
+                session().get(f"{self.hub_url}/emulators", timeout=5).json()
+            )
         except requests.RequestException as exc:
             raise EmulatorNotRunning(
                 f"no Emulator Suite hub at {self.hub_url} ({exc.__class__.__name__}). "
-                "Start the suite first (for this project: scripts/test or scripts/dev)."
+                "Start the suite first (firebase emulators:start, or run the tests with "
+                "python -m firebase_emulator_harness -- pytest)."
             ) from None
         self.endpoints = {
-            name: Endpoint(info["host"], int(info["port"]))
+            name: Endpoint(info.get("host", "127.0.0.1"), int(info["port"]))
             for name, info in listing.items()
             if "port" in info
         }
@@ -73,6 +85,11 @@ class EmulatorSuite:
     @property
     def pubsub(self) -> PubSubEmulator:
         return PubSubEmulator(self._endpoint("pubsub"), self.project)
+
+    def as_uid(self, uid: str, claims: Mapping[str, JsonInput] | None = None) -> User:
+        """The user ``uid`` (created if new) with a real ID token carrying ``claims``: the
+        counterpart of ``authenticatedContext(uid, tokenOptions)``. See ``AuthEmulator.as_uid``."""
+        return self.auth.as_uid(uid, claims)
 
     def reset(self) -> None:
         """Clear Firestore and Auth (whichever of them is running)."""

@@ -1,11 +1,26 @@
-"""Python values <-> Firestore REST ``Value`` JSON."""
+"""The value types of the public API, and Python values <-> Firestore REST ``Value`` JSON.
+
+Writes take containers read-only (``Sequence``, ``Mapping``), so a ``dict[str, int]`` or a tuple
+is accepted where a document or a JSON value is; reads return plain ``dict`` and ``list``.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeAlias
+
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+"""A decoded JSON value: what callables answer, what the emulators report."""
+
+JsonObject: TypeAlias = "dict[str, JsonValue]"
+
+JsonInput: TypeAlias = (
+    "bool | int | float | str | Sequence[JsonInput] | Mapping[str, JsonInput] | None"
+)
+"""Anything that encodes to JSON: callable and task data, claims, Pub/Sub message bodies."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +39,39 @@ class Reference:
     name: str
 
 
-def encode(value: Any) -> dict[str, Any]:
+FirestoreValue: TypeAlias = (
+    "bool | int | float | str | bytes | datetime | GeoPoint | Reference"
+    " | Sequence[FirestoreValue] | Mapping[str, FirestoreValue] | None"
+)
+"""What a field can be written as (datetimes must be timezone-aware)."""
+
+DocumentData: TypeAlias = "Mapping[str, FirestoreValue]"
+"""A document (or the changes of an update) to write."""
+
+StoredValue: TypeAlias = (
+    "bool | int | float | str | bytes | datetime | tuple[float, float]"
+    " | list[StoredValue] | dict[str, StoredValue] | None"
+)
+"""What a field reads back as: timestamps as UTC datetimes, references as their resource name,
+geo points as ``(latitude, longitude)``."""
+
+Document: TypeAlias = "dict[str, StoredValue]"
+"""A document as read."""
+
+
+def to_json(value: JsonInput) -> JsonValue:
+    """``value`` with every mapping made a ``dict`` and every sequence a ``list`` (what
+    ``json.dumps`` can encode)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): to_json(item) for key, item in value.items()}
+    if isinstance(value, (bytes, bytearray)):
+        raise TypeError("bytes are not JSON: encode them (e.g. base64) first")
+    return [to_json(item) for item in value]
+
+
+def encode(value: FirestoreValue) -> JsonObject:
     if value is None:
         return {"nullValue": None}
     if isinstance(value, bool):
@@ -45,14 +92,14 @@ def encode(value: Any) -> dict[str, Any]:
         return {"geoPointValue": {"latitude": value.latitude, "longitude": value.longitude}}
     if isinstance(value, Reference):
         return {"referenceValue": value.name}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [encode(v) for v in value]}}
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {"mapValue": {"fields": encode_fields(value)}}
+    if isinstance(value, Sequence):
+        return {"arrayValue": {"values": [encode(v) for v in value]}}
     raise TypeError(f"cannot store {type(value).__name__} in Firestore")
 
 
-def encode_fields(data: dict[str, Any]) -> dict[str, Any]:
+def encode_fields(data: DocumentData) -> JsonObject:
     return {str(key): encode(value) for key, value in data.items()}
 
 
@@ -63,30 +110,48 @@ def _timestamp(text: str) -> datetime:
     return datetime.fromisoformat(f"{head}.{micros}").replace(tzinfo=UTC)
 
 
-def decode(value: dict[str, Any]) -> Any:
+def json_object(value: JsonValue, what: str = "value") -> JsonObject:
+    """``value`` if it is a JSON object; a ValueError naming ``what`` otherwise."""
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object for {what}, got {value!r}")
+    return value
+
+
+def _number(value: JsonValue) -> float:
+    # Doubles arrive as JSON numbers, or as strings for NaN and the infinities.
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"expected a number, got {value!r}")
+
+
+def decode(value: JsonObject) -> StoredValue:
     ((kind, inner),) = value.items()
     if kind == "nullValue":
         return None
     if kind == "booleanValue":
         return bool(inner)
     if kind == "integerValue":
-        return int(inner)
+        return int(str(inner))  # int64 travels as a string
     if kind == "doubleValue":
-        return float(inner)
+        return _number(inner)
     if kind in ("stringValue", "referenceValue"):
-        return inner
+        return str(inner)
     if kind == "timestampValue":
-        return _timestamp(inner)
+        return _timestamp(str(inner))
     if kind == "bytesValue":
-        return base64.b64decode(inner)
+        return base64.b64decode(str(inner))
     if kind == "arrayValue":
-        return [decode(v) for v in inner.get("values", [])]
+        values = json_object(inner, kind).get("values") or []
+        if not isinstance(values, list):
+            raise ValueError(f"expected a list of values, got {values!r}")
+        return [decode(json_object(v)) for v in values]
     if kind == "mapValue":
-        return decode_fields(inner.get("fields", {}))
+        return decode_fields(json_object(json_object(inner, kind).get("fields") or {}))
     if kind == "geoPointValue":
-        return (inner.get("latitude", 0.0), inner.get("longitude", 0.0))
+        point = json_object(inner, kind)
+        return (_number(point.get("latitude", 0.0)), _number(point.get("longitude", 0.0)))
     raise ValueError(f"unknown Firestore value kind {kind}")
 
 
-def decode_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    return {key: decode(value) for key, value in fields.items()}
+def decode_fields(fields: JsonObject) -> Document:
+    return {key: decode(json_object(value, key)) for key, value in fields.items()}
