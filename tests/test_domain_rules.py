@@ -1,4 +1,5 @@
-"""Pure domain rules behind reports, streaks, the score, the community and the emergency pass."""
+"""Pure domain rules behind reports, streaks, the score, the community and hardcore blocks (the
+emergency pass, milestones and counting: tests/test_pure_rules.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from focus.domain import community, emergency, reports, streaks
+from focus.domain import community, reports, streaks
 from focus.domain.blocks import Block, tightens
-from focus.domain.errors import FailedPrecondition, InvalidArgument
+from focus.domain.errors import InvalidArgument
 from focus.domain.reports import DailyReportUpload, DayTotals
 from focus.domain.scoring import focus_score
 
@@ -93,18 +94,6 @@ def test_the_community_share_counts_half_of_ones_own_bucket() -> None:
     assert community.share_using_more(summary, 100) == 50.0
     assert community.share_using_more(summary, 5) == 87.5
     assert community.bucket_of(24 * 60) == community.BUCKET_COUNT - 1
-
-
-def test_the_emergency_pass_returns_a_week_after_use() -> None:
-    used = emergency.use(emergency.EmergencyPass(), NOW)
-    with pytest.raises(FailedPrecondition):
-        emergency.use(used, NOW + timedelta(days=6, hours=23))
-    assert emergency.use(used, NOW + timedelta(days=7)).times_used == 2
-
-
-def test_the_local_day_ends_at_the_day_start_hour_in_the_persons_timezone() -> None:
-    end = emergency.end_of_local_day(NOW, "Asia/Tokyo", 4)  # 21:00 in Tokyo
-    assert end.isoformat() == "2026-11-30T04:00:00+09:00"
 
 
 # -- hardcore only tightens (focus.domain.blocks.tightens) ---------------------------------------

@@ -1,6 +1,6 @@
 """Hostile input, property-based: whatever a client sends, every callable of the mobile API answers
-with a typed client error (or OK when the input happens to be valid), never INTERNAL or a non-JSON
-or 5xx answer, and a refused call leaves the person's data as it was.
+with a typed client error it declares (or OK when the input happens to be valid), never INTERNAL or
+a non-JSON or 5xx answer, and a refused call leaves the person's data as it was.
 
 Callables are discovered from ``focus.entrypoints.callables.CALLABLES`` after loading the api
 codebase, so a new callable is fuzzed without touching this file. Requests are derived from each
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "lib"))
 
 import api_contract_cli  # noqa: E402
+from emulator_log import json_lines, requests, wait_for_lines  # noqa: E402
 
 from focus.adapters import paths  # noqa: E402
 from focus.contracts import versions  # noqa: E402
@@ -307,8 +308,11 @@ def requests_for(draw: st.DrawFn, name: str) -> Any:
 # -- calling and observing ---------------------------------------------------------------------
 
 
-def call_raw(firebase: EmulatorSuite, name: str, data: Any, user: User | None) -> tuple[int, str]:
-    """POST ``{"data": data}`` as raw JSON (NaN and Infinity included); the code and HTTP status.
+def call_raw(
+    firebase: EmulatorSuite, name: str, data: Any, user: User | None
+) -> tuple[int, str, str | None]:
+    """POST ``{"data": data}`` as raw JSON (NaN and Infinity included); the HTTP status, the code
+    and the error's ``details.reason``.
 
     Fails the example when the answer is not the callable protocol's JSON."""
     functions = firebase.functions
@@ -325,8 +329,11 @@ def call_raw(firebase: EmulatorSuite, name: str, data: Any, user: User | None) -
     except ValueError:
         pytest.fail(f"{name} answered {response.status_code} with non-JSON: {response.text[:300]}")
     assert isinstance(answer, dict) and ("result" in answer or "error" in answer), answer
-    code = "OK" if "error" not in answer else str(answer["error"].get("status"))
-    return response.status_code, code
+    if "error" not in answer:
+        return response.status_code, "OK", None
+    error = answer["error"]
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    return response.status_code, str(error.get("status")), details.get("reason")
 
 
 def snapshot(firebase: EmulatorSuite, uid: str) -> dict[str, Any]:
@@ -392,11 +399,13 @@ def test_hostile_requests_get_typed_errors_and_change_nothing(
     @given(data=requests_for(name), signed_in=st.integers(0, 9).map(lambda n: n > 0))
     def hostile_call(data: Any, signed_in: bool) -> None:
         user = people.next() if signed_in else None
-        status, code = call_raw(firebase, name, data, user)
-        event(code)
+        status, code, reason = call_raw(firebase, name, data, user)
+        event(f"{code} {reason or ''}".strip())
 
         assert code in CLIENT_CODES, f"{name} answered {code} (HTTP {status})"
         assert status < 500, f"{name} answered HTTP {status} ({code})"
+        if code != "OK":
+            assert CALLABLES[name].declares(code, reason), f"{name} answered {code} {reason}"
         if user is None:
             return
         after = snapshot(firebase, user.uid)
@@ -444,3 +453,21 @@ def test_malformed_bodies_get_a_json_error(
         assert "error" in answer, (name, answer)
         assert response.status_code < 500, (name, response.status_code, answer)
         assert answer["error"]["status"] in CLIENT_CODES, (name, answer)
+
+
+def test_no_callable_answered_an_error_it_does_not_declare(firebase: EmulatorSuite) -> None:
+    """The envelope logs every answer outside its callable's contract (``undeclared error``):
+    none among this run's calls so far, the hostile ones above and every test module run before
+    this one."""
+    trace = uuid.uuid4().hex  # one last call, to know the log has caught up with the calls before
+    firebase.functions.call(
+        "launch",
+        {"apiVersion": versions.HEAD, "client": IPHONE},
+        user=firebase.auth.sign_up_anonymously(),
+        headers={"traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01"},
+    ).unwrap()
+    wait_for_lines(requests("launch", trace), message="the last launch's request line")
+
+    undeclared = [line for line in json_lines() if line.get("message") == "undeclared error"]
+
+    assert undeclared == []

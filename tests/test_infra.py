@@ -152,8 +152,9 @@ def test_a_resource_name_the_code_computes_at_run_time_is_reported_not_guessed(
     repo = _copy_of_the_code(
         tmp_path,
         "triggers",
-        "        DERIVE_DAYS_TASK,\n",
-        "        uid.upper(),\n",
+        "    days.hand_off(uid, change_id, datetime.now(UTC))\n",
+        "    from focus.adapters import messaging\n\n"
+        "    messaging.enqueue(uid.upper(), {}, at=datetime.now(UTC), task_id=change_id)\n",
     )
 
     with pytest.raises(permissions.Unresolved, match=r"uid\.upper\(\)"):

@@ -32,8 +32,9 @@ from focus.domain import community as community_domain
 from focus.domain import emergency as emergency_domain
 from focus.domain import reports as reports_domain
 from focus.domain.consent import Consent
-from focus.domain.errors import InvalidArgument
+from focus.domain.errors import Reason
 from focus.domain.profiles import new_profile
+from focus.domain.wires import Task
 from focus.entrypoints.callables import Call, mobile_callable
 from focus.entrypoints.runtime import start_codebase
 from focus.entrypoints.web import signed_in_web_endpoint
@@ -86,7 +87,7 @@ def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
     UseEmergencyPassRequest,
     mutating=True,
     per_minute=10,
-    reasons=("EMERGENCY_PASS_USED", "PROFILE_MISSING"),
+    errors=(Reason.EMERGENCY_PASS_USED, Reason.PROFILE_MISSING),
 )
 def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPassResponse:
     """End every active session, limit and lock; once per rolling week, whatever the device."""
@@ -103,12 +104,12 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
     UploadDailyReportsRequest,
     mutating=True,
     per_minute=30,
-    reasons=(
-        "DAY_OUT_OF_RANGE",
-        "AS_OF_IN_FUTURE",
-        "AS_OF_BEFORE_DAY",
-        "PROFILE_MISSING",
-        "DEVICE_NOT_REGISTERED",
+    errors=(
+        Reason.DAY_OUT_OF_RANGE,
+        Reason.AS_OF_IN_FUTURE,
+        Reason.AS_OF_BEFORE_DAY,
+        Reason.PROFILE_MISSING,
+        Reason.DEVICE_NOT_REGISTERED,
     ),
 )
 def uploadDailyReports(
@@ -116,11 +117,7 @@ def uploadDailyReports(
 ) -> UploadDailyReportsResponse:
     """Merge a registered device's daily totals (late, repeated and multi-device uploads are
     expected); what they imply (streaks, weeks, community) is derived once per call, shortly after."""
-    for index, report in enumerate(request.reports):
-        try:
-            reports_domain.check_upload_window(report, call.now)
-        except InvalidArgument as exc:
-            raise exc.within(f"reports.{index}") from exc
+    reports_domain.check_upload_windows(request.reports, call.now)
     results = days.upload(call.caller.uid, request.device_id, request.reports, call.now)
     return UploadDailyReportsResponse(
         days=[
@@ -150,9 +147,6 @@ def getCommunityComparison(
     )
 
 
-EXPORT_TASK = "buildExport"
-
-
 def start_erasure(uid: str, now: datetime, via: str) -> DeleteAccountResponse:
     """Start the erasure, or say truthfully how far it is (``erasure.request`` is idempotent and
     requeues the work if it is missing or stalled)."""
@@ -180,7 +174,7 @@ def requestExport(call: Call, _: RequestExportRequest) -> RequestExportResponse:
     """Start building a JSON bundle of everything stored about the person (kept 7 days)."""
     export_id = export.request(call.caller.uid, call.now)
     messaging.enqueue(
-        EXPORT_TASK,
+        Task.BUILD_EXPORT,
         {"userId": call.caller.uid, "exportId": export_id},
         at=call.now,
         task_id=messaging.task_id("export", call.caller.uid, export_id),
@@ -191,8 +185,7 @@ def requestExport(call: Call, _: RequestExportRequest) -> RequestExportResponse:
 @mobile_callable(
     GetExportRequest,
     per_minute=120,
-    errors=("NOT_FOUND",),
-    reasons=("EXPORT_NOT_FOUND", "NO_SUCH_CHUNK"),
+    errors=(Reason.EXPORT_NOT_FOUND, Reason.NO_SUCH_CHUNK),
 )
 def getExport(call: Call, request: GetExportRequest) -> GetExportResponse:
     """One chunk of a ready export (``state`` is ``building`` until it is ready)."""

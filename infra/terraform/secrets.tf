@@ -1,11 +1,15 @@
 # Secrets without values: Terraform owns the secret and who may read it; the value is added once
 # per environment by a person (`npx firebase functions:secrets:set USER_PSEUDONYM_KEY`) and is
-# never in state, code or CI.
+# never in state, code or CI. Its value is a key ring (`v2:<key>,v1:<key>`, current key first);
+# a rotation adds a version (docs/runbooks/pseudonym-key-rotation.md).
 resource "google_secret_manager_secret" "user_pseudonym_key" {
   secret_id = "USER_PSEUDONYM_KEY"
   labels = {
     purpose = "log-pseudonymisation"
   }
+  # A destroyed version is only disabled for 30 days first: a key retired by mistake (erasure
+  # ids and log lines made with it would no longer lead to anyone) can still be brought back.
+  version_destroy_ttl = "2592000s"
   replication {
     user_managed {
       replicas {

@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from focus.contracts import schemas, versions
-from focus.entrypoints.callables import CALLABLES, CallableSpec
+from focus.domain.errors import Reason
+from focus.entrypoints.callables import CALLABLES, NOT_SIGNED_IN, CallableSpec
 
 
 def _schema(spec: CallableSpec, version: str, part: str) -> dict[str, Any]:
@@ -19,68 +20,79 @@ def _schema(spec: CallableSpec, version: str, part: str) -> dict[str, Any]:
     return schemas.response_schema(spec.name, spec.response, version)
 
 
-REASONS = (
-    ("INVALID_ARGUMENT", "SCHEMA_VIOLATION", "not what the version's schema accepts; `fields[]`"),
-    (
-        "INVALID_ARGUMENT",
-        "INVALID_VALUE",
-        "well-formed but not acceptable; `fields[].type` names the rule: `unknown_timezone`, "
-        "`duplicate_day` (one day twice in a batch)",
-    ),
-    ("INVALID_ARGUMENT", "DAY_OUT_OF_RANGE", "a day outside the last 30 days; `day`, `fields[]`"),
-    ("INVALID_ARGUMENT", "AS_OF_IN_FUTURE", "a measurement from the future; `fields[]`"),
-    ("INVALID_ARGUMENT", "AS_OF_BEFORE_DAY", "measured before its day began; `fields[]`"),
-    ("INVALID_ARGUMENT", "NO_SUCH_CHUNK", "an export chunk past the last; `fields[]`"),
-    (
-        "INVALID_ARGUMENT",
-        "IDEMPOTENCY_KEY_REQUIRED",
-        "a mutating call without `idempotencyKey`; `fields[]`",
-    ),
-    (
-        "INVALID_ARGUMENT",
-        "IDEMPOTENCY_KEY_REUSED",
-        "the key was used for another request; `fields[]`",
-    ),
-    (
-        "FAILED_PRECONDITION",
-        "UNSUPPORTED_API_VERSION",
-        "`apiVersion` before the first or past its sunset; `oldestSupported`. A date after the "
-        "newest version is served as the newest (`meta.apiVersion` says which)",
-    ),
-    ("FAILED_PRECONDITION", "UPGRADE_REQUIRED", "build too old; `minimumBuild`, `updateUrl`"),
-    ("FAILED_PRECONDITION", "PROFILE_MISSING", "call `launch` once first"),
-    (
-        "FAILED_PRECONDITION",
-        "DEVICE_NOT_REGISTERED",
-        "write `users/{uid}/devices/{deviceId}` before uploading its reports",
-    ),
-    ("FAILED_PRECONDITION", "EMERGENCY_PASS_USED", "used this week; `nextAvailableAt`"),
-    ("NOT_FOUND", "EXPORT_NOT_FOUND", "no such export (kept 7 days)"),
-    ("RESOURCE_EXHAUSTED", "RATE_LIMITED", "too many calls; `retryAfterSeconds`"),
-    (
-        "UNAUTHENTICATED",
-        "ACCOUNT_ERASED",
-        "the account is being erased or was erased; `state` (`erasing`, `erased`). Sign out",
-    ),
-    ("ABORTED", "REQUEST_IN_PROGRESS", "the same key is still being served: retry it shortly"),
-    (
-        "ABORTED",
-        "CONTENTION",
-        "too many concurrent changes to the same data (e.g. several devices uploading at once); "
-        "nothing was applied. `retryAfterSeconds`: retry with the same idempotency key",
-    ),
-    (
-        "UNAVAILABLE",
-        "TEMPORARILY_UNAVAILABLE",
-        "the database timed out or was unavailable; nothing was applied or the retry replays it. "
-        "`retryAfterSeconds`: retry with the same idempotency key",
-    ),
+# The order codes are listed in, per callable; a code missing here comes last.
+CODE_ORDER = (
+    "INVALID_ARGUMENT",
+    "UNAUTHENTICATED",
+    "PERMISSION_DENIED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "FAILED_PRECONDITION",
+    "RESOURCE_EXHAUSTED",
+    "ABORTED",
+    "UNAVAILABLE",
 )
+ERRORS_SCHEMA = "api/errors.schema.json"
+
+
+def _errors_by_code(spec: CallableSpec) -> list[tuple[str, list[Reason | None]]]:
+    """The callable's declared errors grouped by code, in ``CODE_ORDER``; None is the reason-less
+    UNAUTHENTICATED of a call without a sign-in."""
+    grouped: dict[str, list[Reason | None]] = {NOT_SIGNED_IN: [None]}
+    for reason in spec.errors:
+        grouped.setdefault(reason.code, []).append(reason)
+    rank = {code: index for index, code in enumerate(CODE_ORDER)}
+    return sorted(grouped.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+def _error_lines(spec: CallableSpec) -> list[str]:
+    def shown(reason: Reason | None) -> str:
+        return "no `details` (not signed in)" if reason is None else f"`{reason}`"
+
+    return [
+        f"  - {code}: {', '.join(shown(reason) for reason in reasons)}"
+        for code, reasons in _errors_by_code(spec)
+    ]
+
+
+def errors_schema() -> dict[str, Any]:
+    """``details`` of a callable error as a JSON Schema: every reason (with its code and meaning)
+    under ``$defs/Reason``, and under ``$defs/<callable>`` the reasons that callable declares."""
+    callables = sorted(CALLABLES.values(), key=lambda s: s.name)
+    return {
+        "$schema": schemas.DIALECT,
+        "$id": "focus/errors.schema.json",
+        "title": "ErrorDetails",
+        "description": "The `details` of a callable error (docs/api.md, Errors). A call without "
+        "a sign-in answers UNAUTHENTICATED with no `details`; INTERNAL carries none.",
+        "type": "object",
+        "required": ["reason"],
+        "properties": {"reason": {"$ref": "#/$defs/Reason"}},
+        "$defs": {
+            "Reason": {
+                "type": "string",
+                "oneOf": [
+                    {"const": reason.value, "x-code": reason.code, "description": reason.meaning}
+                    for reason in Reason
+                ],
+            },
+            **{
+                spec.name: {
+                    "description": f"The reasons `{spec.name}` answers with.",
+                    "enum": [reason.value for reason in spec.errors],
+                }
+                for spec in callables
+            },
+        },
+    }
 
 
 def files() -> dict[str, str]:
     """Every contract file under docs/: relative path -> content."""
-    out: dict[str, str] = {"api/envelope.schema.json": _dump(schemas.envelope_schema())}
+    out: dict[str, str] = {
+        "api/envelope.schema.json": _dump(schemas.envelope_schema()),
+        ERRORS_SCHEMA: _dump(errors_schema()),
+    }
     for version in versions.VERSIONS:
         for spec in sorted(CALLABLES.values(), key=lambda s: s.name):
             for part in ("request", "response"):
@@ -131,11 +143,12 @@ def _markdown() -> str:
         "SCHEMA_VIOLATION, `type` is the JSON Schema keyword that failed (`required`,",
         "`additionalProperties`, `type`, `format`, `maximum`, ...); for the other reasons it names",
         "the rule. INTERNAL carries nothing (the cause is in our logs) and may be retried with the",
-        "same idempotency key. Each callable below lists every code and reason it answers with.",
+        "same idempotency key. Each callable below lists every code and reason it answers with;",
+        "`docs/api/errors.schema.json` lists them for tools (`$defs/Reason`, `$defs/<callable>`).",
         "",
         "| code | reason | meaning, extra `details` |",
         "|---|---|---|",
-        *(f"| {code} | `{reason}` | {meaning} |" for code, reason, meaning in REASONS),
+        *(f"| {reason.code} | `{reason}` | {reason.meaning} |" for reason in Reason),
         "",
         "- **Versions**: send the date of the API version the app was built against; a date between",
         "  versions is served as the closest earlier one. A retired version answers",
@@ -191,8 +204,8 @@ def _markdown() -> str:
             "",
             f"- mutating: {'yes (idempotency key required)' if spec.mutating else 'no'}",
             f"- rate limit: {spec.per_minute} calls per minute per person",
-            f"- errors: {', '.join(f'`{code}`' for code in spec.errors)}",
-            f"- reasons: {', '.join(f'`{reason}`' for reason in spec.reasons)}",
+            "- errors (and INTERNAL, always possible):",
+            *_error_lines(spec),
             "- schemas: "
             + ", ".join(
                 f"[{v.date}](api/{v.date}/{spec.name}.request.schema.json) "

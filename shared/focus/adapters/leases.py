@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from focus.adapters import logs, store
+from focus.adapters.messaging import RetryLater
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 FIELD = "lease"
 
 
-class LeaseHeld(Exception):
+class LeaseHeld(RetryLater):
     """Another delivery holds the job's lease; retry later (the task queue does)."""
 
 

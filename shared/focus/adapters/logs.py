@@ -5,7 +5,8 @@ JSON line written to stdout, which correlates the line with the request's trace.
 codebase, pseudonymous user, app version/platform, trace) is bound once per invocation with
 ``bind_invocation`` and carried by contextvars into every line the invocation writes.
 
-No personal data goes into logs: users appear only as a keyed hash (``pseudonymous_user_id``).
+No personal data goes into logs: users appear only as a keyed hash (``pseudonymous_user_id``),
+made with the current key of a versioned key ring (``pseudonyms_of``: under every key still held).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -62,9 +63,9 @@ def trace_from_headers(headers: Mapping[str, str]) -> TraceContext | None:
 
 
 PSEUDONYM_KEY_SECRET = "USER_PSEUDONYM_KEY"
-# IAM (focus_tools.permissions): reading the key is reading its Secret Manager secret.
+# IAM (focus_tools.permissions): reading the keys is reading their Secret Manager secret.
 NEEDS = {
-    "_pseudonym_key": (
+    "_pseudonym_keys": (
         Need("secretmanager.versions.access", SECRET, PSEUDONYM_KEY_SECRET, why="pseudonyms"),
     ),
 }
@@ -75,27 +76,79 @@ class MissingPseudonymKey(RuntimeError):
     (logged users, erasure ids) with a key anyone can compute."""
 
 
-def _pseudonym_key() -> bytes:
-    # In production the key is a Secret Manager secret exposed as this variable. On the emulators
-    # (and for demo projects, which never hold real data) the key scripts/setup gives the emulator
-    # is derived from the demo project id, so tests, scripts and functions compute the same
-    # pseudonyms. Anywhere else a missing key fails loudly: a key derived from the project id is
-    # public, and erasure ids are pseudonyms too.
-    key = os.environ.get(PSEUDONYM_KEY_SECRET)
-    if key:
-        return key.encode()
+class MalformedPseudonymKeys(RuntimeError):
+    """``USER_PSEUDONYM_KEY`` looks like a key ring but cannot be read: nothing is pseudonymised
+    rather than with a key guessed from it. The message never contains key material."""
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    version: int
+    secret: bytes = field(repr=False)
+
+
+# The secret's value is a key ring: entries ``v<N>:<key>`` separated by spaces, commas or new
+# lines, the current key (every new pseudonym) first, then the retained ones (pseudonyms they made
+# are still found: erasure ids, log lines). A value not starting ``v<N>:`` is a single key, version
+# 1: the format before rotation existed, so its pseudonyms are unchanged.
+# docs/runbooks/pseudonym-key-rotation.md
+_KEY_RING = re.compile(r"v[1-9][0-9]*:")
+_KEY_ENTRY = re.compile(r"v([1-9][0-9]*):(\S+)")
+
+
+def parse_key_ring(value: str) -> tuple[PseudonymKey, ...]:
+    """The keys a ``USER_PSEUDONYM_KEY`` value holds, the current one first."""
+    if not _KEY_RING.match(value.lstrip()):
+        return (PseudonymKey(1, value.encode()),)
+    keys = []
+    for position, entry in enumerate(re.split(r"[\s,]+", value.strip()), start=1):
+        match = _KEY_ENTRY.fullmatch(entry)
+        if match is None:
+            raise MalformedPseudonymKeys(
+                f"{PSEUDONYM_KEY_SECRET}: entry {position} is not v<version>:<key>"
+            )
+        keys.append(PseudonymKey(int(match[1]), match[2].encode()))
+    versions = [key.version for key in keys]
+    if len(set(versions)) != len(versions):
+        raise MalformedPseudonymKeys(f"{PSEUDONYM_KEY_SECRET}: a key version appears twice")
+    return tuple(keys)
+
+
+def _pseudonym_keys() -> tuple[PseudonymKey, ...]:
+    # In production the key ring is a Secret Manager secret exposed as this variable. On the
+    # emulators (and for demo projects, which never hold real data) the key scripts/setup gives
+    # the emulator is derived from the demo project id, so tests, scripts and functions compute
+    # the same pseudonyms. Anywhere else a missing key fails loudly: a key derived from the
+    # project id is public, and erasure ids are pseudonyms too.
+    value = os.environ.get(PSEUDONYM_KEY_SECRET)
+    if value:
+        return parse_key_ring(value)
     project = project_id()
     if is_emulated() or project.startswith("demo-"):
-        return f"emulator:{project}".encode()
+        return (PseudonymKey(1, f"emulator:{project}".encode()),)
     raise MissingPseudonymKey(
         f"{PSEUDONYM_KEY_SECRET} is not set for project {project}: set the secret "
         "(npx firebase functions:secrets:set USER_PSEUDONYM_KEY) or the variable"
     )
 
 
+def _pseudonym(key: PseudonymKey, uid: str) -> str:
+    digest = hmac.new(key.secret, uid.encode(), hashlib.sha256).hexdigest()[:20]
+    # Version 1 pseudonyms keep the form they had before key versions (erasure audit records
+    # are keyed by them for three years); later ones say which key made them.
+    return digest if key.version == 1 else f"v{key.version}-{digest}"
+
+
 def pseudonymous_user_id(uid: str) -> str:
-    """A stable, non-reversible id for a user in logs: joinable across lines, not to a person."""
-    return hmac.new(_pseudonym_key(), uid.encode(), hashlib.sha256).hexdigest()[:20]
+    """A stable, non-reversible id for a user in logs: joinable across lines, not to a person.
+    Made with the current key."""
+    return _pseudonym(_pseudonym_keys()[0], uid)
+
+
+def pseudonyms_of(uid: str) -> tuple[str, ...]:
+    """The user's pseudonym under every key the service still holds, the current one first:
+    what finds the records made before a key rotation (erasure ids, log lines)."""
+    return tuple(_pseudonym(key, uid) for key in _pseudonym_keys())
 
 
 def _cloud_logging_fields(_: Any, method: str, event: MutableMapping[str, Any]) -> Any:

@@ -9,7 +9,16 @@ from typing import Any
 
 from focus.adapters import clients, logs, tracing
 from focus.adapters.environment import is_emulated
+from focus.domain import wires
 from focus.domain.events import DomainEvent
+from focus.domain.wires import Task, Topic
+
+
+class RetryLater(Exception):
+    """Raised by a Pub/Sub or task handler to have the delivery retried later (its work is not
+    due yet, another delivery holds its lease): a failure by design, logged at WARNING rather
+    than ERROR (focus.entrypoints.invocation)."""
+
 
 PUBLISH_TIMEOUT_SECONDS = 10
 
@@ -17,7 +26,7 @@ PUBLISH_TIMEOUT_SECONDS = 10
 # topic a message came from or the task-queue function a task was for. Pub/Sub puts its own there
 # after the last delivery attempt; ``dead_letter`` puts ours there, with these attributes, which
 # scripts/dead-letters shows and strips again on replay (scripts/lib/dead_letters.py, same names).
-DEAD_LETTER_SUFFIX = "-dead-letter"
+DEAD_LETTER_SUFFIX = wires.DEAD_LETTER_SUFFIX
 DEAD_LETTER_KIND = "focusDeadLetterKind"  # "pubsub" (replay: republish) or "task" (re-enqueue)
 DEAD_LETTER_REASON = "focusDeadLetterReason"  # e.g. invalidEvent, poisonDocument, tooOld
 DEAD_LETTER_ERROR = "focusDeadLetterError"  # what failed, by field (never the values)
@@ -38,7 +47,7 @@ def publish(event: DomainEvent) -> str:
 
 
 def dead_letter(
-    source: str,
+    source: Task | Topic,
     data: bytes,
     *,
     kind: str,
@@ -88,7 +97,7 @@ def dead_letter(
     return message_id
 
 
-def enqueue(function_name: str, payload: dict[str, Any], *, at: datetime, task_id: str) -> bool:
+def enqueue(function_name: Task, payload: dict[str, Any], *, at: datetime, task_id: str) -> bool:
     """Schedule ``payload`` for the task-queue function ``function_name`` at ``at``.
 
     ``task_id`` deduplicates: enqueueing the same id twice is a no-op (False the second time),

@@ -18,8 +18,8 @@ EXPORTS = "exports"  # users/{uid}/exports/{exportId} (+ chunks/{n})
 EXPORT_CHUNKS = "chunks"
 IDEMPOTENCY = "idempotency"  # users/{uid}/idempotency/{key}
 RATE_LIMITS = "rateLimits"  # users/{uid}/rateLimits/{callable}
-ERASURES = "erasures"
-ERASURE_AUDIT = "erasureAudit"
+ERASURES = "erasures"  # erasures/{erasureId}: an erasure's progress, server-only
+ERASURE_AUDIT = "erasureAudit"  # erasureAudit/{erasureId}: the audit record (the tombstone)
 CONFIG = "config"
 COMMUNITY_DAYS = "communityDays"  # communityDays/{YYYY-MM-DD}
 COMMUNITY_SHARDS = "shards"  # communityDays/{day}/shards/{n}
@@ -46,8 +46,13 @@ def counting_turn(uid: str) -> str:
     return f"{USERS}/{uid}/{TURNS}/counting"
 
 
+def day_changes(uid: str) -> str:
+    """The collection of a person's change documents (ids chosen by Firestore)."""
+    return f"{USERS}/{uid}/{DAY_CHANGES}"
+
+
 def day_change(uid: str, change_id: str) -> str:
-    return f"{USERS}/{uid}/{DAY_CHANGES}/{change_id}"
+    return f"{day_changes(uid)}/{change_id}"
 
 
 def week(uid: str, iso_week: str) -> str:
@@ -56,6 +61,39 @@ def week(uid: str, iso_week: str) -> str:
 
 def milestone(uid: str, key: str) -> str:
     return f"{USERS}/{uid}/{MILESTONES}/{key}"
+
+
+def consent(uid: str, purpose: str) -> str:
+    return f"{USERS}/{uid}/{CONSENTS}/{purpose}"
+
+
+def export(uid: str, export_id: str) -> str:
+    return f"{USERS}/{uid}/{EXPORTS}/{export_id}"
+
+
+def idempotency_record(uid: str, key: str) -> str:
+    return f"{USERS}/{uid}/{IDEMPOTENCY}/{key}"
+
+
+def rate_limit(uid: str, callable_name: str) -> str:
+    return f"{USERS}/{uid}/{RATE_LIMITS}/{callable_name}"
+
+
+def erasure(erasure_id: str) -> str:
+    return f"{ERASURES}/{erasure_id}"
+
+
+def erasure_audit(erasure_id: str) -> str:
+    return f"{ERASURE_AUDIT}/{erasure_id}"
+
+
+def hours_saved_summary() -> str:
+    return f"{AGGREGATES}/{HOURS_SAVED_SUMMARY}"
+
+
+def clients_config() -> str:
+    """The upgrade gate's minimum builds per platform (admins edit it)."""
+    return f"{CONFIG}/clients"
 
 
 def migration(name: str) -> str:

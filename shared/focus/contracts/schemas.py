@@ -20,12 +20,11 @@ from jsonschema.exceptions import ValidationError as SchemaError
 
 from focus.contracts import versions
 from focus.contracts.envelope import API_VERSION_PATTERN, ClientInfo
-from focus.domain.errors import InvalidArgument
+from focus.domain.errors import InvalidArgument, Reason
 from focus.domain.model import Contract
 
 JSON = dict[str, Any]
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
 MAX_MESSAGE = 200  # a message quotes the offending value; a megabyte string is not echoed back
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -159,7 +158,8 @@ def _refuse(validator: Draft202012Validator, instance: object, prefix: str) -> N
         fields = [found[path] for path in sorted(found)]
         raise InvalidArgument(
             "The request does not match the schema of its API version.",
-            details={"reason": SCHEMA_VIOLATION, "fields": fields},
+            reason=Reason.SCHEMA_VIOLATION,
+            details={"fields": fields},
         )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from focus.domain.errors import FailedPrecondition
+from focus.domain.errors import FailedPrecondition, Reason
 
 JSON = dict[str, Any]
 
@@ -142,13 +142,15 @@ def resolve(requested: str, today: date) -> Version:
     if not candidates:
         raise FailedPrecondition(
             f"API version {requested} is not supported; the oldest is {VERSIONS[0].date}.",
-            details={"reason": "UNSUPPORTED_API_VERSION", "oldestSupported": VERSIONS[0].date},
+            reason=Reason.UNSUPPORTED_API_VERSION,
+            details={"oldestSupported": VERSIONS[0].date},
         )
     version = candidates[-1]
     if version.sunset is not None and today.isoformat() >= version.sunset:
         raise FailedPrecondition(
             f"API version {version.date} was retired on {version.sunset}; update the app.",
-            details={"reason": "UNSUPPORTED_API_VERSION", "oldestSupported": _oldest_live(today)},
+            reason=Reason.UNSUPPORTED_API_VERSION,
+            details={"oldestSupported": _oldest_live(today)},
         )
     return version
 

@@ -10,7 +10,7 @@ the old bucket and increments the new one in the same transaction as the day's m
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
@@ -58,3 +58,9 @@ def share_using_more(summary: CommunityDay, screen_time_minutes: int) -> float:
     mine = bucket_of(screen_time_minutes)
     more = sum(summary.counts[mine + 1 :]) + summary.counts[mine] / 2
     return round(100 * more / summary.people, 1)
+
+
+def days_in_progress(now: datetime) -> list[str]:
+    """The local days in progress somewhere on Earth at ``now``, whose histograms still move:
+    UTC yesterday, today and tomorrow."""
+    return [(now + timedelta(days=offset)).date().isoformat() for offset in (-1, 0, 1)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from focus.domain import community, streaks, weeks
-from focus.domain.milestones import Milestone, MilestoneKind, reached
+from focus.domain.milestones import Milestone, MilestoneKind, newly_reached
 from focus.domain.profiles import StreakSummary
 from focus.domain.reports import CommunityMark, Day
 from focus.domain.weeks import Week, WeekDay
@@ -131,8 +131,5 @@ def derive(
     summary = StreakSummary(current=runs[latest.day], longest=longest, last_day=latest.day)
     if summary != streak:
         result.streak_summary = summary
-    already = {m.key for m in reached(MilestoneKind.STREAK_DAYS, streak.longest, now)}
-    result.milestones = [
-        m for m in reached(MilestoneKind.STREAK_DAYS, longest, now) if m.key not in already
-    ]
+    result.milestones = newly_reached(MilestoneKind.STREAK_DAYS, streak.longest, longest, now)
     return result

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Self
 from pydantic import Field, ValidationError
 
 from focus.domain.model import Contract
+from focus.domain.wires import Topic
 
 # Why a message was dead-lettered (an attribute on the dead letter, a label on the metric).
 UNREADABLE_JSON = "notJson"
@@ -42,7 +43,7 @@ def validation_summary(error: ValidationError) -> str:
 
 
 class DomainEvent(Contract):
-    topic: ClassVar[str]
+    topic: ClassVar[Topic]
     version: ClassVar[int]  # the head version this code publishes
 
     schema_version: int
@@ -80,7 +81,7 @@ class DomainEvent(Contract):
 class SessionCompleted(DomainEvent):
     """A session was counted for its owner. Feeds the global counter (and later insights, analytics)."""
 
-    topic: ClassVar[str] = "session-completed"
+    topic: ClassVar[Topic] = Topic.SESSION_COMPLETED
     version: ClassVar[int] = 2
 
     schema_version: int = Field(default=2, ge=2, le=2)

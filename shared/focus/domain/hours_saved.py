@@ -15,10 +15,25 @@ from datetime import datetime
 from pydantic import Field
 
 from focus.domain.model import Document
+from focus.domain.sessions import ADDED_TO_HOURS_SAVED, CountingStage, FocusSession, counting_stage
 
 # Each shard takes ~1 sustained write/s; 500 shards carry peaks of ~500 completed sessions/s.
 # The roll-up reads every shard, so more shards cost reads on each run, never on the user path.
 SHARD_COUNT = 500
+
+
+def pending_minutes(session: FocusSession) -> int | None:
+    """The minutes a session still has to add to hours saved: its counted minutes while it is
+    counted and not yet added (``CountingStage.PENDING_HOURS_SAVED``); None before it is counted
+    and once they are added, so every counted session adds its minutes exactly once."""
+    if session.result is None or counting_stage(session) is not CountingStage.PENDING_HOURS_SAVED:
+        return None
+    return session.result.focused_minutes
+
+
+def added_fields(now: datetime) -> dict[str, object]:
+    """What marks a session's minutes added (written with the shard increment, atomically)."""
+    return {f"result.{ADDED_TO_HOURS_SAVED}": now}
 
 
 def shard_for(contribution_key: str, shard_count: int = SHARD_COUNT) -> int:

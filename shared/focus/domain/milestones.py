@@ -27,6 +27,16 @@ class Milestone(Document):
         return f"{self.kind.value}-{self.threshold}"
 
 
-def reached(kind: MilestoneKind, value: int, now: datetime) -> list[Milestone]:
-    thresholds = FOCUSED_HOURS if kind is MilestoneKind.FOCUSED_HOURS else STREAK_DAYS
-    return [Milestone(kind=kind, threshold=t, reached_at=now) for t in thresholds if value >= t]
+def thresholds(kind: MilestoneKind) -> tuple[int, ...]:
+    return FOCUSED_HOURS if kind is MilestoneKind.FOCUSED_HOURS else STREAK_DAYS
+
+
+def newly_reached(kind: MilestoneKind, before: int, after: int, now: datetime) -> list[Milestone]:
+    """The milestones a value reaches by going from ``before`` to ``after`` (focused hours, the
+    longest streak): the thresholds above ``before`` and up to ``after``. One already reached
+    before is not reached again, and a value that stays or falls reaches none."""
+    return [
+        Milestone(kind=kind, threshold=t, reached_at=now)
+        for t in thresholds(kind)
+        if before < t <= after
+    ]

@@ -16,12 +16,13 @@ histogram) record the revision they reflect, which makes recomputing them idempo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
-from focus.domain.errors import InvalidArgument
+from focus.domain.errors import InvalidArgument, Reason
 from focus.domain.model import Contract, Document
 from focus.domain.profiles import Timezone
 from focus.domain.scoring import focus_score
@@ -100,15 +101,15 @@ def check_upload_window(upload: DailyReportUpload, now: datetime) -> None:
         raise InvalidArgument.at(
             "day",
             f"Reports are accepted for the last {MAX_LATE_DAYS} days only.",
-            reason="DAY_OUT_OF_RANGE",
+            reason=Reason.DAY_OUT_OF_RANGE,
             day=upload.day,
         )
     if upload.as_of > now + timedelta(days=1):
-        raise InvalidArgument.at("asOf", "asOf is in the future.", reason="AS_OF_IN_FUTURE")
+        raise InvalidArgument.at("asOf", "asOf is in the future.", reason=Reason.AS_OF_IN_FUTURE)
     # A day is measured once it has begun: UTC+14 starts it 14 hours before UTC; a day of slack.
     if upload.as_of < datetime.combine(day, time.min, UTC) - timedelta(days=1):
         raise InvalidArgument.at(
-            "asOf", "asOf is before the day it measures.", reason="AS_OF_BEFORE_DAY"
+            "asOf", "asOf is before the day it measures.", reason=Reason.AS_OF_BEFORE_DAY
         )
 
 
@@ -148,3 +149,13 @@ def merge(
             "revision": base.revision + 1,
         }
     )
+
+
+def check_upload_windows(uploads: Sequence[DailyReportUpload], now: datetime) -> None:
+    """``check_upload_window`` for every upload of a batch; the first refused one is refused
+    with its field paths under ``reports.<index>``."""
+    for index, upload in enumerate(uploads):
+        try:
+            check_upload_window(upload, now)
+        except InvalidArgument as exc:
+            raise exc.within(f"reports.{index}") from exc

@@ -7,13 +7,15 @@ minutes counted), once per session, and ends sessions the emergency pass or the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import Field, model_validator
 
 from focus.domain.blocks import Strictness
+from focus.domain.milestones import Milestone, MilestoneKind, newly_reached
 from focus.domain.model import Document
 
 SESSION_SCHEMA_VERSION = 1
@@ -80,6 +82,11 @@ class FocusSession(Document):
     def is_counted(self) -> bool:
         return self.result is not None
 
+    @property
+    def finished_at(self) -> datetime:
+        """When the session ended: as recorded, or at its planned end if no end was recorded."""
+        return self.ended_at or self.planned_end
+
 
 Span = tuple[datetime, datetime]
 
@@ -134,9 +141,91 @@ def should_count(session: FocusSession) -> bool:
     return session.status is SessionStatus.COMPLETED and not session.is_counted
 
 
+@dataclass(frozen=True)
+class CountedSession:
+    session_id: str
+    session: FocusSession
+    result: SessionResult  # to store on the session: it marks the session counted
+
+
+@dataclass(frozen=True)
+class Count:
+    """What counting some of a person's sessions together adds to their totals."""
+
+    sessions: list[CountedSession]  # in the order the sessions ended
+    counted_focus: list[FocusInterval]  # the person's counted intervals afterwards
+    added_minutes: int
+    milestones: list[Milestone]  # focused-hours milestones reached for the first time
+
+
+def count_sessions(
+    uncounted: Mapping[str, FocusSession],
+    counted_focus: Sequence[FocusInterval],
+    focused_minutes_before: int,
+    now: datetime,
+) -> Count:
+    """Count ``uncounted`` sessions (ones ``should_count`` accepts, by id) into a person's totals.
+
+    In the order they ended, each counts only the time no earlier one (and no session counted
+    before, ``counted_focus``) counted; the focused-hours milestones are those the person's total
+    crosses by these minutes, so each is reached once however the sessions are grouped."""
+    counted = list(counted_focus)
+    total = focused_minutes_before
+    done = []
+    for session_id, session in sorted(uncounted.items(), key=lambda item: item[1].finished_at):
+        minutes = focused_minutes(session, counted)
+        counted = remember_counted(counted, focused_spans(session, counted), now)
+        total += minutes
+        result = SessionResult(focused_minutes=minutes, counted_at=now)
+        done.append(CountedSession(session_id, session, result))
+    hours = newly_reached(
+        MilestoneKind.FOCUSED_HOURS, focused_minutes_before // 60, total // 60, now
+    )
+    return Count(done, counted, total - focused_minutes_before, hours)
+
+
+class CountingStage(StrEnum):
+    """How far a completed session has been counted: first into its owner's totals (its
+    ``result``), then its minutes into the global hours saved (``result.addedToHoursSavedAt``)."""
+
+    UNCOUNTED = "uncounted"
+    PENDING_HOURS_SAVED = "pendingHoursSaved"  # counted, its minutes not yet in hours saved
+    DONE = "done"
+
+
+ADDED_TO_HOURS_SAVED = "addedToHoursSavedAt"  # the field of ``SessionResult`` as stored
+
+
+def counting_stage(session: FocusSession) -> CountingStage:
+    if session.result is None:
+        return CountingStage.UNCOUNTED
+    if session.result.added_to_hours_saved_at is None:
+        return CountingStage.PENDING_HOURS_SAVED
+    return CountingStage.DONE
+
+
+def stored_counting_stage(stored: Mapping[str, object]) -> CountingStage:
+    """``counting_stage`` of a stored session read as raw fields: queries over many sessions must
+    see the stage of one that no model accepts too (its own task then dead-letters it)."""
+    result = stored.get("result")
+    if not isinstance(result, Mapping):
+        return CountingStage.UNCOUNTED
+    if result.get(ADDED_TO_HOURS_SAVED) is None:
+        return CountingStage.PENDING_HOURS_SAVED
+    return CountingStage.DONE
+
+
 def completion_due(session: FocusSession, now: datetime) -> bool:
     """An active session whose planned end has passed is complete even if no device said so."""
     return session.status is SessionStatus.ACTIVE and now >= session.planned_end
+
+
+def due_later(session: FocusSession, now: datetime) -> datetime | None:
+    """When an active session not yet due becomes due (its planned end); None once it is due or
+    no longer active. For an active session exactly one of this and ``completion_due`` holds."""
+    if session.status is SessionStatus.ACTIVE and now < session.planned_end:
+        return session.planned_end
+    return None
 
 
 def completion_fields(session: FocusSession) -> dict[str, object]:

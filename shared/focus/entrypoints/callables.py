@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,19 +33,15 @@ import flask
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
-from focus.adapters import logs, store, tracing
+from focus.adapters import logs
 from focus.adapters.environment import is_emulated
 from focus.contracts import schemas, versions
 from focus.contracts.envelope import ClientInfo, Envelope
-from focus.domain.errors import DomainError, InvalidArgument, Unauthenticated
+from focus.domain.errors import DomainError, InvalidArgument, Reason, Unauthenticated
 from focus.domain.model import Contract, utc_text
-from focus.entrypoints.errors import (
-    CONTENTION,
-    TEMPORARILY_UNAVAILABLE,
-    invalid_request,
-    to_https_error,
-)
+from focus.entrypoints.errors import invalid_request, to_https_error
 from focus.entrypoints.guards import client_gate, idempotency, rate_limits
+from focus.entrypoints.invocation import invocation
 from focus.services.privacy import erasure
 
 
@@ -66,6 +61,11 @@ class Call:
     now: datetime
 
 
+# A call without a sign-in (or with a token the SDK refuses) answers UNAUTHENTICATED with no
+# ``details``: the one error without a reason, and any callable may answer it.
+NOT_SIGNED_IN = "UNAUTHENTICATED"
+
+
 @dataclass(frozen=True)
 class CallableSpec:
     """What the contract generator and docs know about a callable."""
@@ -76,34 +76,40 @@ class CallableSpec:
     response: type[Contract]
     mutating: bool
     per_minute: int
-    errors: tuple[str, ...]  # every code it answers with, but INTERNAL (always possible)
-    reasons: tuple[str, ...]  # every ``details.reason`` it answers with
+    errors: tuple[Reason, ...]  # every ``details.reason`` it answers with, the envelope's included
     serves_erased: bool = False  # answers an erasing or erased caller (deleteAccount)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every code it answers with, but INTERNAL (always possible)."""
+        return tuple(dict.fromkeys((NOT_SIGNED_IN, *(reason.code for reason in self.errors))))
+
+    def declares(self, code: str, reason: str | None) -> bool:
+        """Whether answering ``code`` with ``details.reason`` = ``reason`` is in the contract."""
+        if reason is None:
+            return code == NOT_SIGNED_IN
+        return any(declared == reason and declared.code == code for declared in self.errors)
 
 
 CALLABLES: dict[str, CallableSpec] = {}
-# ABORTED / UNAVAILABLE: every callable runs transactions (the rate-limit window at least), and
-# contention or a deadline answers a retryable code, never INTERNAL (focus.entrypoints.errors).
-COMMON_ERRORS = (
-    "INVALID_ARGUMENT",
-    "UNAUTHENTICATED",
-    "FAILED_PRECONDITION",
-    "RESOURCE_EXHAUSTED",
-    "ABORTED",
-    "UNAVAILABLE",
+# What the envelope itself may answer, whatever the callable. CONTENTION / TEMPORARILY_UNAVAILABLE:
+# every callable runs transactions (the rate-limit window at least), and contention or a deadline
+# answers a retryable code, never INTERNAL (focus.entrypoints.errors).
+ENVELOPE_ERRORS = (
+    Reason.SCHEMA_VIOLATION,
+    Reason.INVALID_VALUE,
+    Reason.UNSUPPORTED_API_VERSION,
+    Reason.UPGRADE_REQUIRED,
+    Reason.RATE_LIMITED,
+    Reason.CONTENTION,
+    Reason.TEMPORARILY_UNAVAILABLE,
 )
-COMMON_REASONS = (
-    "SCHEMA_VIOLATION",
-    "INVALID_VALUE",
-    "UNSUPPORTED_API_VERSION",
-    "UPGRADE_REQUIRED",
-    "RATE_LIMITED",
-    CONTENTION,
-    TEMPORARILY_UNAVAILABLE,
+ERASED_ERRORS = (Reason.ACCOUNT_ERASED,)  # every callable but those that serve erased callers
+MUTATING_ERRORS = (
+    Reason.IDEMPOTENCY_KEY_REQUIRED,
+    Reason.IDEMPOTENCY_KEY_REUSED,
+    Reason.REQUEST_IN_PROGRESS,
 )
-ERASED_REASONS = ("ACCOUNT_ERASED",)  # every callable but those that serve erased callers
-MUTATING_ERRORS = ("ABORTED",)  # REQUEST_IN_PROGRESS (already common: listed once)
-MUTATING_REASONS = ("IDEMPOTENCY_KEY_REQUIRED", "IDEMPOTENCY_KEY_REUSED", "REQUEST_IN_PROGRESS")
 
 Req = TypeVar("Req", bound=Contract)
 Resp = TypeVar("Resp", bound=Contract)
@@ -121,7 +127,8 @@ def _erased(state: erasure.State | None) -> Unauthenticated:
     """An erasing or erased caller's refusal; ``details.state`` says which."""
     return Unauthenticated(
         "This account is being erased or was erased; sign out.",
-        details={"reason": "ACCOUNT_ERASED", "state": state or "erased"},
+        reason=Reason.ACCOUNT_ERASED,
+        details={"state": state or "erased"},
     )
 
 
@@ -141,16 +148,15 @@ def mobile_callable(
     *,
     mutating: bool = False,
     per_minute: int = 60,
-    errors: tuple[str, ...] = (),
-    reasons: tuple[str, ...] = (),
+    errors: tuple[Reason, ...] = (),
     serves_erased: bool = False,
 ) -> Callable[[Handler[Req, Resp]], Any]:
     """Declare a callable of the mobile API.
 
     ``mutating`` callables require an idempotency key; ``per_minute`` limits each person's calls;
-    ``errors`` and ``reasons`` list the error codes and ``details.reason`` values beyond the
-    common ones. They are the contract (docs/api.md); answering with an undeclared one is logged
-    as an error.
+    ``errors`` lists the reasons its handler may answer with (each with its code), beyond the
+    envelope's own. They are the contract (docs/api.md); answering with an undeclared one is
+    logged as an error.
 
     A caller whose account is being erased or was erased (a still-valid ID token) is answered
     UNAUTHENTICATED ``ACCOUNT_ERASED``, unless ``serves_erased``: then the handler runs with no
@@ -169,12 +175,13 @@ def mobile_callable(
             mutating=mutating,
             per_minute=per_minute,
             errors=tuple(
-                dict.fromkeys(COMMON_ERRORS + (MUTATING_ERRORS if mutating else ()) + errors)
+                dict.fromkeys(
+                    ENVELOPE_ERRORS
+                    + (() if serves_erased else ERASED_ERRORS)
+                    + (MUTATING_ERRORS if mutating else ())
+                    + errors
+                )
             ),
-            reasons=COMMON_REASONS
-            + (() if serves_erased else ERASED_REASONS)
-            + (MUTATING_REASONS if mutating else ())
-            + reasons,
             serves_erased=serves_erased,
         )
         spec = CALLABLES[name]
@@ -213,48 +220,21 @@ def mobile_callable(
 
         def invoke(request: https_fn.CallableRequest[Any]) -> dict[str, Any]:
             headers = dict(request.raw_request.headers)
-            with tracing.invocation(name, kind="callable", carrier=headers) as trace:
-                return run(request, trace)
-
-        def run(request: https_fn.CallableRequest[Any], trace: logs.TraceContext) -> dict[str, Any]:
-            started = time.perf_counter()
-            usage = store.begin_usage()
-            log = logs.get_logger()
-            logs.bind_invocation(
-                function=name,
-                trace=trace,
-                user_id=request.auth.uid if request.auth else None,
-            )
-            outcome, code = "ok", "OK"
+            user_id = request.auth.uid if request.auth else None
             try:
-                answer = serve(request, datetime.now(UTC))
-                if is_emulated():
-                    answer["meta"]["usage"] = usage.as_dict()  # lets tests pin each flow's cost
-                return answer
-            except Exception as exc:
+                with invocation(name, "callable", carrier=headers, user_id=user_id) as call:
+                    answer = serve(request, datetime.now(UTC))
+                    if is_emulated():
+                        answer["meta"]["usage"] = call.usage.as_dict()  # tests pin each flow's cost
+                    return answer
+            except Exception as exc:  # logged and counted by the invocation: answered here
                 error = to_https_error(exc)
                 code = error.code.name
-                outcome = "client_error" if code != "INTERNAL" else "error"
-                if code == "INTERNAL" and not isinstance(exc, (DomainError, https_fn.HttpsError)):
-                    log.exception("unhandled error", errorType=type(exc).__name__)
                 details = error.details if isinstance(error.details, dict) else {}
                 reason = details.get("reason")
-                if code != "INTERNAL" and (
-                    code not in spec.errors or (reason is not None and reason not in spec.reasons)
-                ):
-                    log.error("undeclared error", errorCode=code, reason=reason)
+                if code != "INTERNAL" and not spec.declares(code, reason):
+                    logs.get_logger().error("undeclared error", errorCode=code, reason=reason)
                 raise error from exc
-            finally:
-                log.info(
-                    "request",
-                    kind="callable",
-                    outcome=outcome,
-                    errorCode=code,
-                    latencyMs=round((time.perf_counter() - started) * 1000, 1),
-                    firestoreReads=usage.reads,
-                    firestoreWrites=usage.writes,
-                    transactionAborts=usage.aborts,  # contention, per call (scripts/bench-contention)
-                )
 
         invoke.__name__ = name
         invoke.__doc__ = handler.__doc__
@@ -305,7 +285,7 @@ def _once(
         raise InvalidArgument.at(
             "idempotencyKey",
             "Mutating calls need an idempotencyKey (a fresh UUID per request, reused on retry).",
-            reason="IDEMPOTENCY_KEY_REQUIRED",
+            reason=Reason.IDEMPOTENCY_KEY_REQUIRED,
             type="required",
         )
     uid, key = call.caller.uid, envelope.idempotency_key

@@ -17,13 +17,8 @@ from typing import Any
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
-from focus.domain.errors import DomainError, InvalidArgument
+from focus.domain.errors import DomainError, InvalidArgument, Reason
 
-# Well-formed under the schema, yet not acceptable (an unknown timezone, a day sent twice): the
-# rule that refused it is each field's ``type``.
-INVALID_VALUE = "INVALID_VALUE"
-CONTENTION = "CONTENTION"
-TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
 # A few seconds, drawn at random: calls that failed together should not come back together.
 RETRY_AFTER_SECONDS = (1, 3)
 
@@ -39,10 +34,14 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any
 
 
 def invalid_request(error: ValidationError, prefix: str = "") -> InvalidArgument:
-    """A validation failure as the domain's INVALID_ARGUMENT, field paths under ``prefix``."""
+    """A validation failure as the domain's INVALID_ARGUMENT, field paths under ``prefix``.
+
+    The schema accepted the request, yet a rule refused it (an unknown timezone, a day sent
+    twice): ``INVALID_VALUE``, each field's ``type`` naming the rule."""
     return InvalidArgument(
         "The request is invalid.",
-        details={"reason": INVALID_VALUE, "fields": field_errors(error, prefix)},
+        reason=Reason.INVALID_VALUE,
+        details={"fields": field_errors(error, prefix)},
     )
 
 
@@ -59,17 +58,18 @@ def transient(exc: BaseException) -> https_fn.HttpsError | None:
 
     cause = exc.__cause__ if isinstance(exc, ValueError) else None
     if isinstance(exc, (Contention, exceptions.Aborted)) or isinstance(cause, exceptions.Aborted):
-        code, reason = https_fn.FunctionsErrorCode.ABORTED, CONTENTION
+        code, reason = https_fn.FunctionsErrorCode.ABORTED, Reason.CONTENTION
         message = "Too many concurrent changes to the same data; retry shortly."
     elif isinstance(
         exc, (exceptions.DeadlineExceeded, exceptions.ServiceUnavailable, exceptions.RetryError)
     ):
-        code, reason = https_fn.FunctionsErrorCode.UNAVAILABLE, TEMPORARILY_UNAVAILABLE
+        code, reason = https_fn.FunctionsErrorCode.UNAVAILABLE, Reason.TEMPORARILY_UNAVAILABLE
         message = "The service is briefly unavailable; retry shortly."
     else:
         return None
     retry_after = random.randint(*RETRY_AFTER_SECONDS)
-    return https_fn.HttpsError(code, message, {"reason": reason, "retryAfterSeconds": retry_after})
+    details = {"reason": reason.value, "retryAfterSeconds": retry_after}
+    return https_fn.HttpsError(code, message, details)
 
 
 def to_https_error(exc: BaseException) -> https_fn.HttpsError:

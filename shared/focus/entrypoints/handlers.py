@@ -1,21 +1,26 @@
-"""Instrumentation for event-driven functions (Firestore, Pub/Sub, task queue, schedule).
+"""Event-driven functions (Firestore, Pub/Sub, task queue, schedule): ``background`` runs each
+invocation of a handler inside ``focus.entrypoints.invocation`` (one span, one request line, the
+severity policy), with what the event says: the trace its sender put in it and, when it carries
+its time, the event's age: how long the platform took to deliver it, the freshness the on-call
+engineer watches.
 
-Wrap the body of every background function with ``background`` so it runs in one span and logs
-exactly one request line (function, codebase, outcome, error code, latency, trace) and, when the
-event carries its time, the event's age: how long the platform took to deliver it, the freshness
-the on-call engineer watches.
+A scheduled function is also invoked once by the worker's start-up health probe (the Functions
+emulator GETs each new worker, which the SDK turns into a scheduled event without a job name).
+``background("schedule")`` answers the probe without running the job: no span and no request
+line (it is not a run of the job: counted, it would add an instant, successful "run" to the
+job-success SLO and a zero to the event-age metric), only one ``start-up probe skipped`` line.
+Cloud Scheduler always names its job (``X-CloudScheduler-JobName``, a "Force run" too).
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from focus.adapters import logs, store, tracing
-from focus.entrypoints.errors import error_code
+from focus.adapters import logs
+from focus.entrypoints.invocation import Kind, invocation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,40 +60,29 @@ def _carrier(event: Any) -> dict[str, str]:
     return dict(attributes) if isinstance(attributes, dict) else {}
 
 
-def background(kind: str) -> Callable[[F], F]:
-    """Log one line per invocation of an event handler of ``kind`` (firestore, pubsub, task, ...),
-    inside the invocation's span."""
+def _start_up_probe(function: str, event: Any) -> bool:
+    """Whether a scheduled invocation is the worker's start-up probe (see the module docstring);
+    if so, says so in one line."""
+    if getattr(event, "job_name", None) is not None:
+        return False
+    logs.bind_invocation(function=function)
+    logs.get_logger().info("start-up probe skipped", kind="schedule")
+    return True
+
+
+def background(kind: Kind) -> Callable[[F], F]:
+    """Run each invocation of an event handler of ``kind`` (firestore, pubsub, task, schedule) as
+    one ``invocation``; a scheduled handler never runs for the start-up probe."""
 
     def decorate(handler: F) -> F:
+        name = handler.__name__
+
         @functools.wraps(handler)
         def run(event: Any, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            usage = store.begin_usage()
-            name = handler.__name__
-            with tracing.invocation(name, kind=kind, carrier=_carrier(event)) as trace:
-                logs.bind_invocation(function=name, trace=trace)
-                log = logs.get_logger()
-                fields: dict[str, Any] = {"kind": kind}
-                if (sent := _event_time(event)) is not None:
-                    age = (datetime.now(UTC) - sent).total_seconds() * 1000
-                    fields["eventAgeMs"] = round(age, 1)
-                outcome, code = "ok", "OK"
-                try:
-                    return handler(event, *args, **kwargs)
-                except Exception as exc:
-                    outcome, code = "error", error_code(exc)
-                    log.exception("handler failed", errorType=type(exc).__name__)
-                    raise
-                finally:
-                    log.info(
-                        "request",
-                        outcome=outcome,
-                        errorCode=code,
-                        latencyMs=round((time.perf_counter() - started) * 1000, 1),
-                        firestoreReads=usage.reads,
-                        firestoreWrites=usage.writes,
-                        **fields,
-                    )
+            if kind == "schedule" and _start_up_probe(name, event):
+                return None
+            with invocation(name, kind, carrier=_carrier(event), event_time=_event_time(event)):
+                return handler(event, *args, **kwargs)
 
         return run  # type: ignore[return-value]
 

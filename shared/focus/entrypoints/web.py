@@ -4,13 +4,15 @@ The page signs the person in with the Firebase JS SDK and POSTs with ``Authoriza
 <ID token>``; the token is verified here against the Auth account: a revoked token or a disabled
 account (an erasure under way) answers 401, a token of an account that no longer exists (erased)
 404. Answers are JSON: the handler's result, or ``{"error": {"status", "message"}}`` with the
-matching HTTP status.
-Only POST acts, so the worker's start-up health probe (a GET) never does anything.
+matching HTTP status. Each request is one ``focus.entrypoints.invocation`` (kind ``web``): one
+span continuing the browser's trace, one request line, the callables' severity policy.
+Only POST acts: any other method is answered 405 before the invocation begins, so the worker's
+start-up health probe (a GET) does nothing and, like a scheduled job's probe, writes no request
+line (Cloud Run's own request log still shows every 405).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +20,10 @@ from typing import Any
 from firebase_functions import https_fn, options
 from flask import Request, Response
 
-from focus.adapters import clients, logs, store
-from focus.domain.errors import DomainError, NotFound, Unauthenticated
-from focus.entrypoints.errors import error_code, to_https_error
+from focus.adapters import clients, logs
+from focus.domain.errors import NotFound, Unauthenticated
+from focus.entrypoints.errors import to_https_error
+from focus.entrypoints.invocation import invocation
 
 WebHandler = Callable[[str, datetime], dict[str, object]]
 _HTTP_STATUS = {
@@ -59,39 +62,20 @@ def signed_in_web_endpoint(methods: list[str]) -> Callable[[WebHandler], Any]:
         name = handler.__name__
 
         def serve(request: Request) -> Response:
-            started = time.perf_counter()
-            usage = store.begin_usage()
-            logs.bind_invocation(
-                function=name, trace=logs.trace_from_headers(dict(request.headers))
-            )
-            code = "OK"
+            if request.method not in methods:  # not a use of the endpoint: no request line
+                return Response(status=405, headers={"Allow": ", ".join(methods)})
             try:
-                if request.method not in methods:
-                    return Response(status=405, headers={"Allow": ", ".join(methods)})
-                uid = _uid(request)
-                logs.bind_user(uid)
-                body = {"result": handler(uid, datetime.now(UTC))}
-                return Response(_json(body), status=200, mimetype="application/json")
-            except Exception as exc:
-                code = error_code(exc)
-                if not isinstance(exc, DomainError):
-                    logs.get_logger().exception("unhandled error", errorType=type(exc).__name__)
+                with invocation(name, "web", carrier=dict(request.headers)):
+                    uid = _uid(request)
+                    logs.bind_user(uid)
+                    body = {"result": handler(uid, datetime.now(UTC))}
+                    return Response(_json(body), status=200, mimetype="application/json")
+            except Exception as exc:  # logged and counted by the invocation: answered here
                 error = to_https_error(exc)
+                code = error.code.name
                 body = {"error": {"status": code, "message": error.message}}
                 return Response(
                     _json(body), status=_HTTP_STATUS.get(code, 500), mimetype="application/json"
-                )
-            finally:
-                logs.get_logger().info(
-                    "request",
-                    kind="web",
-                    outcome="ok"
-                    if code == "OK"
-                    else ("error" if code == "INTERNAL" else "client_error"),
-                    errorCode=code,
-                    latencyMs=round((time.perf_counter() - started) * 1000, 1),
-                    firestoreReads=usage.reads,
-                    firestoreWrites=usage.writes,
                 )
 
         serve.__name__ = name

@@ -61,3 +61,12 @@ def enforce_cap(uid: str, block_id: str) -> bool:
         cap=blocks_domain.MAX_BLOCKS_PER_PERSON,
     )
     return True
+
+
+def block_written(uid: str, block_id: str, written: datetime, created: bool) -> None:
+    """A block changed on one device (at ``written``): move the sync marker the person's other
+    devices watch; a new block over the per-person cap is removed (rules cannot count a
+    collection)."""
+    mark_changed(uid, written)
+    if created:
+        enforce_cap(uid, block_id)

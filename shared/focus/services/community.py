@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from focus.adapters import clients, paths, store, tracing
+from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain import community
 from focus.domain.community import CommunityDay
 from focus.domain.reports import Day
@@ -37,3 +37,11 @@ def comparison(uid: str, local_day: str) -> tuple[Day | None, CommunityDay | Non
     day = Day.model_validate(day_snap.to_dict()) if day_snap.exists else None
     summary = CommunityDay.model_validate(summary_snap.to_dict()) if summary_snap.exists else None
     return day, summary
+
+
+def roll_up_days_in_progress(now: datetime) -> None:
+    """Roll up every local day still in progress somewhere (``community.days_in_progress``): the
+    scheduled roll-up. Each day logs ``community rolled up``."""
+    for local_day in community.days_in_progress(now):
+        summary = roll_up(local_day, now)
+        logs.get_logger().info("community rolled up", day=local_day, people=summary.people)

@@ -12,7 +12,7 @@ from focus.domain.consent import Consent, Purpose, allows
 def record(uid: str, consent: Consent) -> None:
     """Set the current consent for its purpose and append it to the history, atomically."""
     db = clients.firestore()
-    current = db.document(f"{paths.user(uid)}/{paths.CONSENTS}/{consent.purpose.value}")
+    current = db.document(paths.consent(uid, consent.purpose.value))
     batch = db.batch()
     out = store.writes(batch)
     out.set(current, consent.to_firestore())
@@ -24,7 +24,7 @@ def record(uid: str, consent: Consent) -> None:
 
 @tracing.traced("firestore.consents.current")
 def current(uid: str, purpose: Purpose) -> Consent | None:
-    ref = clients.firestore().document(f"{paths.user(uid)}/{paths.CONSENTS}/{purpose.value}")
+    ref = clients.firestore().document(paths.consent(uid, purpose.value))
     snapshot = store.get(ref)
     return Consent.model_validate(snapshot.to_dict()) if snapshot.exists else None
 

@@ -13,10 +13,10 @@ from typing import Any
 from google.cloud import firestore as gcf
 from pydantic import ValidationError
 
-from focus.adapters import clients, paths, store, tracing
+from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain.local_days import BoundaryRecord
 from focus.domain.profiles import Profile
-from focus.services import profiles
+from focus.services import profiles, tolerant
 
 
 def needs_observing(uid: str, data: dict[str, Any]) -> bool:
@@ -62,3 +62,23 @@ def _first_record(uid: str, before: dict[str, Any] | None, now: Profile) -> Boun
         with contextlib.suppress(ValidationError):  # unreadable: start from the current settings
             earlier = profiles.read(uid, before)
     return BoundaryRecord(in_effect=earlier.settings.day_boundary())
+
+
+def profile_updated(uid: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    """The profile changed (``before``/``after`` its data, None where it did not exist): if its
+    settings now ask for another day boundary, record it as pending until the next local day.
+
+    Most profile writes are the server's own (totals, streak, sync marker, this record): they
+    end at ``needs_observing``, without a read."""
+    if after is None:
+        return
+    run = tolerant.Isolation("on_profile_updated")
+    with run.item("profile", uid, retry_others=True):
+        if not needs_observing(uid, after):
+            return
+        if (record := observe(uid, before)) is not None:
+            logs.get_logger().info(
+                "day boundary change observed",
+                pending=record.pending is not None,
+                pendingFrom=record.pending_from.isoformat() if record.pending_from else None,
+            )

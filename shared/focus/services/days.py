@@ -17,12 +17,13 @@ from typing import Any
 
 from google.cloud import firestore as gcf
 
-from focus.adapters import clients, paths, store, tracing
-from focus.domain import community, derivation, reports, weeks
-from focus.domain.errors import FailedPrecondition
+from focus.adapters import clients, logs, messaging, paths, store, tracing
+from focus.domain import community, derivation, reports, weeks, workers
+from focus.domain.errors import FailedPrecondition, Reason
 from focus.domain.reports import DailyReportUpload, Day
 from focus.domain.weeks import Week
-from focus.services import profiles
+from focus.domain.wires import Task
+from focus.services import profiles, tolerant
 
 DAY_BEFORE = store.QuerySpec(
     "day before", paths.DAYS, filters=(("day", "<"),), order_by=(("day", "DESCENDING"),)
@@ -72,12 +73,12 @@ def upload(
     if not profile_snap.exists:
         raise FailedPrecondition(
             "Open the app once (launch) before uploading reports.",
-            details={"reason": "PROFILE_MISSING"},
+            reason=Reason.PROFILE_MISSING,
         )
     if not device_snap.exists:
         raise FailedPrecondition(
             "Register the device (users/{uid}/devices/{deviceId}) before uploading its reports.",
-            details={"reason": "DEVICE_NOT_REGISTERED"},
+            reason=Reason.DEVICE_NOT_REGISTERED,
         )
     goal = profiles.read(uid, profile_snap.to_dict()).settings.daily_goal_minutes
     day_refs = [db.document(paths.day(uid, u.day)) for u in uploads]
@@ -99,7 +100,7 @@ def upload(
             changed.append(item.day)
             results.append(UploadResult(item.day, True, merged.revision, merged.score))
         if changed:
-            change_ref = db.collection(f"{paths.user(uid)}/{paths.DAY_CHANGES}").document()
+            change_ref = db.collection(paths.day_changes(uid)).document()
             out.create(change_ref, {"days": sorted(set(changed)), "createdAt": now})
         return results
 
@@ -197,3 +198,37 @@ def _shard_expiry(local_day: str) -> datetime:
     """Community shards are transient: the daily summary keeps the result (TTL on expireAt)."""
     start = datetime.combine(date.fromisoformat(local_day), datetime.min.time(), tzinfo=UTC)
     return start + COMMUNITY_SHARD_RETENTION
+
+
+def hand_off(uid: str, change_id: str, now: datetime) -> None:
+    """An upload changed some days (``change_id``): hand the derivation to a retried task
+    (Firestore triggers are never retried). Cheap and contention-free; the task derives every
+    pending change of the person at once, and the sweep covers a hand-off that failed here."""
+    messaging.enqueue(
+        Task.DERIVE_DAYS,
+        {"userId": uid},
+        at=now,
+        task_id=messaging.task_id("derive-days", uid, change_id),
+    )
+
+
+def derive_for_task(uid: str, now: datetime) -> None:
+    """The ``deriveDays`` task: every pending change of the person at once. A malformed day is
+    a poison item (logged, the task ends); any other failure raises, so the queue retries it
+    (contention included); change documents left after the last attempt are the sweep's."""
+    run = tolerant.Isolation("deriveDays")
+    with run.item("days", uid, "pending", retry_others=True):
+        derived = derive_pending(uid, now)
+        logs.get_logger().info("days derived", **derived)
+
+
+def sweep_left_behind(now: datetime) -> None:
+    """Derive day changes a failed trigger run or task left behind
+    (``workers.day_changes_left_behind``): each person is an item, so one person's malformed day
+    never stops the others."""
+    run = tolerant.Isolation("sweep_day_changes")
+    repaired = 0
+    for uid in left_behind(workers.day_changes_left_behind(now)):
+        with run.item("days", uid, "pending"):
+            repaired += derive_pending(uid, now)["changes"]
+    logs.get_logger().info("day changes swept", repaired=repaired, **run.counts())

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain import emergency, sessions
 from focus.domain.blocks import Block, BlockKind
-from focus.domain.errors import FailedPrecondition
+from focus.domain.errors import FailedPrecondition, Reason
 from focus.services import profiles
 from focus.services.sessions import MAX_ACTIVE, active_ids
 
@@ -54,18 +54,18 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
         if not snapshot.exists:
             raise FailedPrecondition(
                 "Open the app once before using the emergency pass.",
-                details={"reason": "PROFILE_MISSING"},
+                reason=Reason.PROFILE_MISSING,
             )
         profile = profiles.read(uid, snapshot.to_dict())
-        used = emergency.use(profile.emergency_pass, now)
-        boundary = profile.boundary_record().observe(profile.settings.day_boundary(), now)
-        until = boundary.at(now).next_day_start(now)
+        used = emergency.use_pass(
+            profile.emergency_pass, profile.boundary_record(), profile.settings.day_boundary(), now
+        )
         running = active_ids(uid, tx)
         limits = _page(profile_ref, tx, None)  # every read before the first write
         out = store.writes(tx)
-        changes: dict[str, Any] = {"emergencyPass": used.to_firestore()}
-        if boundary != profile.day_boundary:
-            changes["dayBoundary"] = boundary.to_firestore()
+        changes: dict[str, Any] = {"emergencyPass": used.emergency_pass.to_firestore()}
+        if used.day_boundary != profile.day_boundary:
+            changes["dayBoundary"] = used.day_boundary.to_firestore()
         out.update(profile_ref, changes)
         for session_id in running:
             out.update(
@@ -73,9 +73,9 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
             )
         answer = PassUsed(
             sessions_ended=running,
-            blocks_suspended=_suspend(uid, limits, until, now, out),
-            suspended_until=until,
-            next_available_at=now + emergency.PASS_PERIOD,
+            blocks_suspended=_suspend(uid, limits, used.suspended_until, now, out),
+            suspended_until=used.suspended_until,
+            next_available_at=used.next_available_at,
         )
         return answer, _next_page_after(limits)
 

@@ -32,12 +32,12 @@ def add_session(event: SessionCompleted, now: datetime) -> bool:
         snapshot = store.get(session_ref, tx)
         if not snapshot.exists:
             return False
-        session = FocusSession.model_validate(snapshot.to_dict())
-        if session.result is None or session.result.added_to_hours_saved_at is not None:
+        minutes = domain.pending_minutes(FocusSession.model_validate(snapshot.to_dict()))
+        if minutes is None:
             return False
         out = store.writes(tx)
-        out.set(shard_ref, {"minutes": gcf.Increment(session.result.focused_minutes)}, merge=True)
-        out.update(session_ref, {"result.addedToHoursSavedAt": now})
+        out.set(shard_ref, {"minutes": gcf.Increment(minutes)}, merge=True)
+        out.update(session_ref, domain.added_fields(now))
         return True
 
     return store.transactional(run, name="hours_saved.add_session")
@@ -49,14 +49,12 @@ def roll_up(now: datetime) -> HoursSavedSummary:
     db = clients.firestore()
     minutes = [int(snap.get("minutes") or 0) for snap in store.query(ALL_SHARDS, None)]
     summary = domain.summarize(minutes, now=now)
-    store.set_now(
-        db.document(f"{paths.AGGREGATES}/{paths.HOURS_SAVED_SUMMARY}"), summary.to_firestore()
-    )
+    store.set_now(db.document(paths.hours_saved_summary()), summary.to_firestore())
     return summary
 
 
 @tracing.traced("firestore.hours_saved.summary")
 def summary() -> HoursSavedSummary | None:
-    ref = clients.firestore().document(f"{paths.AGGREGATES}/{paths.HOURS_SAVED_SUMMARY}")
+    ref = clients.firestore().document(paths.hours_saved_summary())
     snapshot = store.get(ref)
     return HoursSavedSummary.model_validate(snapshot.to_dict()) if snapshot.exists else None

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from focus.adapters import clients, leases, logs, paths, store, tracing
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
-from focus.domain.milestones import MilestoneKind, reached
-from focus.domain.sessions import FocusSession, SessionResult, SessionStatus
+from focus.domain.hours_saved import pending_minutes
+from focus.domain.sessions import CountingStage, FocusSession, SessionStatus
 from focus.services import profiles, tolerant
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
@@ -119,7 +119,8 @@ def count_completed(
     others = [
         snap.reference
         for snap in recent
-        if snap.id != session_id and "result" not in (snap.to_dict() or {})
+        if snap.id != session_id
+        and domain.stored_counting_stage(snap.to_dict() or {}) is CountingStage.UNCOUNTED
     ]
 
     # store.transactional backs off between attempts and ends in ``Contention``: the task retries.
@@ -132,7 +133,8 @@ def count_completed(
         session = FocusSession.model_validate(session_snap.to_dict())
         if not domain.should_count(session):
             return []
-        uncounted = {session_snap.id: (session_snap.reference, session)}
+        refs = {session_snap.id: session_snap.reference}
+        uncounted = {session_snap.id: session}
         for snap in other_snaps:
             if not snap.exists:
                 continue
@@ -141,37 +143,26 @@ def count_completed(
             except ValidationError:
                 continue  # its own task dead-letters it
             if domain.should_count(other):
-                uncounted[snap.id] = (snap.reference, other)
-        profile = profiles.read(uid, profile_snap.to_dict())
-        counted = profile.stats.counted_focus
-        before = total = profile.stats.focused_minutes
+                refs[snap.id], uncounted[snap.id] = snap.reference, other
+        stats = profiles.read(uid, profile_snap.to_dict()).stats
+        count = domain.count_sessions(uncounted, stats.counted_focus, stats.focused_minutes, now)
         out = store.writes(tx)
-        events = []
-        in_ending_order = sorted(
-            uncounted.items(), key=lambda item: item[1][1].ended_at or item[1][1].planned_end
-        )
-        for sid, (ref, each) in in_ending_order:
-            minutes = domain.focused_minutes(each, counted)
-            counted = domain.remember_counted(counted, domain.focused_spans(each, counted), now)
-            total += minutes
-            out.update(
-                ref,
-                {"result": SessionResult(focused_minutes=minutes, counted_at=now).to_firestore()},
-            )
-            events.append(_completion(uid, sid, each, minutes))
+        for each in count.sessions:
+            out.update(refs[each.session_id], {"result": each.result.to_firestore()})
         out.update(
             profile_ref,
             {
-                "stats.completedSessions": gcf.Increment(len(events)),
-                "stats.focusedMinutes": gcf.Increment(total - before),
-                "stats.countedFocus": [i.to_firestore() for i in counted],
+                "stats.completedSessions": gcf.Increment(len(count.sessions)),
+                "stats.focusedMinutes": gcf.Increment(count.added_minutes),
+                "stats.countedFocus": [i.to_firestore() for i in count.counted_focus],
             },
         )
-        crossed = {m.key for m in reached(MilestoneKind.FOCUSED_HOURS, before // 60, now)}
-        for milestone in reached(MilestoneKind.FOCUSED_HOURS, total // 60, now):
-            if milestone.key not in crossed:
-                out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
-        return events
+        for milestone in count.milestones:
+            out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
+        return [
+            _completion(uid, each.session_id, each.session, each.result.focused_minutes)
+            for each in count.sessions
+        ]
 
     return store.transactional(run, name="sessions.count_completed", max_attempts=attempts)
 
@@ -217,9 +208,9 @@ def uncontributed(uid: str, session_id: str) -> SessionCompleted | None:
     if not snapshot.exists:
         return None
     session = FocusSession.model_validate(snapshot.to_dict())
-    if session.result is None or session.result.added_to_hours_saved_at is not None:
+    if (minutes := pending_minutes(session)) is None:
         return None
-    return _completion(uid, session_id, session, session.result.focused_minutes)
+    return _completion(uid, session_id, session, minutes)
 
 
 @tracing.traced("firestore.sessions.complete_if_due")
@@ -248,10 +239,7 @@ def not_yet_due(uid: str, session_id: str, now: datetime) -> datetime | None:
     snapshot = store.get(clients.firestore().document(paths.session(uid, session_id)))
     if not snapshot.exists:
         return None
-    session = FocusSession.model_validate(snapshot.to_dict())
-    if session.status is SessionStatus.ACTIVE and now < session.planned_end:
-        return session.planned_end
-    return None
+    return domain.due_later(FocusSession.model_validate(snapshot.to_dict()), now)
 
 
 def ensure_counted(uid: str, session_id: str, now: datetime) -> list[SessionCompleted]:
@@ -285,8 +273,8 @@ def needing_count(since: datetime, until: datetime) -> Iterator[tuple[str, str]]
             owner = _owner(snapshot)
             if owner is None:
                 continue
-            result = (snapshot.to_dict() or {}).get("result")
-            if not isinstance(result, dict) or "addedToHoursSavedAt" not in result:
+            stage = domain.stored_counting_stage(snapshot.to_dict() or {})
+            if stage is not CountingStage.DONE:
                 yield owner, snapshot.id
         if len(page) < SWEEP_PAGE:
             return
@@ -330,5 +318,5 @@ def _completion(uid: str, session_id: str, session: FocusSession, minutes: int) 
         user_id=uid,
         session_id=session_id,
         focused_minutes=minutes,
-        completed_at=session.ended_at or session.planned_end,
+        completed_at=session.finished_at,
     )

@@ -12,11 +12,10 @@ import threading
 import time
 from typing import Any
 
-from focus.adapters import clients, store
+from focus.adapters import clients, paths, store
 from focus.adapters.environment import is_emulated
-from focus.domain.errors import FailedPrecondition
+from focus.domain.errors import FailedPrecondition, Reason
 
-CONFIG_PATH = "config/clients"
 CACHE_SECONDS = 60.0
 
 _lock = threading.Lock()
@@ -29,7 +28,7 @@ def _config() -> dict[str, Any]:
         cached = _cached
     if cached is not None and not is_emulated() and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
-    snapshot = store.get(clients.firestore().document(CONFIG_PATH))
+    snapshot = store.get(clients.firestore().document(paths.clients_config()))
     config = (snapshot.to_dict() or {}) if snapshot.exists else {}
     with _lock:
         _cached = (time.monotonic(), config)
@@ -42,8 +41,8 @@ def check(platform: str, build: int) -> None:
     if build < minimum:
         raise FailedPrecondition(
             "This version of the app is no longer supported; please update.",
+            reason=Reason.UPGRADE_REQUIRED,
             details={
-                "reason": "UPGRADE_REQUIRED",
                 "minimumBuild": minimum,
                 "updateUrl": (config.get("updateUrl") or {}).get(platform),
             },

@@ -24,7 +24,7 @@ from typing import Any
 from google.cloud import firestore as gcf
 
 from focus.adapters import clients, paths, store
-from focus.domain.errors import Aborted, InvalidArgument
+from focus.domain.errors import Aborted, InvalidArgument, Reason
 
 RETENTION = timedelta(days=1)
 STALE_AFTER = timedelta(seconds=60)
@@ -46,7 +46,7 @@ def request_hash(callable_name: str, payload: Any) -> str:
 
 
 def _ref(uid: str, key: str) -> gcf.DocumentReference:
-    return clients.firestore().document(f"{paths.user(uid)}/{paths.IDEMPOTENCY}/{key}")
+    return clients.firestore().document(paths.idempotency_record(uid, key))
 
 
 def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer | None:
@@ -61,7 +61,7 @@ def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer |
             raise InvalidArgument.at(
                 "idempotencyKey",
                 "This idempotency key was already used for a different request.",
-                reason="IDEMPOTENCY_KEY_REUSED",
+                reason=Reason.IDEMPOTENCY_KEY_REUSED,
             )
         if record is not None and record["state"] == "done":
             return StoredAnswer(record.get("response"), record.get("error"))
@@ -85,7 +85,7 @@ def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer |
         if time.monotonic() > deadline:
             raise Aborted(
                 "The same request is still being processed; retry shortly.",
-                details={"reason": "REQUEST_IN_PROGRESS"},
+                reason=Reason.REQUEST_IN_PROGRESS,
             )
         time.sleep(POLL_SECONDS * random.uniform(0.5, 1.5))  # jitter: waiters do not poll in step
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from google.cloud import firestore as gcf
 
 from focus.adapters import clients, paths, store
-from focus.domain.errors import ResourceExhausted
+from focus.domain.errors import Reason, ResourceExhausted
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot
@@ -46,7 +46,7 @@ def consume(
     racing the erasure's start may still write, and the erasure's sweep removes that).
     """
     db = clients.firestore()
-    ref = db.document(f"{paths.user(uid)}/{paths.RATE_LIMITS}/{callable_name}")
+    ref = db.document(paths.rate_limit(uid, callable_name))
 
     if unless is None:
         snapshot = store.get(ref)
@@ -63,7 +63,8 @@ def consume(
         retry = max(1, int((start + WINDOW - now).total_seconds()))
         raise ResourceExhausted(
             "Too many requests; slow down.",
-            details={"reason": "RATE_LIMITED", "retryAfterSeconds": retry},
+            reason=Reason.RATE_LIMITED,
+            details={"retryAfterSeconds": retry},
         )
     store.set_now(ref, {"count": gcf.Increment(1), "expireAt": now + RETENTION}, merge=True)
     return None

@@ -1,7 +1,8 @@
 """Erasing an account (GDPR art. 17; Apple 5.1.1(v)), in resumable steps, and for good.
 
 ``request`` records the erasure in ``erasures/{erasureId}`` (the id is the keyed pseudonym of
-the uid, so asking twice starts one erasure) together with its pseudonymous record in
+the uid, so asking twice starts one erasure, also across a key rotation: ``erasure_ids``)
+together with its pseudonymous record in
 ``erasureAudit/{erasureId}``, disables the Auth account, revokes its refresh tokens and enqueues
 the ``eraseAccount`` task. ``run_step`` then deletes the person's documents deepest first, a
 batch at a time; each batch is one transaction that reads the batch's documents, deletes those
@@ -38,24 +39,24 @@ Erasure is final:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from google.cloud import firestore as gcf
 
-from focus.adapters import clients, leases, logs, messaging, store, tracing
+from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
+from focus.domain.wires import Task
+from focus.domain.workers import ErasureTask
 from focus.services import tolerant
 from focus.services.privacy.registry import REGISTRY
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
 
-ERASURES = "erasures"
-AUDIT = "erasureAudit"
-ERASE_TASK = "eraseAccount"
 PROGRESS_RETENTION = timedelta(days=30)
 AUDIT_RETENTION = timedelta(days=3 * 365)
 MAX_BATCH = 400  # below Firestore's 500 writes per batch, leaving room for the progress write
@@ -65,7 +66,7 @@ SWEEP_AFTER = timedelta(hours=1, minutes=5)
 # The task retries failures with backoff; an erasure that has not moved for this long gets a new
 # task when the person (or support) asks again. Steps are safe to run twice at once.
 STALLED_AFTER = timedelta(minutes=10)
-# A task works for ERASE_STEP_BUDGET_SECONDS (30 s, functions/jobs/main.py) and renews the lease
+# A task works for ERASE_STEP_BUDGET_SECONDS (30 s, ``erase_for_task``) and renews the lease
 # at every step; a holder that died keeps a duplicate waiting at most this long.
 LEASE = timedelta(minutes=2)
 
@@ -75,7 +76,7 @@ State = Literal["erasing", "erased"]
 # (docs/operations.md). ``check_open`` measures it and restarts any erasure that stalled.
 SLO = timedelta(hours=24)
 OPEN_ERASURES = store.QuerySpec(
-    "open erasures, oldest first", ERASURES, order_by=(("requestedAt", "ASCENDING"),)
+    "open erasures, oldest first", paths.ERASURES, order_by=(("requestedAt", "ASCENDING"),)
 )
 CHECK_PAGE = 500
 
@@ -97,9 +98,19 @@ def erasure_id(uid: str) -> str:
     return logs.pseudonymous_user_id(uid)
 
 
+def erasure_ids(uid: str) -> tuple[str, ...]:
+    """The ids an erasure of ``uid`` may have: under the current pseudonym key first, then under
+    each key still held (an erasure asked for before a key rotation keeps the id it was given)."""
+    return logs.pseudonyms_of(uid)
+
+
 def tombstone(uid: str) -> DocumentReference:
-    """The document whose existence means ``uid`` asked to be erased (its audit record)."""
-    return clients.firestore().document(f"{AUDIT}/{erasure_id(uid)}")
+    """The document whose existence means ``uid`` asked to be erased (its audit record).
+
+    One read, under the current key: in the hour after a key switch, a still-valid token of
+    someone who asked just before it is not refused here; the sweep removes what it writes
+    (docs/runbooks/pseudonym-key-rotation.md)."""
+    return clients.firestore().document(paths.erasure_audit(erasure_id(uid)))
 
 
 def state_of(marker: DocumentSnapshot[Any]) -> State | None:
@@ -137,12 +148,21 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
 
     ``enqueue=False`` records without queueing (tests use it to lose the task on purpose)."""
     db = clients.firestore()
-    eid = erasure_id(uid)
-    ref = db.document(f"{ERASURES}/{eid}")
-    audit_ref = db.document(f"{AUDIT}/{eid}")
+    candidates = erasure_ids(uid)
+    refs = [
+        db.document(path)
+        for eid in candidates
+        for path in (paths.erasure(eid), paths.erasure_audit(eid))
+    ]
 
     def run(tx: Transaction) -> tuple[Requested, int | None]:
-        progress, audit = store.get_all([ref, audit_ref], tx)
+        snapshots = store.get_all(refs, tx)
+        # The erasure under whichever held key it was started with; a new one under the current.
+        pairs = [snapshots[i : i + 2] for i in range(0, len(snapshots), 2)]
+        found = next((n for n, pair in enumerate(pairs) if any(s.exists for s in pair)), 0)
+        eid = candidates[found]
+        ref, audit_ref = refs[2 * found : 2 * found + 2]
+        progress, audit = pairs[found]
         out = store.writes(tx)
         if progress.exists:
             data = progress.to_dict() or {}
@@ -180,10 +200,10 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
     if attempt is not None and enqueue:
         # An existing task with this id counts as enqueued (it is queued or has run).
         messaging.enqueue(
-            ERASE_TASK,
-            {"erasureId": eid, "attempt": attempt},
+            Task.ERASE_ACCOUNT,
+            {"erasureId": answer.erasure_id, "attempt": attempt},
             at=now,
-            task_id=_task_id(eid, attempt),
+            task_id=_task_id(answer.erasure_id, attempt),
         )
     return answer
 
@@ -276,7 +296,7 @@ def leased(eid: str, now: datetime) -> Iterator[str | None]:
     """Hold the erasure's lease for the block: the holder id to pass to ``run_step``, or None
     when no erasure is in progress (finished: a redelivered task has nothing to do). Raises
     ``leases.LeaseHeld`` while another delivery works on it; released when the block ends."""
-    ref = clients.firestore().document(f"{ERASURES}/{eid}")
+    ref = clients.firestore().document(paths.erasure(eid))
     holder = leases.new_holder()
     if leases.acquire(ref, holder, now, LEASE) is None:
         yield None
@@ -308,12 +328,12 @@ def run_step(
     if holder is None:
         raise ValueError("erasure steps run under the erasure's lease (erasure.leased)")
     db = clients.firestore()
-    progress_ref = db.document(f"{ERASURES}/{eid}")
+    progress_ref = db.document(paths.erasure(eid))
     progress = store.get(progress_ref)
     if not progress.exists:
         return StepResult(eid, True, 0)  # finished earlier: a redelivered task does nothing
     uid = progress.get("uid")
-    refs = _batch_under(db.document(f"users/{uid}"), batch_size)
+    refs = _batch_under(db.document(paths.user(uid)), batch_size)
     if not refs:
         _finish(uid, eid, holder, now)
         return StepResult(eid, True, 0)
@@ -355,13 +375,13 @@ def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
     # Queued before the progress document (the uid's last holder) goes: a crash in between
     # retries this step, and the same task id makes the second enqueue a no-op.
     messaging.enqueue(
-        ERASE_TASK,
+        Task.ERASE_ACCOUNT,
         {"erasureId": eid, "sweepUserId": uid},
         at=now + SWEEP_AFTER,
         task_id=messaging.task_id("erase", eid, "sweep"),
     )
-    progress_ref = db.document(f"{ERASURES}/{eid}")
-    user_ref = db.document(f"users/{uid}")
+    progress_ref = db.document(paths.erasure(eid))
+    user_ref = db.document(paths.user(uid))
 
     def complete(tx: Transaction) -> dict[str, int] | None:
         progress, profile = store.get_all([progress_ref, user_ref], tx)
@@ -377,7 +397,7 @@ def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
             deleted["users"] = 1
             out.delete(user_ref)
         out.set(
-            db.document(f"{AUDIT}/{eid}"),
+            db.document(paths.erasure_audit(eid)),
             {
                 "state": "erased",
                 "requestedAt": data.get("requestedAt"),
@@ -398,12 +418,12 @@ def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
 
 def _sweep_step(eid: str, uid: str, now: datetime, batch_size: int) -> StepResult:
     db = clients.firestore()
-    audit_ref = db.document(f"{AUDIT}/{eid}")
+    audit_ref = db.document(paths.erasure_audit(eid))
     audit = store.get(audit_ref)
-    if erasure_id(uid) != eid or state_of(audit) != "erased":
+    if eid not in erasure_ids(uid) or state_of(audit) != "erased":
         logs.get_logger().warning("sweep refused: not an erased account")
         return StepResult(eid, True, 0)
-    user_ref = db.document(f"users/{uid}")
+    user_ref = db.document(paths.user(uid))
     refs = _batch_under(user_ref, batch_size)
     last = len(refs) < batch_size
     if last:
@@ -427,3 +447,66 @@ def _sweep_step(eid: str, uid: str, now: datetime, batch_size: int) -> StepResul
     if deleted:
         logs.get_logger().warning("documents written after erasure deleted", documents=deleted)
     return StepResult(eid, last, deleted)
+
+
+# How long one ``eraseAccount`` task runs steps before it hands the rest to a follow-up task.
+ERASE_STEP_BUDGET_SECONDS = 30.0
+
+
+def erase_for_task(data: Mapping[str, Any]) -> None:
+    """The ``eraseAccount`` task (its payload ``data``, ``ErasureTask``): run erasure steps for
+    ``ERASE_STEP_BUDGET_SECONDS``, then re-enqueue the task for the rest, until nothing is left.
+    The sweep runs without the lease; the erasure under it (``leased``)."""
+    task = ErasureTask.read(data)
+    batch_size = MAX_BATCH if task.batch_size is None else task.batch_size
+    deadline = time.monotonic() + ERASE_STEP_BUDGET_SECONDS
+    if task.sweep_uid is not None:
+        # Each sweep batch is one counting transaction: no lease needed.
+        next_step = _steps(task, batch_size, None, deadline)
+    else:
+        # A duplicate delivery running at the same moment raises LeaseHeld here: the queue
+        # retries it later, when the erasure is finished (no-op) or the holder's lease expired.
+        with leased(task.erasure_id, datetime.now(UTC)) as holder:
+            if holder is None:
+                return  # finished earlier: a redelivered task does nothing
+            next_step = _steps(task, batch_size, holder, deadline)
+    if next_step is None:
+        return
+    # Enqueued after the lease is released, so the follow-up does not wait for it to expire.
+    payload, id_parts = task.follow_up(next_step, batch_size)
+    messaging.enqueue(
+        Task.ERASE_ACCOUNT, payload, at=datetime.now(UTC), task_id=messaging.task_id(*id_parts)
+    )
+
+
+def _steps(task: ErasureTask, batch_size: int, holder: str | None, deadline: float) -> int | None:
+    """Run steps until the erasure is done (None) or the budget is spent (the number of the
+    next step)."""
+    step = task.step
+    while True:
+        result = run_step(
+            task.erasure_id,
+            datetime.now(UTC),
+            batch_size,
+            holder=holder,
+            sweep_uid=task.sweep_uid,
+        )
+        step += 1
+        if result.done or not task.chain:
+            return None
+        if time.monotonic() > deadline:
+            return step
+
+
+def check_and_report(now: datetime) -> None:
+    """The erasure SLO's measure and backstop (``check_open``), summed up in one ``erasures
+    checked`` line, which proves the check runs (an alert fires if it stops,
+    docs/runbooks/erasure-overdue.md)."""
+    found, counts = check_open(now)
+    logs.get_logger().info(
+        "erasures checked",
+        open=len(found),
+        overdue=sum(e.age > SLO for e in found),
+        restarted=sum(e.restarted for e in found),
+        **counts,
+    )

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from focus.adapters import clients, leases, store, tracing
+from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
 from focus.domain.model import utc_text
+from focus.domain.wires import Task
 from focus.services.privacy.registry import REGISTRY
 
 RETENTION = timedelta(days=7)
@@ -53,7 +54,6 @@ STEP_DOCUMENTS = 2_000  # documents read per task step
 STEP_BYTES = 2 * CHUNK_BYTES  # about this much bundle text per task step
 LEASE = timedelta(minutes=2)  # a step takes seconds; a dead holder blocks a retry this long
 
-PROFILE_PATH = "users/{uid}"
 EXPORTED = sorted(entry.path for entry in REGISTRY if entry.export)
 
 # One declared query per exported collection: its documents in name order, a page at a time
@@ -69,7 +69,7 @@ PAGES = {
 
 
 def _ref(uid: str, export_id: str) -> Any:
-    return clients.firestore().document(f"users/{uid}/exports/{export_id}")
+    return clients.firestore().document(paths.export(uid, export_id))
 
 
 @tracing.traced("firestore.export.request")
@@ -195,7 +195,7 @@ def _emit_step(uid: str, cursor: _Cursor, now: datetime) -> tuple[list[str], boo
     """The next piece of bundle text from ``cursor`` (advanced in place), and whether it ends the
     bundle. Reads at most ``STEP_DOCUMENTS`` documents, stops once ``STEP_BYTES`` are emitted."""
     db = clients.firestore()
-    user_ref = db.document(f"users/{uid}")
+    user_ref = db.document(paths.user(uid))
     out: list[str] = []
     size = 0
     budget = STEP_DOCUMENTS
@@ -211,7 +211,7 @@ def _emit_step(uid: str, cursor: _Cursor, now: datetime) -> tuple[list[str], boo
     while cursor.entry < len(EXPORTED) and budget > 0 and size < STEP_BYTES:
         path = EXPORTED[cursor.entry]
         key = ("" if cursor.entry == 0 else ", ") + _json(path) + ": "
-        if path == PROFILE_PATH:
+        if path == paths.user("{uid}"):  # the registry's pattern of the profile
             profile = store.get(user_ref)
             budget -= 1
             emit(key + _json(plain(profile.to_dict()) if profile.exists else None))
@@ -226,7 +226,7 @@ def _emit_step(uid: str, cursor: _Cursor, now: datetime) -> tuple[list[str], boo
         budget -= max(1, len(page))
         consumed = 0
         for snap in page:
-            relative = snap.reference.path.split(f"users/{uid}/", 1)[1]
+            relative = snap.reference.path.split(f"{paths.user(uid)}/", 1)[1]
             document = {"path": relative, **plain(snap.to_dict())}
             emit((", " if cursor.emitted else "") + _json(document))
             cursor.emitted, cursor.after, consumed = cursor.emitted + 1, relative, consumed + 1
@@ -289,7 +289,7 @@ def build_step(uid: str, export_id: str, now: datetime) -> Step:
         out = store.writes(tx)
         for offset, chunk in enumerate(new_chunks):
             out.set(
-                ref.collection("chunks").document(str(chunks + offset)),
+                ref.collection(paths.EXPORT_CHUNKS).document(str(chunks + offset)),
                 {"data": chunk, "expireAt": state.get("expireAt")},
             )
         out.update(ref, progress)
@@ -312,21 +312,35 @@ def build(uid: str, export_id: str, now: datetime) -> int:
 @tracing.traced("firestore.export.read")
 def read(uid: str, export_id: str, index: int) -> tuple[str, int, str | None]:
     """(state, number of chunks, chunk ``index`` or None while building)."""
-    from focus.domain.errors import InvalidArgument, NotFound
+    from focus.domain.errors import InvalidArgument, NotFound, Reason
 
     ref = _ref(uid, export_id)
     snapshot = store.get(ref)
     if not snapshot.exists:
         raise NotFound(
             "No such export (exports are kept for 7 days).",
-            details={"reason": "EXPORT_NOT_FOUND"},
+            reason=Reason.EXPORT_NOT_FOUND,
         )
     state, count = str(snapshot.get("state")), int((snapshot.to_dict() or {}).get("chunks") or 0)
     if state != "ready":
         return state, 0, None
     if not 0 <= index < count:
         raise InvalidArgument.at(
-            "chunk", f"chunk must be between 0 and {count - 1}", reason="NO_SUCH_CHUNK"
+            "chunk", f"chunk must be between 0 and {count - 1}", reason=Reason.NO_SUCH_CHUNK
         )
-    chunk = store.get(ref.collection("chunks").document(str(index)))
+    chunk = store.get(ref.collection(paths.EXPORT_CHUNKS).document(str(index)))
     return state, count, str(chunk.get("data"))
+
+
+def build_for_task(uid: str, export_id: str, now: datetime) -> None:
+    """The ``buildExport`` task: one bounded step per invocation; the rest goes back to the end
+    of the queue, so other people's exports run between the steps of a large one."""
+    step = build_step(uid, export_id, now)
+    if not step.done:
+        messaging.enqueue(
+            Task.BUILD_EXPORT,
+            {"userId": uid, "exportId": export_id},
+            at=now,
+            task_id=messaging.task_id("export", uid, export_id, str(step.steps)),
+        )
+    logs.get_logger().info("export step", done=step.done, chunks=step.chunks, steps=step.steps)

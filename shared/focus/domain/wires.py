@@ -1,0 +1,35 @@
+"""The names that cross codebases: task queues and Pub/Sub topics, each written once.
+
+One codebase enqueues a task or publishes an event and another one (or the same one, later)
+receives it, by name: a misspelt name would be a queue or topic nobody serves. So every enqueue,
+publish and dead letter names its target with these members (``focus.adapters.messaging`` only
+takes them), and ``tests/test_wires.py`` checks that they are exactly the task-queue and Pub/Sub
+functions ``functions/*/main.py`` deploy. Pure names, no Google: the domain's events name their
+topic with them too (``focus.domain.events``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Task(StrEnum):
+    """Task-queue functions. A task-queue function's queue is named after the function, so each
+    value is both the function's name and its queue's."""
+
+    COMPLETE_SESSION_AT_PLANNED_END = "completeSessionAtPlannedEnd"
+    COUNT_COMPLETED_SESSION = "countCompletedSession"
+    DERIVE_DAYS = "deriveDays"
+    ERASE_ACCOUNT = "eraseAccount"
+    BUILD_EXPORT = "buildExport"
+
+
+class Topic(StrEnum):
+    """Pub/Sub topics carrying domain events (infra/terraform/locals.tf, ``topics``)."""
+
+    SESSION_COMPLETED = "session-completed"
+
+
+# Dead letters of a topic or task-queue function ``S`` wait on topic ``S-dead-letter``
+# (infra/terraform/pubsub.tf, scripts/dead-letters).
+DEAD_LETTER_SUFFIX = "-dead-letter"
