@@ -1,5 +1,5 @@
-# Log-based metrics from the one `request` line every invocation writes (focus.entrypoints.callables
-# and focus.entrypoints.handlers): jsonPayload.{kind, function, outcome, errorCode, latencyMs,
+# Log-based metrics from the one `request` line every invocation writes (focus.entrypoints.invocation,
+# for callables, event handlers and web endpoints alike): jsonPayload.{kind, function, outcome, errorCode, latencyMs,
 # eventAgeMs}. They feed the SLOs, alerts and dashboard; nothing else has to be instrumented.
 
 locals {
