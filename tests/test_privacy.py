@@ -16,6 +16,7 @@ from focus.services.privacy import erasure
 from focus.services.privacy.registry import REGISTRY
 from focus_tools.erasure_scan import scan
 
+PUSH_TOKEN = "fcm-token-of-the-person:APA91b"
 YESTERDAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
 
@@ -23,6 +24,9 @@ def long_history(firebase: EmulatorSuite, user: User, sessions: int = 12) -> Non
     """A person who used the app a while: every kind of document they can come to own."""
     db = firebase.firestore.as_user(user)
     db.create(f"users/{user.uid}/devices/iphone-1", device_doc())
+    firebase.functions.call(
+        "registerPushToken", envelope({"deviceId": "iphone-1", "token": PUSH_TOKEN}), user=user
+    ).unwrap()
     db.create(f"users/{user.uid}/blocks/evenings", block_doc("schedule"))
     # Sessions of past hours: devices create them running, so history is seeded by the server.
     history = firebase.firestore.as_owner()
@@ -109,6 +113,7 @@ def test_an_erased_account_leaves_no_trace_but_anonymous_totals(
     assert scan([person.uid, "erase.me@example.com"]) == []
     assert firebase.auth.lookup(person.uid) is None
     assert audit["documentsDeleted"]["sessions"] == 12
+    assert audit["documentsDeleted"]["pushTokens"] == 1  # the device's push token too
     assert person.uid not in json.dumps(audit, default=str) and "erase.me" not in json.dumps(
         audit, default=str
     )
@@ -346,6 +351,9 @@ def test_an_export_holds_every_registered_path_and_nothing_of_anyone_else(
     assert len(bundle["data"]["users/{uid}/sessions/{sessionId}"]) == 3
     assert bundle["data"]["users/{uid}/consents/{purpose}"][0]["granted"] is True
     assert len(bundle["data"]["users/{uid}/days/{day}"]) == 4
+    # The push token is the person's own data, and the export reaches only them: exported as is.
+    (token,) = bundle["data"]["users/{uid}/pushTokens/{deviceId}"]
+    assert (token["path"], token["token"]) == ("pushTokens/iphone-1", PUSH_TOKEN)
     assert stranger.uid not in text and "stranger@example.com" not in text
     assert (
         firebase.functions.call("getExport", envelope({"exportId": export_id}), user=stranger).code

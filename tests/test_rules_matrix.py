@@ -435,3 +435,21 @@ def test_nothing_outside_a_persons_own_documents_is_open(
             )
         }
     )
+
+
+def test_push_tokens_are_closed_to_every_client_the_owner_included(
+    firebase: EmulatorSuite, owner: User
+) -> None:
+    """A token lets whoever holds it be targeted: only the server reads or writes one."""
+    path = f"users/{owner.uid}/pushTokens/iphone-1"
+    firebase.firestore.as_owner().set(path, {"token": "fcm-token", "platform": "ios"})
+    clients = {"owner": firebase.firestore.as_user(owner), **strangers(firebase)}
+    for who, db in clients.items():
+        each_denied(
+            {
+                f"{who} reads": lambda db=db: db.get(path),
+                f"{who} lists": lambda db=db: db.query(f"users/{owner.uid}/pushTokens"),
+                f"{who} writes": lambda db=db: db.set(path, {"token": "another"}),
+                f"{who} deletes": lambda db=db: db.delete(path),
+            }
+        )

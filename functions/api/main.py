@@ -17,6 +17,7 @@ from focus.contracts.launch import (
     LaunchResponse,
     ProfileView,
 )
+from focus.contracts.notifications import RegisterPushTokenRequest, RegisterPushTokenResponse
 from focus.contracts.privacy import (
     DeleteAccountRequest,
     DeleteAccountResponse,
@@ -38,7 +39,16 @@ from focus.domain.wires import Task
 from focus.entrypoints.callables import Call, mobile_callable
 from focus.entrypoints.runtime import start_codebase
 from focus.entrypoints.web import signed_in_web_endpoint
-from focus.services import community, consents, days, emergency, hours_saved, profiles, sessions
+from focus.services import (
+    community,
+    consents,
+    days,
+    emergency,
+    hours_saved,
+    profiles,
+    push_tokens,
+    sessions,
+)
 from focus.services.privacy import erasure, export
 
 # Callables are short and I/O bound: one instance serves many concurrent requests.
@@ -145,6 +155,26 @@ def getCommunityComparison(
         people=summary.people if summary else 0,
         as_of=summary.updated_at if summary else None,
     )
+
+
+@mobile_callable(
+    RegisterPushTokenRequest,
+    mutating=True,
+    per_minute=10,
+    errors=(Reason.DEVICE_NOT_REGISTERED,),
+)
+def registerPushToken(call: Call, request: RegisterPushTokenRequest) -> RegisterPushTokenResponse:
+    """Register or refresh a registered device's push token (on every launch and whenever FCM
+    rotates it); a token arriving from another device is taken from that one. Server-only."""
+    refreshed_at = push_tokens.register(
+        call.caller.uid,
+        request.device_id,
+        request.token,
+        request.platform,
+        call.client,
+        call.now,
+    )
+    return RegisterPushTokenResponse(registered=True, refreshed_at=refreshed_at)
 
 
 def start_erasure(uid: str, now: datetime, via: str) -> DeleteAccountResponse:

@@ -18,7 +18,7 @@ from focus.adapters import logs
 from focus.domain.wires import Topic
 from focus.entrypoints.handlers import background
 from focus.entrypoints.runtime import start_codebase, task_rate_limits
-from focus.services import community, completions, days, hours_saved
+from focus.services import community, completions, days, hours_saved, push_tokens
 from focus.services.privacy import erasure, export
 
 start_codebase("jobs", cpu=1, memory=256, concurrency=20, max_instances=100)
@@ -158,3 +158,11 @@ def sweep_day_changes(event: scheduler_fn.ScheduledEvent) -> None:
     """Derive day changes a failed trigger run or task left behind (older than five minutes):
     each person is an item, so one person's malformed day never stops the others."""
     days.sweep_left_behind(datetime.now(UTC))
+
+
+@scheduler_fn.on_schedule(schedule="every day 03:30", timezone=Timezone("UTC"))
+@background("schedule")
+def prune_push_tokens(event: scheduler_fn.ScheduledEvent) -> None:
+    """Delete push tokens not refreshed for a month (the app refreshes its token on every launch):
+    each token its own item (``push_tokens.prune``)."""
+    push_tokens.prune(datetime.now(UTC))

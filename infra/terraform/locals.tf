@@ -82,6 +82,7 @@ locals {
     api = [
       "launch", "useEmergencyPass", "uploadDailyReports", "getCommunityComparison",
       "deleteAccount", "deleteAccountWeb", "requestExport", "getExport", "setConsent", "health",
+      "registerPushToken",
     ]
     triggers = [
       "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
@@ -90,7 +91,7 @@ locals {
     jobs = [
       "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
       "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
-      "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures",
+      "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures", "prune_push_tokens",
     ]
   }
   max_instances = {

@@ -3,8 +3,8 @@
 Every adapter that calls a Google API declares what the call needs, next to the client it uses:
 ``clients.NEEDS`` (Firestore, Pub/Sub, Cloud Tasks), ``clients.ADMIN_SDK_NEEDS`` (Admin SDK
 calls, e.g. deleting an Auth user), ``logs.NEEDS`` (the pseudonym key secret), ``tracing.NEEDS``
-(Cloud Trace); ``TRIGGER_NEEDS`` below covers what an event trigger's identity needs to receive
-its events. A declaration names an IAM permission and the resource it applies to; when the
+(Cloud Trace), ``push.NEEDS`` (sending through FCM); ``TRIGGER_NEEDS`` below covers what an
+event trigger's identity needs to receive its events. A declaration names an IAM permission and the resource it applies to; when the
 resource is chosen by the caller (the queue of ``clients.task_queue(function_name)``, the topic
 of ``clients.topic_path(topic)``), it names the parameter that carries it.
 
@@ -57,6 +57,7 @@ ROLE_FOR: dict[str, str] = {
     "eventarc.events.receiveEvent": "roles/eventarc.eventReceiver",
     "secretmanager.versions.access": "roles/secretmanager.secretAccessor",
     "cloudtrace.traces.patch": "roles/cloudtrace.agent",
+    "cloudmessaging.messages.create": "roles/firebasecloudmessaging.admin",
     # Reading users has a narrow role (roles/firebaseauth.viewer), writing them only the broad
     # roles/firebaseauth.admin (which also edits the Auth configuration): all three go into the
     # codebase's custom role, so each codebase gets exactly the user operations it performs.
@@ -121,12 +122,13 @@ PLAIN_TRIGGERS = {
 
 def declarations() -> dict[str, tuple[Need, ...]]:
     """Every declared Google API call, by the dotted name of the function called."""
-    from focus.adapters import clients, logs, tracing
+    from focus.adapters import clients, logs, push, tracing
 
     found: dict[str, tuple[Need, ...]] = {}
     for module, table in (
         ("focus.adapters.clients", clients.NEEDS),
         ("focus.adapters.logs", logs.NEEDS),
+        ("focus.adapters.push", push.NEEDS),
         ("focus.adapters.tracing", tracing.NEEDS),
     ):
         found.update({f"{module}.{name}": needs for name, needs in table.items()})

@@ -8,11 +8,16 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# Background effects on the emulators run through several functions (a trigger, a task, a
+# Pub/Sub worker), and each may first start a worker process: seconds apiece on a busy machine.
+# The deadline only bounds a failing wait; a passing one returns as soon as the effect shows.
+DEFAULT_TIMEOUT = 60.0
+
 
 def wait_for(
     condition: Callable[[], T | None],
     *,
-    timeout: float = 20.0,
+    timeout: float = DEFAULT_TIMEOUT,
     interval: float = 0.1,
     message: str = "condition",
 ) -> T:

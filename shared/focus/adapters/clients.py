@@ -65,11 +65,15 @@ def firebase_app() -> App:
     credential: Any = None
     if is_emulated():
         from firebase_admin import credentials
-        from google.auth.credentials import AnonymousCredentials
+        from google.oauth2.credentials import Credentials
 
         class _EmulatorCredential(credentials.Base):  # type: ignore[misc]
-            def get_credential(self) -> AnonymousCredentials:
-                return AnonymousCredentials()  # type: ignore[no-untyped-call]
+            # A fixed bearer that never refreshes: nothing goes to Google for a token. The
+            # emulators ignore it (the Admin SDK uses their own "owner" token with them); the
+            # local FCM server (docs/notifications.md), which has no emulator switch in the
+            # SDK, only needs some bearer to be present, as Google requires one.
+            def get_credential(self) -> Credentials:
+                return Credentials(token="owner")  # type: ignore[no-untyped-call]
 
         credential = _EmulatorCredential()
     return firebase_admin.initialize_app(credential, {"projectId": project_id()})

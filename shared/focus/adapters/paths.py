@@ -4,6 +4,7 @@ USERS = "users"
 SESSIONS = "sessions"  # users/{uid}/sessions/{sessionId}
 BLOCKS = "blocks"  # users/{uid}/blocks/{blockId}
 DEVICES = "devices"  # users/{uid}/devices/{deviceId}
+PUSH_TOKENS = "pushTokens"  # users/{uid}/pushTokens/{deviceId}: a device's push token, server-only
 DAYS = "days"  # users/{uid}/days/{YYYY-MM-DD}
 TURNS = "turns"  # users/{uid}/turns/{name}: create-only turns (counting under contention)
 DAY_CHANGES = "dayChanges"  # users/{uid}/dayChanges/{changeId}: days an upload changed, to derive
@@ -36,6 +37,10 @@ def session(uid: str, session_id: str) -> str:
 
 def device(uid: str, device_id: str) -> str:
     return f"{USERS}/{uid}/{DEVICES}/{device_id}"
+
+
+def push_token(uid: str, device_id: str) -> str:
+    return f"{USERS}/{uid}/{PUSH_TOKENS}/{device_id}"
 
 
 def day(uid: str, local_day: str) -> str:

@@ -63,6 +63,16 @@ REGISTRY: tuple[DataEntry, ...] = (
         "life of the account",
     ),
     DataEntry(
+        "users/{uid}/pushTokens/{deviceId}",
+        "each device's push (FCM) token, platform, app version, registration and refresh times",
+        True,
+        Erasure.DELETE,
+        True,  # the person's own data, and the export reaches only them (docs/data-model.md)
+        "notifications",
+        CONTRACT,
+        "until not refreshed for 30 days, FCM reports it unregistered, or another device takes it",
+    ),
+    DataEntry(
         "users/{uid}/blocks/{blockId}",
         "schedules, limits, locks with opaque app tokens",
         True,

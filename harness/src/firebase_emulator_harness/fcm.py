@@ -1,0 +1,335 @@
+"""A local server that speaks Firebase Cloud Messaging's HTTP v1 send API.
+
+FCM has no emulator. This server lets the production client (the Admin SDK, or any HTTP client)
+send to ``POST /v1/projects/{project}/messages:send`` on this machine: it answers as Google does,
+records every message it receives, and fails on demand with Google's own error responses
+(``{"error": {"code", "message", "status", "details"}}`` with an ``FcmError`` detail, the shape
+the Admin SDK maps to ``UnregisteredError``, ``QuotaExceededError`` and the rest).
+
+    with FcmServer() as fcm:
+        os.environ["MY_FCM_ENDPOINT"] = fcm.url   # however the code under test selects it
+        ...
+        fcm.fail("token-1", FcmError.UNREGISTERED)
+        fcm.received()
+
+Any ``Authorization: Bearer ...`` is accepted (there is nobody to check it against); a request
+without one is refused with 401, as Google refuses it. ``quota(limit, window_seconds)`` answers
+429 ``QUOTA_EXCEEDED`` with ``Retry-After`` beyond ``limit`` messages per window.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from firebase_emulator_harness.values import JsonObject
+
+_SEND_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/messages:send$")
+_FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+_BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+
+
+class FcmError(StrEnum):
+    """The FCM v1 error codes the server can answer with (FCM's ``ErrorCode`` enum)."""
+
+    UNREGISTERED = "UNREGISTERED"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    SENDER_ID_MISMATCH = "SENDER_ID_MISMATCH"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+# HTTP status, canonical gRPC status and message of each, as FCM answers them.
+_ANSWERS: dict[FcmError, tuple[int, str, str]] = {
+    FcmError.UNREGISTERED: (404, "NOT_FOUND", "Requested entity was not found."),
+    FcmError.INVALID_ARGUMENT: (
+        400,
+        "INVALID_ARGUMENT",
+        "The registration token is not a valid FCM registration token",
+    ),
+    FcmError.SENDER_ID_MISMATCH: (403, "PERMISSION_DENIED", "SenderId mismatch"),
+    FcmError.QUOTA_EXCEEDED: (429, "RESOURCE_EXHAUSTED", "Quota exceeded for sending messages."),
+    FcmError.UNAVAILABLE: (503, "UNAVAILABLE", "The service is currently unavailable."),
+    FcmError.INTERNAL: (500, "INTERNAL", "Internal error encountered."),
+}
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One send request that reached the server with a bearer and a well-formed body.
+    ``status`` is the HTTP status answered; ``name`` the message name when it was accepted."""
+
+    at: datetime
+    project: str
+    message: JsonObject
+    validate_only: bool
+    status: int
+    name: str | None
+
+    @property
+    def token(self) -> str | None:
+        token = self.message.get("token")
+        return token if isinstance(token, str) else None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200
+
+
+@dataclass
+class _Failure:
+    error: FcmError
+    remaining: int | None  # requests left to fail; None: until reset
+    retry_after: int
+
+
+class FcmServer:
+    """The local FCM endpoint; ``url`` (``http://127.0.0.1:<port>``) is its base URL once
+    started. Thread-safe: the client may send concurrently (``send_each`` does)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._received: list[ReceivedMessage] = []
+        self._failures: dict[str | None, _Failure] = {}  # None: every token
+        self._quota: tuple[int, float] | None = None
+        self._window: tuple[float, int] = (0.0, 0)  # start (monotonic), messages counted
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the FCM server is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FcmServer:
+        if self._server is not None:
+            return self
+        server = _Server(self._address, _handler_for(self))
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fcm", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FcmServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what tests ask of it
+
+    def received(self) -> list[ReceivedMessage]:
+        """Every message received so far, in arrival order (failed ones included)."""
+        with self._lock:
+            return list(self._received)
+
+    def fail(
+        self,
+        token: str | None,
+        error: FcmError,
+        *,
+        times: int | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        """Answer ``error`` to messages for ``token`` (``None``: for every token), the next
+        ``times`` of them or until ``reset()``. ``retry_after`` (seconds) goes into the
+        ``Retry-After`` header of ``QUOTA_EXCEEDED`` answers."""
+        with self._lock:
+            self._failures[token] = _Failure(error, times, retry_after)
+
+    def quota(self, limit: int, window_seconds: float) -> None:
+        """Accept at most ``limit`` messages per ``window_seconds`` (a window opens with the
+        first message after the previous one closed); beyond that answer 429 ``QUOTA_EXCEEDED``
+        with ``Retry-After``: the whole seconds until the window closes."""
+        with self._lock:
+            self._quota = (limit, window_seconds)
+            self._window = (0.0, 0)
+
+    def reset(self) -> None:
+        """Forget received messages, injected failures and the quota."""
+        with self._lock:
+            self._received.clear()
+            self._failures.clear()
+            self._quota = None
+            self._window = (0.0, 0)
+
+    # -- answering (called by the request handler threads)
+
+    def _answer(self, project: str, body: JsonObject) -> tuple[int, JsonObject, dict[str, str]]:
+        message = body["message"]
+        assert isinstance(message, dict)
+        token = message.get("token")
+        validate_only = body.get("validate_only") is True
+        with self._lock:
+            status, answer, headers = self._decide(project, token, validate_only)
+            name = answer.get("name")
+            self._received.append(
+                ReceivedMessage(
+                    at=datetime.now(UTC),
+                    project=project,
+                    message=message,
+                    validate_only=validate_only,
+                    status=status,
+                    name=name if isinstance(name, str) else None,
+                )
+            )
+        return status, answer, headers
+
+    def _decide(
+        self, project: str, token: Any, validate_only: bool
+    ) -> tuple[int, JsonObject, dict[str, str]]:
+        key = token if isinstance(token, str) and token in self._failures else None
+        failure = self._failures.get(key)
+        if failure is not None:
+            if failure.remaining is not None:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    del self._failures[key]
+            headers = (
+                {"Retry-After": str(failure.retry_after)}
+                if failure.error is FcmError.QUOTA_EXCEEDED
+                else {}
+            )
+            return *fcm_error_body(failure.error), headers
+        if self._quota is not None and not validate_only:
+            limit, window = self._quota
+            now = time.monotonic()
+            start, count = self._window
+            if now - start >= window:
+                start, count = now, 0
+            if count >= limit:
+                wait = max(1, math.ceil(start + window - now))
+                return *fcm_error_body(FcmError.QUOTA_EXCEEDED), {"Retry-After": str(wait)}
+            self._window = (start, count + 1)
+        # A dry run validates without sending; FCM names it with this fixed id.
+        message_id = "fake_message_id" if validate_only else uuid.uuid4().hex
+        return 200, {"name": f"projects/{project}/messages/{message_id}"}, {}
+
+
+def fcm_error_body(error: FcmError) -> tuple[int, JsonObject]:
+    """The HTTP status and JSON body FCM answers for ``error``."""
+    code, status, message = _ANSWERS[error]
+    details: list[Any] = [{"@type": _FCM_ERROR_TYPE, "errorCode": error.value}]
+    if error is FcmError.INVALID_ARGUMENT:
+        violation = {"field": "message.token", "description": "Invalid registration token"}
+        details.append({"@type": _BAD_REQUEST_TYPE, "fieldViolations": [violation]})
+    return code, _google_error(code, status, message, details)
+
+
+def _google_error(code: int, status: str, message: str, details: list[Any]) -> JsonObject:
+    error: JsonObject = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def _invalid_body(field: str, description: str) -> tuple[int, JsonObject]:
+    violation = {"field": field, "description": description}
+    details = [{"@type": _BAD_REQUEST_TYPE, "fieldViolations": [violation]}]
+    message = f"Invalid JSON payload received. {description}"
+    return 400, _google_error(400, "INVALID_ARGUMENT", message, details)
+
+
+def _shape_problem(body: Any) -> tuple[int, JsonObject] | None:
+    """What is wrong with a send request's body, minimally: a ``message`` object with exactly
+    one target (``token``, ``fid``, ``topic`` or ``condition``) and an optional boolean ``validate_only``."""
+    if not isinstance(body, dict):
+        return _invalid_body("", "The request body must be a JSON object.")
+    unknown = set(body) - {"message", "validate_only"}
+    if unknown:
+        return _invalid_body(sorted(unknown)[0], "Unknown name: cannot find field.")
+    if "validate_only" in body and not isinstance(body["validate_only"], bool):
+        return _invalid_body("validate_only", "validate_only must be a boolean.")
+    message = body.get("message")
+    if not isinstance(message, dict):
+        return _invalid_body("message", "message must be an object.")
+    targets = [key for key in ("token", "fid", "topic", "condition") if key in message]
+    if len(targets) != 1 or not isinstance(message[targets[0]], str) or not message[targets[0]]:
+        return _invalid_body(
+            "message", "Exactly one of token, fid, topic or condition is required."
+        )
+    return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # send_each opens one connection per message, up to 500 at once: the default backlog of 5
+    # would refuse most of them.
+    request_queue_size = 1024
+
+
+def _handler_for(fcm: FcmServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Google's front end
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            match = _SEND_PATH.match(self.path.split("?")[0])
+            if match is None:
+                self._reply(404, _google_error(404, "NOT_FOUND", "Not found.", []))
+                return
+            if not (self.headers.get("Authorization") or "").startswith("Bearer "):
+                message = (
+                    "Request is missing required authentication credential. Expected OAuth 2 "
+                    "access token, login cookie or other valid authentication credential."
+                )
+                self._reply(401, _google_error(401, "UNAUTHENTICATED", message, []))
+                return
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                self._reply(*_invalid_body("", "The request body is not JSON."))
+                return
+            problem = _shape_problem(body)
+            if problem is not None:
+                self._reply(*problem)
+                return
+            self._reply(*fcm._answer(match["project"], body))
+
+        def _reply(
+            self, status: int, body: JsonObject, headers: dict[str, str] | None = None
+        ) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: a benchmark sends thousands
+
+    return Handler
