@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from focus.domain.consent import Consent, Purpose
+from focus.domain.devices import Platform
 from focus.domain.notifications import (
     SYNC_BUDGET_PER_HOUR,
     SYNC_COALESCING_WINDOW,
@@ -24,7 +25,6 @@ from focus.domain.notifications import (
     MessageKind,
     NotificationSettings,
     PersonContext,
-    PushPlatform,
     PushTarget,
     QuietHours,
     SendNow,
@@ -47,9 +47,9 @@ from focus.domain.notifications import (
 PURE = settings(max_examples=200, derandomize=True, database=None, deadline=None)
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
-MAC = PushTarget("mac", "token-mac", PushPlatform.MACOS)
-IPHONE = PushTarget("iphone", "token-iphone", PushPlatform.IOS)
-PIXEL = PushTarget("pixel", "token-pixel", PushPlatform.ANDROID)
+MAC = PushTarget("mac", "token-mac", Platform.MACOS)
+IPHONE = PushTarget("iphone", "token-iphone", Platform.IOS)
+PIXEL = PushTarget("pixel", "token-pixel", Platform.ANDROID)
 DEVICES = [MAC, IPHONE, PIXEL]
 
 
@@ -150,10 +150,10 @@ def test_an_iphone_gets_at_most_three_background_pushes_an_hour() -> None:
 @PURE
 @given(
     offsets=st.lists(st.integers(min_value=0, max_value=4 * 3600), min_size=1, max_size=40),
-    platform=st.sampled_from(PushPlatform),
+    platform=st.sampled_from(Platform),
 )
 def test_every_edit_is_delivered_after_it_happened_within_the_hourly_budget(
-    offsets: list[int], platform: PushPlatform
+    offsets: list[int], platform: Platform
 ) -> None:
     other = PushTarget("other", "token-other", platform)
     person = Devices([MAC, other])

@@ -7,6 +7,7 @@ No emulator is involved: the Admin SDK only needs a project id and the emulated 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -14,9 +15,22 @@ from typing import Any
 import pytest
 
 from firebase_emulator_harness.fcm import FcmError, FcmServer, ReceivedMessage
-from focus.adapters import push
+from focus.adapters import clients, push
 from focus.adapters.push import Accepted, QuotaExceeded, TokenGone, Transient
-from focus.domain.notifications import MessageKind, Push, PushPlatform
+from focus.domain.devices import Platform
+from focus.domain.notifications import MessageKind, Push
+
+
+def _forget_admin_app() -> None:
+    """The Admin app is made once per process, under the settings of that moment: a test that
+    loaded a codebase before this module may have made it for production. Start from none, and
+    leave none made under this module's settings."""
+    import firebase_admin
+
+    with contextlib.suppress(ValueError):  # no app yet
+        firebase_admin.delete_app(firebase_admin.get_app())
+    clients.firebase_app.cache_clear()
+    push._app.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +39,9 @@ def server() -> Iterator[FcmServer]:
         env.setenv("GCLOUD_PROJECT", os.environ.get("GCLOUD_PROJECT", "demo-focus"))
         env.setenv("FUNCTIONS_EMULATOR", "true")
         env.setenv(push.ENDPOINT_SETTING, fcm.url)
+        _forget_admin_app()
         yield fcm
+        _forget_admin_app()
 
 
 @pytest.fixture
@@ -37,7 +53,7 @@ def fcm(server: FcmServer) -> FcmServer:
 def sync_push(token: str = "iphone-token", **changes: Any) -> Push:
     fields: dict[str, Any] = {
         "token": token,
-        "platform": PushPlatform.IOS,
+        "platform": Platform.IOS,
         "kind": MessageKind.SYNC,
         "silent": True,
         "data": {"kind": "sync", "changed": "blocks"},

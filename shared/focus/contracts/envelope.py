@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
+from focus.domain.devices import Platform
 from focus.domain.model import Contract
 
 # ECMA-262 (JSON Schema) and Python disagree on what \d matches: spell ASCII digits out.
 API_VERSION_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-
-
-class Platform(StrEnum):
-    IOS = "ios"
-    ANDROID = "android"
-    MACOS = "macos"
 
 
 class ClientInfo(Contract):

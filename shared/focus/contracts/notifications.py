@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from focus.domain.devices import Platform
 from focus.domain.model import Contract
-from focus.domain.notifications import PushPlatform
 
 
 class RegisterPushTokenRequest(Contract):
@@ -15,7 +15,7 @@ class RegisterPushTokenRequest(Contract):
     # FCM tokens are printable ASCII without spaces (about 160 characters today); the bound
     # leaves room for the format to grow without letting a megabyte through.
     token: str = Field(min_length=1, max_length=4096, pattern=r"^[!-~]+$")
-    platform: PushPlatform | None = None  # default: the calling client's platform
+    platform: Platform | None = None  # default: the calling client's platform
 
 
 class RegisterPushTokenResponse(Contract):

@@ -11,12 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from pydantic import Field
 
 from focus.domain.model import Document
 
 DEVICE_SCHEMA_VERSION = 1
+
+
+# What a device runs: what the app reports in every request and a push is addressed to. A comment,
+# not a docstring: pydantic would publish a docstring in the envelope's JSON Schema.
+class Platform(StrEnum):
+    IOS = "ios"
+    ANDROID = "android"
+    MACOS = "macos"
+
+
 MAX_DEVICES_PER_PERSON = 10
 
 

@@ -28,13 +28,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from focus.domain.consent import Consent, Purpose, allows
+from focus.domain.devices import Platform
 from focus.domain.model import Contract, Document, utc_text
-
-
-class PushPlatform(StrEnum):
-    IOS = "ios"
-    ANDROID = "android"
-    MACOS = "macos"
 
 
 class MessageKind(StrEnum):
@@ -54,7 +49,7 @@ class Push(Contract):
     platform keeps trying to deliver it."""
 
     token: str = Field(min_length=1, max_length=4096)
-    platform: PushPlatform
+    platform: Platform
     kind: MessageKind
     silent: bool
     data: dict[str, str] = Field(default_factory=dict)
@@ -73,7 +68,7 @@ class PushTarget:
 
     device_id: str
     token: str
-    platform: PushPlatform
+    platform: Platform
 
 
 def _aware(now: datetime) -> datetime:
@@ -101,10 +96,10 @@ SYNC_COALESCING_WINDOW = timedelta(minutes=2)
 # at its discretion and throttles more than about 2-3 an hour; staying at 3 keeps each one likely
 # delivered instead of silently dropped. Android has no such throttle, but normal-priority data
 # messages wait for Doze maintenance windows anyway: 6 an hour bounds battery and quota use.
-SYNC_BUDGET_PER_HOUR: Mapping[PushPlatform, int] = {
-    PushPlatform.IOS: 3,
-    PushPlatform.MACOS: 3,
-    PushPlatform.ANDROID: 6,
+SYNC_BUDGET_PER_HOUR: Mapping[Platform, int] = {
+    Platform.IOS: 3,
+    Platform.MACOS: 3,
+    Platform.ANDROID: 6,
 }
 # The app re-reads everything when it starts or reconnects; a sync push older than an hour would
 # spend the device's background budget on a state it reads anyway.
@@ -155,7 +150,7 @@ def sync_targets(devices: Sequence[PushTarget], changed_by: str | None) -> list[
 
 
 def next_budget_slot(
-    recent_sends: Sequence[datetime], platform: PushPlatform, now: datetime
+    recent_sends: Sequence[datetime], platform: Platform, now: datetime
 ) -> datetime:
     """The first moment from ``now`` at which one more push keeps every rolling hour within the
     platform's budget (no push is sent between now and then: at most one is ever pending)."""
@@ -168,7 +163,7 @@ def next_budget_slot(
 
 
 def coalesce(
-    state: DeviceSync, change: SyncChange, platform: PushPlatform, now: datetime
+    state: DeviceSync, change: SyncChange, platform: Platform, now: datetime
 ) -> tuple[DeviceSync, bool]:
     """The device's state with ``change`` folded in, and whether a new push must be scheduled.
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from focus.adapters import clients, logs, paths, store, tracing
 from focus.contracts.envelope import ClientInfo
+from focus.domain.devices import Platform
 from focus.domain.errors import FailedPrecondition, Reason
-from focus.domain.notifications import PushPlatform
 from focus.services import tolerant
 
 STALE_AFTER = timedelta(days=30)
@@ -61,7 +61,7 @@ def register(
     uid: str,
     device_id: str,
     token: str,
-    platform: PushPlatform | None,
+    platform: Platform | None,
     client: ClientInfo,
     now: datetime,
 ) -> datetime:
@@ -93,7 +93,7 @@ def register(
             token_ref,
             {
                 "token": token,
-                "platform": (platform or PushPlatform(client.platform.value)).value,
+                "platform": (platform or Platform(client.platform.value)).value,
                 "registeredAt": stored.get("registeredAt", now) if same else now,
                 "refreshedAt": now,
                 "appVersion": client.app_version,
