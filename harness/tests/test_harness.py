@@ -427,3 +427,33 @@ def test_the_command_line_runs_a_command_against_a_fresh_suite_and_exits_with_it
     offset = int(ready.split(" on port offset ")[1].split()[0])
     assert auth_host == f"127.0.0.1:{firebase_suite.endpoints['auth'].port + offset}"
     assert stopped == "[emulators] stopped; no emulator process left"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_emulators_the_cli_started_in_their_own_session_are_stopped_with_it() -> None:
+    # The CLI starts the Firestore and Pub/Sub JVMs in sessions of their own; when its shutdown
+    # is cut short they would outlive it and hold the ports. A parent that starts a detached
+    # child stands for the CLI here: real processes, real signals.
+    from firebase_emulator_harness.emulators import _alive, _detached_children, _stop_detached
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time;"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+            " start_new_session=True); time.sleep(60)",
+        ],
+        start_new_session=True,
+    )
+    try:
+        detached = wait_for(
+            lambda: _detached_children(parent.pid, parent.pid), timeout=10, message="the child"
+        )
+        parent.kill()
+        parent.wait()
+
+        assert _stop_detached(detached) == []
+        assert not any(_alive(pid) for pid in detached)  # a zombie holds no port
+    finally:
+        parent.kill()

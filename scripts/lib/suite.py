@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,17 +42,7 @@ def main() -> int:
     run.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    emulators.interrupt_on_signals()
     started = time.monotonic()
     suite: emulators.RunningEmulators | None = None
     ports_in_use = False
@@ -90,12 +78,7 @@ def main() -> int:
             while True:
                 time.sleep(3600)
         command = [c for c in args.command if c != "--"]
-        child = subprocess.Popen(command, cwd=ROOT, env=env)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+        return emulators.run_command(command, env, cwd=ROOT)
     except emulators.PortsInUse as exc:
         ports_in_use = True  # nothing was started
         sys.exit(

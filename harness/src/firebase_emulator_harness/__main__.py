@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,17 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     firebase = args.firebase or (str(local_cli) if local_cli.exists() else "firebase")
     command = [c for c in args.command if c != "--"]
 
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    emulators.interrupt_on_signals()
     started = time.monotonic()
     running: emulators.RunningEmulators | None = None
     try:
@@ -90,12 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         if not command:
             while True:
                 time.sleep(3600)
-        child = subprocess.Popen(command, env={**os.environ, **running.environment()})
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+        return emulators.run_command(command, {**os.environ, **running.environment()})
     except emulators.EmulatorStartError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1

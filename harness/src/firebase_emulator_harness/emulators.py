@@ -186,6 +186,46 @@ def _group_members(pgid: int) -> list[int]:
     return live
 
 
+def _detached_children(parent: int, pgid: int) -> list[int]:
+    """Live children of ``parent`` outside process group ``pgid``: the CLI starts the Firestore
+    and Pub/Sub emulators (JVMs) in sessions of their own, so a group signal never reaches them.
+    Linux only (``/proc``); elsewhere none are found and the CLI's own shutdown stops them."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, ppid, group = fields[0], int(fields[1]), int(fields[2])
+        if ppid == parent and group != pgid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _stop_detached(pids: list[int]) -> list[int]:
+    """SIGTERM, then SIGKILL after 5 s, to the emulators the CLI left behind; those alive."""
+    deadline = time.monotonic() + 5
+    left = [pid for pid in pids if _alive(pid)]
+    while left:
+        sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        if time.monotonic() > deadline + 5:
+            break
+        time.sleep(0.2)
+        left = [pid for pid in left if _alive(pid)]
+    return left
+
+
 @dataclass
 class RunningEmulators:
     """A started Emulator Suite: one Firebase CLI process group."""
@@ -233,6 +273,9 @@ class RunningEmulators:
     @staticmethod
     def _stop_group(process: subprocess.Popen[str]) -> list[int]:
         pgid = process.pid  # the CLI leads its own process group
+        # Noted before the CLI goes: when its clean shutdown outlasts our patience (it waits for
+        # busy function workers), killing it leaves these running, and they hold the ports.
+        detached = _detached_children(pgid, pgid)
         if _group_members(pgid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGINT)
@@ -249,7 +292,7 @@ class RunningEmulators:
             time.sleep(0.2)
             left = _group_members(pgid)
         process.wait()
-        return left
+        return left + _stop_detached(detached)
 
     def __enter__(self) -> RunningEmulators:
         return self
@@ -381,3 +424,31 @@ def _wait_until_ready(running: RunningEmulators, *, echo: bool, timeout: float) 
             raise EmulatorStartError(
                 f"emulators not ready after {timeout:g}s; see {running.log_path}"
             )
+
+
+def interrupt_on_signals() -> None:
+    """Turn the first SIGINT or SIGTERM into ``KeyboardInterrupt`` (later ones are ignored), so a
+    command line around ``start`` reaches its ``finally`` and stops the emulators once, whether
+    the user pressed Ctrl-C or CI sent SIGTERM."""
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def run_command(command: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> int:
+    """Run ``command`` against running emulators and return its exit code; an interrupt is
+    passed on to it (SIGINT) and its own exit awaited, so it can finish its report."""
+    child = subprocess.Popen(list(command), cwd=cwd, env=dict(env))
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGINT)
+        return child.wait()
