@@ -1,17 +1,19 @@
 """Infrastructure as code, checked offline: every file parses, every reference resolves, the
 settings we rely on are there, every runtime account holds exactly the permissions its code needs
-(focus_tools.permissions), every alert reaches a person and has a runbook, Terraform and the
-function decorators agree on what each owns, the policy checker (checkov) passes, and the checks
-do fail on broken copies."""
+(focus_tools.permissions), every alert reaches a person and has a runbook, the push monitoring
+reads what the sender logs, Terraform and the function decorators agree on what each owns, the
+policy checker (checkov) passes, and the checks do fail on broken copies."""
 
 from __future__ import annotations
 
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ import hcl2
 import iac
 import pytest
 
+from focus.domain.devices import Platform
+from focus.domain.notifications import SYNC_COALESCING_WINDOW, MessageKind
+from focus.domain.outbox import DeliveryOutcome
 from focus_tools import permissions
 from focus_tools.permissions import Grant
 
@@ -258,6 +263,158 @@ def test_an_alert_without_channels_is_found(tmp_path: Path) -> None:
     assert no_emails["google_monitoring_alert_policy.alerts"]["tickets"] == []
 
 
+# --- Push sending: the metrics, the SLO and the alert read what the sender logs -----------------
+
+# The `push sent` line, one per send attempt (focus.services.outbox): the values of its labelled
+# fields, from the code that writes them, and every field it carries.
+PUSH_LINE = {
+    "kind": {kind.value for kind in MessageKind},
+    "platform": {platform.value for platform in Platform},
+    "outcome": {outcome.value for outcome in DeliveryOutcome},
+}
+PUSH_LINE_FIELDS = {"message", *PUSH_LINE, "attempt", "reason", "budgetDelayed", "syncLatencyMs"}
+PUSH_RUNBOOKS = ("docs/runbooks/push-sending.md", "docs/runbooks/sync-push-latency.md")
+
+_PUSH_FIELD = re.compile(r"(?:jsonPayload|metric\.label)\.(\w+)")
+_PUSH_VALUE = re.compile(
+    r"(?:jsonPayload|metric\.label)\.(kind|platform|outcome)!?=(?:one_of\(([^)]*)\)|\"([^\"]*)\")"
+)
+
+
+def _resource(tf: iac.Terraform, type_: str, name: str) -> iac.Resource:
+    (found,) = [r for r in tf.of_type(type_) if r.name == name]
+    return found
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _push_queries() -> list[str]:
+    """Every filter and query that reads `push sent` lines or the metrics made of them: the push
+    metrics, the sync-push SLO, the push alert, their dashboard tiles, the runbooks' queries."""
+    tf = iac.load()
+    parts: list[Any] = [
+        _resource(tf, "google_logging_metric", "push_sends").body,
+        _resource(tf, "google_logging_metric", "sync_push_latency").body,
+        _resource(tf, "google_monitoring_alert_policy", "push_send_failures").body,
+        tf.locals["push_filter"],
+        tf.locals["push_sends_metric"],
+        tf.locals["slos"]["sync-push-latency"],
+        [tile for tile in tf.locals["dashboard_tiles"] if "push" in tile["filter"]],
+    ]
+    for runbook in PUSH_RUNBOOKS:
+        blocks = re.findall(r"^```[a-z]*\n(.*?)^```", (iac.ROOT / runbook).read_text(), re.M | re.S)
+        parts += [block for block in blocks if '"push sent"' in block]
+    return [text for part in parts for text in _texts(part)]
+
+
+def push_words(queries: list[str]) -> set[str]:
+    """The fields the queries read (``field``) and the values they compare the labelled ones with
+    (``field=value``)."""
+    words = {field for query in queries for field in _PUSH_FIELD.findall(query)}
+    for query in queries:
+        for field, listed, single in _PUSH_VALUE.findall(query):
+            values = re.findall(r'"([^"]*)"', listed) if listed else [single]
+            words |= {f"{field}={value}" for value in values}
+    return words
+
+
+LOGGED_PUSH_WORDS = PUSH_LINE_FIELDS | {
+    f"{field}={value}" for field, values in PUSH_LINE.items() for value in values
+}
+
+
+def test_push_monitoring_names_only_fields_and_values_the_sender_logs() -> None:
+    """A misspelt field or value (`quota_exceded`) would match nothing and silence an alert or
+    an SLO: whatever the push metrics, SLO, alert, dashboard and runbook queries name, the `push
+    sent` line carries."""
+    words = push_words(_push_queries())
+
+    assert words - LOGGED_PUSH_WORDS == set()
+    assert {
+        "syncLatencyMs",
+        "budgetDelayed",
+        "kind=sync",
+        "outcome=accepted",
+        "outcome=failed",
+        "outcome=quota_exceeded",
+    } <= words
+    misspelt = ['jsonPayload.outcome="quota_exceded"', "jsonPayload.syncLatencyMS>0"]
+    assert push_words(misspelt) - LOGGED_PUSH_WORDS == {"outcome=quota_exceded", "syncLatencyMS"}
+
+
+def test_every_push_sent_is_counted_by_kind_platform_and_outcome() -> None:
+    tf = iac.load()
+    sends = _resource(tf, "google_logging_metric", "push_sends")
+
+    assert tf.resolve(sends.body["filter"]) == (
+        'resource.type="cloud_run_revision" AND jsonPayload.message="push sent"'
+    )
+    (descriptor,) = sends.body["metric_descriptor"]
+    assert (descriptor["metric_kind"], descriptor["value_type"]) == ("DELTA", "INT64")
+    assert [label["key"] for label in descriptor["labels"]] == list(PUSH_LINE)
+    assert sends.body["label_extractors"] == {f: f"EXTRACT(jsonPayload.{f})" for f in PUSH_LINE}
+
+
+def test_the_sync_push_slo_is_the_coalescing_window_plus_a_minute_from_change_to_fcm() -> None:
+    """99% of the sync pushes FCM accepted, bar those the hourly budget held back (they wait up
+    to an hour by design), within 180 s of the first change they carry: the 2-minute coalescing
+    window and a minute for the queue, the sender and FCM. 180 s is a bucket bound of the
+    distribution, so the SLO's cut counts exactly the pushes under it."""
+    tf = iac.load()
+    latency = _resource(tf, "google_logging_metric", "sync_push_latency")
+    slo = tf.locals["slos"]["sync-push-latency"]
+
+    assert {
+        "${local.push_filter}",
+        'jsonPayload.kind="sync"',
+        'jsonPayload.outcome="accepted"',
+        "NOT jsonPayload.budgetDelayed=true",
+    } <= set(latency.body["filter"].split(" AND "))
+    assert latency.body["value_extractor"] == "EXTRACT(jsonPayload.syncLatencyMs)"
+    assert "google_logging_metric.sync_push_latency.name" in slo["latency"]["filter"]
+    assert slo["goal"] == 0.99
+    assert slo["runbook"] == "docs/runbooks/sync-push-latency.md"
+    cut = slo["latency"]["max_ms"]
+    assert timedelta(milliseconds=cut) == SYNC_COALESCING_WINDOW + timedelta(minutes=1)
+    ((explicit,),) = [options["explicit_buckets"] for options in latency.body["bucket_options"]]
+    assert cut in explicit["bounds"] and explicit["bounds"] == sorted(set(explicit["bounds"]))
+
+
+def test_pushes_failing_or_over_quota_page_by_their_share_per_platform() -> None:
+    """`failed` + `quota_exceeded` above 5% of the pushes sent to one platform for 10 minutes
+    pages (the SLO sees accepted pushes only); uninstalls (`token_gone`) and retried
+    `transient` answers do not count."""
+    tf = iac.load()
+    alert = _resource(tf, "google_monitoring_alert_policy", "push_send_failures")
+    (condition,) = alert.body["conditions"]
+    (threshold,) = condition["condition_threshold"]
+
+    assert "google_logging_metric.push_sends.name" in tf.locals["push_sends_metric"]
+    assert threshold["denominator_filter"] == "${local.push_sends_metric}"
+    numerator, counted = threshold["filter"].split(" AND metric.label.outcome=one_of")
+    assert numerator == "${local.push_sends_metric}"
+    assert set(re.findall(r'"([^"]*)"', counted)) == {
+        DeliveryOutcome.FAILED,
+        DeliveryOutcome.QUOTA_EXCEEDED,
+    }
+    assert (threshold["threshold_value"], threshold["duration"]) == (0.05, "600s")
+    assert threshold["aggregations"] == threshold["denominator_aggregations"]
+    (aggregation,) = threshold["aggregations"]
+    assert aggregation["group_by_fields"] == ["metric.label.platform"]
+    assert alert.body["notification_channels"] == "${local.page_channels}"
+    (documentation,) = alert.body["documentation"]
+    assert "docs/runbooks/push-sending.md" in documentation["content"]
+
+
 # The checker must fail on broken copies, or passing it means nothing.
 Mutation = Callable[[Path], None]
 
@@ -357,6 +514,14 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "invoker binding granting another role": (
         _replace("iam.tf", '  role     = "roles/run.invoker"', '  role     = "roles/run.admin"'),
         "google_cloud_run_v2_service_iam_member.runtime: role 'roles/run.admin'",
+    ),
+    "alert linking a missing runbook in its own documentation": (
+        _replace(
+            "alerts.tf",
+            "main/docs/runbooks/push-sending.md",
+            "main/docs/runbooks/push-sendng.md",
+        ),
+        "runbook docs/runbooks/push-sendng.md does not exist",
     ),
     "alert linking a missing runbook in a map": (
         _replace("alerts.tf", "docs/runbooks/capacity.md", "docs/runbooks/capacty.md"),

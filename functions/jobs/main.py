@@ -18,7 +18,7 @@ from focus.adapters import logs
 from focus.domain.wires import Topic
 from focus.entrypoints.handlers import background
 from focus.entrypoints.runtime import start_codebase, task_rate_limits
-from focus.services import community, completions, days, hours_saved, push_tokens
+from focus.services import community, completions, days, hours_saved, outbox, push_tokens
 from focus.services.privacy import erasure, export
 
 start_codebase("jobs", cpu=1, memory=256, concurrency=20, max_instances=100)
@@ -166,3 +166,28 @@ def prune_push_tokens(event: scheduler_fn.ScheduledEvent) -> None:
     """Delete push tokens not refreshed for a month (the app refreshes its token on every launch):
     each token its own item (``push_tokens.prune``)."""
     push_tokens.prune(datetime.now(UTC))
+
+
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
+    ),
+    rate_limits=task_rate_limits(500),
+)
+@background("task")
+def sendPush(request: CallableRequest[dict[str, str]]) -> None:
+    """Send one outbox entry (a silent sync to a device, or a visible message to the person's
+    devices) when it is due, once, whatever the number of deliveries (``outbox.send_for_task``).
+    Throttling (429 Retry-After) and FCM errors schedule a new task for the entry; an early or
+    leased delivery fails and the queue's backoff (5 s doubling to 40 s, then 60 s) retries it."""
+    uid, entry_id = request.data["userId"], request.data["entryId"]
+    logs.bind_user(uid)
+    outbox.send_for_task(uid, entry_id, datetime.now(UTC))
+
+
+@scheduler_fn.on_schedule(schedule="every 10 minutes", timezone=Timezone("UTC"))
+@background("schedule")
+def sweep_outbox(event: scheduler_fn.ScheduledEvent) -> None:
+    """Hand off again pushes whose task was lost (pending five minutes past due): each entry its
+    own item (``outbox.sweep``)."""
+    outbox.sweep(datetime.now(UTC))

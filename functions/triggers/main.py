@@ -35,19 +35,31 @@ def on_session_written(event: DocumentChange) -> None:
     uid, session_id = event.params["uid"], event.params["sessionId"]
     logs.bind_user(uid)
     completions.session_written(
-        uid, session_id, _data(event.data.after), write_time(event), datetime.now(UTC)
+        uid,
+        session_id,
+        _data(event.data.after),
+        write_time(event),
+        datetime.now(UTC),
+        before=_data(event.data.before),
     )
 
 
 @firestore_fn.on_document_written(document="users/{uid}/blocks/{blockId}")
 @background("firestore")
 def on_block_written(event: DocumentChange) -> None:
-    """A block changed on one device: move the sync marker the person's other devices watch.
-    A new block over the per-person cap is removed (rules cannot count a collection)."""
+    """A block changed on one device: move the sync marker the person's other devices watch and
+    owe them a silent push. A new block over the per-person cap is removed (rules cannot count a
+    collection)."""
     uid = event.params["uid"]
     logs.bind_user(uid)
-    created = _data(event.data.before) is None and _data(event.data.after) is not None
-    blocks.block_written(uid, event.params["blockId"], write_time(event), created)
+    blocks.block_written(
+        uid,
+        event.params["blockId"],
+        _data(event.data.before),
+        _data(event.data.after),
+        write_time(event),
+        datetime.now(UTC),
+    )
 
 
 @firestore_fn.on_document_created(document="users/{uid}/devices/{deviceId}")

@@ -1,7 +1,7 @@
 # Alerts beyond the SLO burn rates (slos.tf): no data, the uptime check, capacity, backlogs,
-# Firestore errors, the erasure SLO. Each pages (local.page_channels) or opens a ticket
-# (local.ticket_channels) and links its runbook (tests/test_infra.py checks both). Thresholds
-# and their reasons: docs/operations.md.
+# Firestore errors, the erasure SLO, push sending. Each pages (local.page_channels) or opens a
+# ticket (local.ticket_channels) and links its runbook (tests/test_infra.py checks both).
+# Thresholds and their reasons: docs/operations.md.
 
 locals {
   task_queue_metric = "resource.type=\"cloud_tasks_queue\" AND resource.label.location=\"${var.region}\""
@@ -309,5 +309,56 @@ resource "google_monitoring_alert_policy" "instances_near_max" {
     mime_type = "text/markdown"
     subject   = "Focus ${var.environment}: ${each.key} near max_instances"
     content   = "A ${each.key} function runs more than 80% of its max_instances (${each.value}). Runbook: ${var.repository_url}/blob/main/docs/runbooks/capacity.md"
+  }
+}
+
+# Pushes FCM refuses for good (`failed`: a credential, permission or payload problem) or for quota
+# (`quota_exceeded` after the Admin SDK's own retries): above 5% of the pushes sent to a platform
+# for 10 minutes. Designed rates are ~0% and < 1% (campaign pacing), so 5% is a real fault; per
+# platform, so an expired APNs key (iOS and macOS only) is not diluted by Android. `token_gone`
+# (uninstalls) and `transient` (retried; a long FCM outage burns the sync-push SLO) are not
+# counted. It pages: the sync-push SLO only measures accepted pushes, so nothing else sees pushes
+# that never go out. Why 5% and what to do: docs/runbooks/push-sending.md.
+locals {
+  push_sends_metric = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.push_sends.name}\""
+}
+
+resource "google_monitoring_alert_policy" "push_send_failures" {
+  display_name          = "Pushes failing or over quota (${var.environment})"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = local.page_channels
+
+  conditions {
+    display_name = "failed + quota_exceeded above 5% of the pushes sent to a platform, for 10 minutes"
+    condition_threshold {
+      filter             = "${local.push_sends_metric} AND metric.label.outcome=one_of(\"failed\", \"quota_exceeded\")"
+      denominator_filter = local.push_sends_metric
+      comparison         = "COMPARISON_GT"
+      threshold_value    = 0.05
+      duration           = "600s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.platform"]
+      }
+      denominator_aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.platform"]
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "Focus ${var.environment}: pushes failing or over quota"
+    content   = "More than 5% of the pushes sent to a platform (label platform) came back failed or quota_exceeded for 10 minutes: people's other devices are not told about changes, visible notifications are lost. Runbook: ${var.repository_url}/blob/main/docs/runbooks/push-sending.md"
   }
 }

@@ -1,11 +1,12 @@
-# The on-call dashboard: traffic and errors, latency, event freshness, dead letters, SLO budgets.
+# The on-call dashboard: traffic and errors, latency, event freshness, dead letters, pushes,
+# SLO budgets.
 locals {
   user_metric = "logging.googleapis.com/user"
 
   dashboard_tiles = [
     {
-      title  = "Invocations by outcome (per function)"
-      filter = "metric.type=\"${local.user_metric}/${google_logging_metric.requests.name}\" resource.type=\"cloud_run_revision\""
+      title   = "Invocations by outcome (per function)"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.requests.name}\" resource.type=\"cloud_run_revision\""
       aligner = "ALIGN_RATE"
       reducer = "REDUCE_SUM"
       group   = ["metric.label.function", "metric.label.outcome"]
@@ -86,6 +87,20 @@ locals {
       aligner = "ALIGN_MAX"
       reducer = "REDUCE_SUM"
       group   = ["resource.label.service_name"]
+    },
+    {
+      title   = "Pushes sent by outcome (per kind)"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.push_sends.name}\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_RATE"
+      reducer = "REDUCE_SUM"
+      group   = ["metric.label.kind", "metric.label.outcome"]
+    },
+    {
+      title   = "Sync push latency p99, change to FCM (ms, 2-minute coalescing included)"
+      filter  = "metric.type=\"${local.user_metric}/${google_logging_metric.sync_push_latency.name}\" resource.type=\"cloud_run_revision\""
+      aligner = "ALIGN_DELTA"
+      reducer = "REDUCE_PERCENTILE_99"
+      group   = ["metric.label.platform"]
     },
   ]
 

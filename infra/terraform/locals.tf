@@ -54,24 +54,29 @@ locals {
       custom  = []
       secrets = ["USER_PSEUDONYM_KEY"]
       topics  = []
-      queues  = ["completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays"]
+      queues  = ["completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays", "sendPush"]
       invokes = [
-        "completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays",
+        "completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays", "sendPush",
         "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
         "on_days_changed",
       ]
       act_as = true
     }
     jobs = {
-      project = ["roles/datastore.user", "roles/cloudtrace.agent"]
+      project = [
+        "roles/datastore.user", "roles/cloudtrace.agent", "roles/firebasecloudmessaging.admin",
+      ]
       custom  = ["firebaseauth.users.get", "firebaseauth.users.update", "firebaseauth.users.delete"]
       secrets = ["USER_PSEUDONYM_KEY"]
       topics = [
         "session-completed", "session-completed-dead-letter", "countCompletedSession-dead-letter",
       ]
-      queues  = ["completeSessionAtPlannedEnd", "eraseAccount", "buildExport"]
-      invokes = ["completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "on_session_completed"]
-      act_as  = true
+      queues = ["completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush"]
+      invokes = [
+        "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush",
+        "on_session_completed",
+      ]
+      act_as = true
     }
   }
 
@@ -92,6 +97,7 @@ locals {
       "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
       "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
       "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures", "prune_push_tokens",
+      "sendPush", "sweep_outbox",
     ]
   }
   max_instances = {

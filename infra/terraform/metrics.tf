@@ -198,3 +198,73 @@ resource "google_logging_metric" "erasure_checks" {
     display_name = "Runs of the open-erasure check"
   }
 }
+
+# Push sending (docs/notifications.md): the sender logs one `push sent` line per send attempt, with
+# jsonPayload.{kind, platform, outcome} and, for silent sync pushes, `budgetDelayed` (the device's
+# hourly background-push budget held it past the coalescing window) and, once FCM accepted one,
+# `syncLatencyMs` (first change it carries written -> FCM accepted, the 2-minute coalescing window
+# included). Outcomes feed the push-sending alert (alerts.tf), latency the sync-push SLO (slos.tf).
+locals {
+  push_filter = "resource.type=\"cloud_run_revision\" AND jsonPayload.message=\"push sent\""
+}
+
+resource "google_logging_metric" "push_sends" {
+  name   = "focus/push_sends"
+  filter = local.push_filter
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Focus pushes sent (attempts, by outcome)"
+    labels {
+      key         = "kind"
+      description = "sync, session_finished, streak_at_risk, weekly_report or billing_problem"
+    }
+    labels {
+      key         = "platform"
+      description = "ios, android or macos"
+    }
+    labels {
+      key         = "outcome"
+      description = "accepted, token_gone, quota_exceeded, transient or failed"
+    }
+  }
+  label_extractors = {
+    kind     = "EXTRACT(jsonPayload.kind)"
+    platform = "EXTRACT(jsonPayload.platform)"
+    outcome  = "EXTRACT(jsonPayload.outcome)"
+  }
+}
+
+# Sync pushes FCM accepted, except those the hourly budget held back: by design they wait up to an
+# hour, and the SLO is about the path we run (outbox, queue, sender, FCM). `NOT ...=true` rather
+# than `=false`: a line that lost the flag counts against us instead of vanishing from the SLO.
+# Explicit buckets: the SLO's cut (180 s) must be a bucket bound, since a distribution cut counts
+# whole buckets; dense just after the 2-minute window, where every healthy push lands; coarse up to
+# 2 hours (retries after quota or outages).
+resource "google_logging_metric" "sync_push_latency" {
+  name            = "focus/sync_push_latency"
+  filter          = "${local.push_filter} AND jsonPayload.kind=\"sync\" AND jsonPayload.outcome=\"accepted\" AND NOT jsonPayload.budgetDelayed=true AND jsonPayload.syncLatencyMs>=0"
+  value_extractor = "EXTRACT(jsonPayload.syncLatencyMs)"
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "ms"
+    display_name = "Focus sync push latency (change written -> accepted by FCM)"
+    labels {
+      key         = "platform"
+      description = "ios, android or macos"
+    }
+  }
+  label_extractors = {
+    platform = "EXTRACT(jsonPayload.platform)"
+  }
+  bucket_options {
+    explicit_buckets {
+      bounds = [
+        1000, 10000, 60000, 110000, 120000, 121000, 122000, 125000, 130000, 140000, 150000,
+        165000, 180000, 210000, 240000, 300000, 420000, 600000, 900000, 1800000, 3600000, 7200000,
+      ]
+    }
+  }
+}

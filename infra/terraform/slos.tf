@@ -82,6 +82,20 @@ locals {
       total   = "${local.requests_metric} AND (metric.label.kind=\"pubsub\" OR metric.label.kind=\"task\" OR metric.label.kind=\"schedule\" OR metric.label.kind=\"firestore\")"
       latency = null
     }
+    # 180 s = the 2-minute coalescing window (a push waits for it by design) + 60 s for the
+    # outbox, queue, sender and FCM. Budget-held pushes are left out (metrics.tf). Only pushes
+    # FCM accepted are measured: refusals are the push-send-failures alert (alerts.tf).
+    "sync-push-latency" = {
+      display = "Sync pushes are accepted by FCM within 3 minutes of the change (2-minute coalescing included)"
+      goal    = 0.99
+      runbook = "docs/runbooks/sync-push-latency.md"
+      good    = null
+      total   = null
+      latency = {
+        filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.sync_push_latency.name}\" AND resource.type=\"cloud_run_revision\""
+        max_ms = 180000
+      }
+    }
   }
 
   burn_alerts = {

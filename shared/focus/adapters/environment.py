@@ -29,3 +29,19 @@ def is_emulated() -> bool:
     return os.environ.get("FUNCTIONS_EMULATOR") == "true" or bool(
         os.environ.get("FIRESTORE_EMULATOR_HOST")
     )
+
+
+SYNC_WINDOW_SETTING = "FOCUS_SYNC_COALESCING_SECONDS"
+
+
+@functools.cache
+def sync_coalescing_seconds() -> int | None:
+    """The local suite's shorter sync coalescing window (``FOCUS_SYNC_COALESCING_SECONDS``), so
+    its tests need not wait the two minutes production coalesces for; None in production, where
+    the setting is refused (docs/notifications.md)."""
+    value = os.environ.get(SYNC_WINDOW_SETTING, "").strip()
+    if not value:
+        return None
+    if not is_emulated():
+        raise RuntimeError(f"{SYNC_WINDOW_SETTING} is for the emulators only")
+    return int(value)

@@ -5,6 +5,8 @@ SESSIONS = "sessions"  # users/{uid}/sessions/{sessionId}
 BLOCKS = "blocks"  # users/{uid}/blocks/{blockId}
 DEVICES = "devices"  # users/{uid}/devices/{deviceId}
 PUSH_TOKENS = "pushTokens"  # users/{uid}/pushTokens/{deviceId}: a device's push token, server-only
+OUTBOX = "outbox"  # users/{uid}/outbox/{entryId}: pushes owed to the person, server-only
+PREFERENCES = "preferences"  # users/{uid}/preferences/notifications: client-written settings
 DAYS = "days"  # users/{uid}/days/{YYYY-MM-DD}
 TURNS = "turns"  # users/{uid}/turns/{name}: create-only turns (counting under contention)
 DAY_CHANGES = "dayChanges"  # users/{uid}/dayChanges/{changeId}: days an upload changed, to derive
@@ -41,6 +43,14 @@ def device(uid: str, device_id: str) -> str:
 
 def push_token(uid: str, device_id: str) -> str:
     return f"{USERS}/{uid}/{PUSH_TOKENS}/{device_id}"
+
+
+def outbox_entry(uid: str, entry_id: str) -> str:
+    return f"{USERS}/{uid}/{OUTBOX}/{entry_id}"
+
+
+def notification_settings(uid: str) -> str:
+    return f"{USERS}/{uid}/{PREFERENCES}/notifications"
 
 
 def day(uid: str, local_day: str) -> str:
@@ -125,4 +135,5 @@ TTL_FIELDS = {
     EXPORT_CHUNKS: "expireAt",  # 7 days, with their export
     ERASURES: "expireAt",  # 30 days: a safety net; finished erasures delete theirs
     ERASURE_AUDIT: "expireAt",  # 3 years
+    OUTBOX: "expireAt",  # 30 days after an entry was sent, dropped or failed
 }

@@ -192,6 +192,12 @@ def set_now(ref: DocumentReference, data: dict[str, Any], *, merge: bool = False
     ref.set(data, merge=merge)
 
 
+def update_now(ref: DocumentReference, data: dict[str, Any]) -> None:
+    """Update fields of one existing document outside any transaction (NotFound if it is gone)."""
+    usage().writes += 1
+    ref.update(data)
+
+
 def create_now(ref: DocumentReference, data: dict[str, Any]) -> None:
     """Create one document outside any transaction; AlreadyExists (or the emulator's Conflict)
     if it exists: a create-only marker that exactly one writer can take."""

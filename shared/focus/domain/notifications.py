@@ -127,10 +127,13 @@ class PendingSync(Document):
 
 
 class DeviceSync(Document):
-    """Per device, what coalescing and the budget need: sends in the last hour, the pending push."""
+    """Per device, what coalescing and the budget need: sends in the last hour, the pending push,
+    and per scope the latest change folded in (a change of that scope no later than it is a
+    redelivery: nothing new; per scope, so a late change of another scope still counts)."""
 
     recent_sends: list[datetime] = Field(default_factory=list)
     pending: PendingSync | None = None
+    latest_changes: dict[SyncScope, datetime] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,11 @@ def next_budget_slot(
 
 
 def coalesce(
-    state: DeviceSync, change: SyncChange, platform: Platform, now: datetime
+    state: DeviceSync,
+    change: SyncChange,
+    platform: Platform,
+    now: datetime,
+    window: timedelta = SYNC_COALESCING_WINDOW,
 ) -> tuple[DeviceSync, bool]:
     """The device's state with ``change`` folded in, and whether a new push must be scheduled.
 
@@ -171,6 +178,10 @@ def coalesce(
     window from now or when the hourly budget has room again, whichever is later."""
     now = _aware(now)
     pending = state.pending
+    seen = state.latest_changes.get(change.what)
+    if seen is not None and change.changed_at <= seen:
+        return state, False  # a change already folded in, delivered again
+    latest = {**state.latest_changes, change.what: change.changed_at}
     if pending is not None:
         joined = pending.model_copy(
             update={
@@ -178,21 +189,26 @@ def coalesce(
                 "changed_at": max(pending.changed_at, change.changed_at),
             }
         )
-        return state.model_copy(update={"pending": joined}), False
-    due = max(now + SYNC_COALESCING_WINDOW, next_budget_slot(state.recent_sends, platform, now))
+        return state.model_copy(update={"pending": joined, "latest_changes": latest}), False
+    due = max(now + window, next_budget_slot(state.recent_sends, platform, now))
     started = PendingSync(due_at=due, what=[change.what], changed_at=change.changed_at)
-    return state.model_copy(update={"pending": started}), True
+    return state.model_copy(update={"pending": started, "latest_changes": latest}), True
 
 
 def plan_sync(
-    devices: Sequence[tuple[PushTarget, DeviceSync]], change: SyncChange, now: datetime
+    devices: Sequence[tuple[PushTarget, DeviceSync]],
+    change: SyncChange,
+    now: datetime,
+    window: timedelta = SYNC_COALESCING_WINDOW,
 ) -> list[SyncPlan]:
-    """What ``change`` means for each of the person's devices (the one that made it excluded)."""
+    """What ``change`` means for each of the person's devices (the one that made it excluded).
+    ``window``: the coalescing window (the local emulator suite shortens it so tests need not
+    wait two minutes; production always uses ``SYNC_COALESCING_WINDOW``)."""
     plans = []
     for target, state in devices:
         if target.device_id == change.changed_by:
             continue
-        coalesced, schedule = coalesce(state, change, target.platform, now)
+        coalesced, schedule = coalesce(state, change, target.platform, now, window)
         plans.append(SyncPlan(target=target, state=coalesced, schedule=schedule))
     return plans
 
@@ -202,7 +218,9 @@ def after_sync_sent(state: DeviceSync, sent_at: datetime) -> DeviceSync:
     (sends older than an hour forgotten: the budget looks back one hour only)."""
     sent_at = _aware(sent_at)
     recent = [sent for sent in state.recent_sends if sent > sent_at - _HOUR]
-    return DeviceSync(recent_sends=[*recent, sent_at], pending=None)
+    return DeviceSync(
+        recent_sends=[*recent, sent_at], pending=None, latest_changes=state.latest_changes
+    )
 
 
 def sync_push(target: PushTarget, pending: PendingSync) -> Push:
@@ -609,3 +627,27 @@ def visible_pushes(
         )
         for device in visible_targets(devices, message)
     ]
+
+
+# --- Retrying a send -----------------------------------------------------------------------------
+
+# After a transient failure (5xx, timeout) without a Retry-After: exponential from 10 s, at most
+# 5 minutes, with full jitter so the many workers a campaign runs do not come back in step.
+RETRY_BASE = timedelta(seconds=10)
+RETRY_CAP = timedelta(minutes=5)
+
+
+def retry_delay(retry_after_seconds: int | None, attempt: int, jitter: float) -> timedelta:
+    """How long to wait before sending again after attempt ``attempt`` (1 for the first) failed.
+
+    A ``Retry-After`` is honoured: never sooner, plus up to 20% jitter (everyone throttled at the
+    same moment would otherwise return at the same moment and be throttled again). Without one,
+    full jitter over an exponential backoff. ``jitter`` is a number in [0, 1) the caller draws."""
+    if not 0 <= jitter < 1:
+        raise ValueError("jitter must be in [0, 1)")
+    if retry_after_seconds is not None:
+        seconds = max(0, retry_after_seconds)
+        return timedelta(seconds=seconds * (1 + 0.2 * jitter))
+    doublings = min(max(0, attempt - 1), 16)
+    ceiling = min(RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds() * 2**doublings)
+    return timedelta(seconds=max(1.0, ceiling * jitter))

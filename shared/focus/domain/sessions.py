@@ -71,6 +71,8 @@ class FocusSession(Document):
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
     result: SessionResult | None = None
+    # The device that wrote it last (the app sends its device id): its other devices are told.
+    updated_by: str | None = Field(default=None, max_length=128)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> FocusSession:

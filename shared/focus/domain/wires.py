@@ -22,6 +22,7 @@ class Task(StrEnum):
     DERIVE_DAYS = "deriveDays"
     ERASE_ACCOUNT = "eraseAccount"
     BUILD_EXPORT = "buildExport"
+    SEND_PUSH = "sendPush"
 
 
 class Topic(StrEnum):

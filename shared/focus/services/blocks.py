@@ -3,36 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from google.cloud import firestore as gcf
 
 from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain import blocks as blocks_domain
-from focus.services import profiles
+from focus.domain.notifications import SyncChange, SyncScope
+from focus.services import outbox, profiles, push_sync
 
 ALL_BLOCKS = store.QuerySpec("blocks of a person", paths.BLOCKS)
 
 
 @tracing.traced("firestore.blocks.mark_changed")
-def mark_changed(uid: str, changed_at: datetime) -> bool:
-    """Move the profile's ``sync.blocksChangedAt`` forward to ``changed_at``; True if it moved.
+def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool:
+    """Move the profile's ``sync.blocksChangedAt`` forward to the change's moment and, in the same
+    transaction, owe the person's other devices a silent sync push (``push_sync.stage``); True if
+    the marker moved.
 
     Taking the later of the stored and the event's time makes a duplicate or late event a no-op.
     """
     db = clients.firestore()
     ref = db.document(paths.user(uid))
+    devices = push_sync.token_refs(uid)
 
-    def run(tx: gcf.Transaction) -> bool:
+    def run(tx: gcf.Transaction) -> list[push_sync.HandOff] | None:
         snapshot = store.get(ref, tx)
         if not snapshot.exists:
-            return False
+            return None
         current = profiles.read(uid, snapshot.to_dict()).sync.blocks_changed_at
-        if current is not None and current >= changed_at:
-            return False
-        store.writes(tx).update(ref, {"sync.blocksChangedAt": changed_at})
-        return True
+        if current is not None and current >= change.changed_at:
+            return None
+        handoffs = push_sync.stage(tx, uid, devices, change, now)
+        store.writes(tx).update(ref, {"sync.blocksChangedAt": change.changed_at})
+        return handoffs
 
-    return store.transactional(run, name="blocks.mark_changed")
+    handoffs = store.transactional(run, name="blocks.mark_changed")
+    if handoffs is None:
+        return False
+    outbox.hand_off_all(uid, handoffs)
+    return True
 
 
 @tracing.traced("firestore.blocks.enforce_cap")
@@ -63,10 +73,31 @@ def enforce_cap(uid: str, block_id: str) -> bool:
     return True
 
 
-def block_written(uid: str, block_id: str, written: datetime, created: bool) -> None:
-    """A block changed on one device (at ``written``): move the sync marker the person's other
-    devices watch; a new block over the per-person cap is removed (rules cannot count a
-    collection)."""
-    mark_changed(uid, written)
-    if created:
+def block_written(
+    uid: str,
+    block_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    written: datetime,
+    now: datetime,
+) -> None:
+    """A block changed on one device (at ``written``; ``before``/``after`` None when it did not
+    exist): move the sync marker the person's other devices watch and owe them a silent push; a
+    new block over the per-person cap is removed (rules cannot count a collection)."""
+    mark_changed(uid, block_change(before, after, written), now)
+    if before is None and after is not None:
         enforce_cap(uid, block_id)
+
+
+def block_change(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, written: datetime
+) -> SyncChange:
+    """What the other devices must re-read: strictness when it changed, the blocks otherwise;
+    made by the device named in ``updatedBy`` (a deletion names none: every device hears)."""
+    strictness = (before or {}).get("strictness") != (after or {}).get("strictness")
+    made_by = (after or {}).get("updatedBy")
+    return SyncChange(
+        what=SyncScope.STRICTNESS if before and after and strictness else SyncScope.BLOCKS,
+        changed_at=written,
+        changed_by=made_by if isinstance(made_by, str) else None,
+    )

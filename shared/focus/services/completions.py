@@ -28,18 +28,56 @@ from pydantic import ValidationError
 from focus.adapters import logs, messaging
 from focus.domain import workers
 from focus.domain.events import SessionCompleted, UnreadableEvent, validation_summary
+from focus.domain.notifications import SyncChange, SyncScope
+from focus.domain.outbox import session_finished_entry_id as visible_entry_id_for_session
 from focus.domain.sessions import FocusSession, SessionStatus
 from focus.domain.wires import Task
-from focus.services import hours_saved, sessions, tolerant
+from focus.services import hours_saved, outbox, push_sync, sessions, tolerant
 
 
 def session_written(
-    uid: str, session_id: str, data: dict[str, Any] | None, written: datetime, now: datetime
+    uid: str,
+    session_id: str,
+    data: dict[str, Any] | None,
+    written: datetime,
+    now: datetime,
+    *,
+    before: dict[str, Any] | None = None,
 ) -> None:
-    """A device wrote one of its sessions (``data``; None once deleted, ``written`` when): schedule
-    its end, or hand its count to a task once it completed."""
+    """A device wrote one of its sessions (``data``; None once deleted, ``written`` when): owe the
+    person's other devices a silent sync when it started or changed, schedule its end, or hand
+    its count to a task once it completed."""
     if data is None:
         return
+    try:
+        _schedule_end_or_count(uid, session_id, data, written, now)
+    finally:
+        _sync_other_devices(uid, before, data, written, now)
+
+
+def _sync_other_devices(
+    uid: str, before: dict[str, Any] | None, data: dict[str, Any], written: datetime, now: datetime
+) -> None:
+    """Owe the person's other devices a silent sync when the session started or changed. Best
+    effort, after the session's own scheduling (this trigger is not retried): a failure is
+    logged, and the devices still re-read their sessions on launch."""
+    if not _changed_for_devices(before, data):
+        return
+    made_by = data.get("updatedBy")
+    change = SyncChange(
+        what=SyncScope.SESSIONS,
+        changed_at=written,
+        changed_by=made_by if isinstance(made_by, str) else None,
+    )
+    try:
+        outbox.hand_off_all(uid, push_sync.changed(uid, change, now))
+    except Exception as exc:
+        logs.get_logger().error("sync push not recorded", error=f"{type(exc).__name__}: {exc}")
+
+
+def _schedule_end_or_count(
+    uid: str, session_id: str, data: dict[str, Any], written: datetime, now: datetime
+) -> None:
     if data.get("status") == SessionStatus.COMPLETED.value:
         if "result" not in data:  # not counted yet (our own write of the result fires this too)
             _hand_off_count(uid, session_id, written, now)
@@ -61,6 +99,14 @@ def session_written(
             )
 
 
+# What a device shows of a session; the server's ``result`` (its count) is not news to devices.
+_SHOWN = ("status", "plannedStart", "plannedEnd", "breaks", "endedAt", "endReason", "strictness")
+
+
+def _changed_for_devices(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    return before is None or any(before.get(field) != after.get(field) for field in _SHOWN)
+
+
 def _hand_off_count(uid: str, session_id: str, written: datetime, now: datetime) -> None:
     """Firestore triggers are never retried (the Python SDK deploys them with retry off), so the
     count, which contends on the person's profile, runs in a task the queue retries. This step is
@@ -74,6 +120,13 @@ def _hand_off_count(uid: str, session_id: str, written: datetime, now: datetime)
         at=now,
         task_id=messaging.task_id("count", uid, session_id),
     )
+
+
+def _hand_off_finished(uid: str, counted: list[SessionCompleted], now: datetime) -> None:
+    """Send the "session finished" pushes the count recorded (``sessions.count_completed``); a
+    republished completion hands off an entry already handed off: the same task id, a no-op."""
+    for event in counted:
+        outbox.hand_off(uid, visible_entry_id_for_session(event.session_id), now)
 
 
 class TaskNotDue(messaging.RetryLater):
@@ -102,6 +155,7 @@ def reach_planned_end(uid: str, session_id: str, now: datetime) -> None:
         return
     for event in pending:
         messaging.publish(event)  # the worker adds it to hours saved once, whoever publishes
+    _hand_off_finished(uid, pending, now)
     logs.get_logger().info(
         "planned end reached", completedByServer=completed, published=len(pending)
     )
@@ -144,6 +198,7 @@ def count_for_task(
         pending = sessions.ensure_counted(uid, session_id, now)
         for event in pending:
             messaging.publish(event)  # a lost publish fails the task: the retry republishes
+        _hand_off_finished(uid, pending, now)
     except ValidationError as exc:
         _count_dead_letter(data, "poisonDocument", validation_summary(exc))
         return

@@ -89,6 +89,7 @@ def register(
         for holder in holders:
             if holder.reference.path != token_ref.path:
                 out.delete(holder.reference)
+        # Merged: the device's sync-push state (``push_sync``) on this document stays.
         out.set(
             token_ref,
             {
@@ -98,6 +99,7 @@ def register(
                 "refreshedAt": now,
                 "appVersion": client.app_version,
             },
+            merge=True,
         )
         return now
 

@@ -13,8 +13,9 @@ from focus.adapters import clients, leases, logs, paths, store, tracing
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import pending_minutes
+from focus.domain.notifications import SessionFinished
 from focus.domain.sessions import CountingStage, FocusSession, SessionStatus
-from focus.services import profiles, tolerant
+from focus.services import outbox, profiles, tolerant
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
 RECENTLY_COMPLETED = store.QuerySpec(
@@ -159,6 +160,15 @@ def count_completed(
         )
         for milestone in count.milestones:
             out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
+        for each in count.sessions:
+            # The person's other devices hear that it finished (focus.services.outbox).
+            finished = SessionFinished(
+                session_id=each.session_id,
+                focused_minutes=min(each.result.focused_minutes, 1440),
+                ended_at=each.session.finished_at,
+                ended_by=each.session.updated_by,
+            )
+            outbox.stage_visible(tx, uid, finished, now)
         return [
             _completion(uid, each.session_id, each.session, each.result.focused_minutes)
             for each in count.sessions

@@ -73,6 +73,28 @@ REGISTRY: tuple[DataEntry, ...] = (
         "until not refreshed for 30 days, FCM reports it unregistered, or another device takes it",
     ),
     DataEntry(
+        "users/{uid}/outbox/{entryId}",
+        "pushes owed to and sent to the person: kind, due and sent times, the message (session id,"
+        " minutes, week or day), the push sent to each device (its token, title, body) and FCM's"
+        " answer",
+        True,
+        Erasure.DELETE,
+        True,
+        "notifications",
+        CONTRACT,
+        "30 days after it was sent, dropped or failed (TTL expireAt)",
+    ),
+    DataEntry(
+        "users/{uid}/preferences/{name}",
+        "notification settings: each kind of visible push on or off, quiet hours",
+        True,
+        Erasure.DELETE,
+        True,
+        "notifications",
+        CONTRACT,
+        "life of the account",
+    ),
+    DataEntry(
         "users/{uid}/blocks/{blockId}",
         "schedules, limits, locks with opaque app tokens",
         True,

@@ -1,0 +1,415 @@
+"""Sending what the outbox owes: one task per entry (``sendPush``), a sweep for lost tasks.
+
+``send_for_task`` is idempotent under duplicate and concurrent deliveries: a delivery first
+claims the entry in a transaction (its lease, ``focus.adapters.leases``, and the fixed pushes),
+so a second delivery running at the same moment finds the lease held and fails (its queue retries
+it later, by when the entry is final: a no-op). Only a delivery that dies between FCM's answer
+and recording it can cause one repeat, once its lease expired; the collapse key makes the device
+show it once.
+
+What FCM answers decides what follows (``focus.adapters.push`` outcomes): accepted is recorded;
+a dead token is forgotten (``push_tokens.forget``); a 429 waits its ``Retry-After`` (plus
+jitter) and a 5xx a jittered backoff (``notifications.retry_delay``), as a new task for the
+entry; anything else fails the device's push. Every push is logged (``push sent``: kind,
+platform, outcome; for sync pushes the latency from the change), which the send-outcome metrics
+and the sync-latency SLO read (infra/terraform).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from focus.adapters import clients, leases, logs, messaging, paths, push, store, tracing
+from focus.domain import notifications as rules
+from focus.domain.consent import Consent, Purpose
+from focus.domain.notifications import (
+    Defer,
+    DeviceSync,
+    Drop,
+    MessageKind,
+    NotificationSettings,
+    PersonContext,
+    PushTarget,
+    SentPush,
+)
+from focus.domain.outbox import (
+    Delivery,
+    DeliveryOutcome,
+    EntryDrop,
+    EntryState,
+    OutboxEntry,
+    after_answers,
+    sync_entry_id,
+)
+from focus.domain.wires import Task
+from focus.services import consents, profiles, push_sync, push_tokens, tolerant
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Transaction
+
+LEASE = timedelta(minutes=1)  # longer than a send of one entry (at most a few devices) takes
+KEPT_FOR = timedelta(days=30)  # final entries: what the caps and the delivery records need
+SENT_LOOKBACK = timedelta(days=2)  # the caps count a local day: two days cover every zone
+SWEEP_AFTER = timedelta(minutes=5)  # a pending entry this far past due lost its task
+SWEEP_PAGE = 300
+
+SENT_OF_KIND = store.QuerySpec(
+    "pushes of a kind sent to a person since", paths.OUTBOX, (("kind", "=="), ("sentAt", ">="))
+)
+OVERDUE = store.QuerySpec(
+    "outbox entries pending past due",
+    paths.OUTBOX,
+    (("state", "=="), ("dueAt", "<")),
+    collection_group=True,
+)
+
+
+class NotDue(messaging.RetryLater):
+    """The task arrived before its entry is due (the Tasks emulator dispatches at once)."""
+
+
+def _entry_ref(uid: str, entry_id: str) -> Any:
+    return clients.firestore().document(paths.outbox_entry(uid, entry_id))
+
+
+def hand_off(uid: str, entry_id: str, due_at: datetime, *parts: str) -> None:
+    """Enqueue the task that sends an entry at ``due_at`` (one task per entry and moment)."""
+    messaging.enqueue(
+        Task.SEND_PUSH,
+        {"userId": uid, "entryId": entry_id},
+        at=due_at,
+        task_id=messaging.task_id("push", uid, entry_id, due_at.isoformat(), *parts),
+    )
+
+
+def hand_off_all(uid: str, handoffs: Iterable[push_sync.HandOff]) -> None:
+    for handoff in handoffs:
+        hand_off(uid, handoff.entry_id, handoff.due_at)
+
+
+def stage_visible(tx: Transaction, uid: str, message: rules.VisibleMessage, now: datetime) -> str:
+    """Within ``tx``: record a visible message owed to the person; its entry id (the same fact
+    twice is the same entry, so a redelivered event owes nothing more)."""
+    from focus.domain.outbox import visible_entry, visible_entry_id
+
+    entry_id = visible_entry_id(message)
+    store.writes(tx).set(_entry_ref(uid, entry_id), visible_entry(message, now).to_firestore())
+    return entry_id
+
+
+# --- Sending -------------------------------------------------------------------------------------
+
+
+@tracing.traced("outbox.send")
+def send_for_task(uid: str, entry_id: str, now: datetime) -> None:
+    """Send the entry if it is due and not final (the ``sendPush`` task's body)."""
+    ref = _entry_ref(uid, entry_id)
+    snapshot = store.get(ref)
+    if not snapshot.exists:
+        return  # erased with the account, or expired
+    entry = OutboxEntry.model_validate(snapshot.to_dict())
+    if entry.is_final:
+        logs.get_logger().info("push already handled", kind=entry.kind, state=entry.state)
+        return
+    if now < entry.due_at:
+        raise NotDue(f"due in {round((entry.due_at - now).total_seconds())} s")
+    if entry.kind is MessageKind.SYNC:
+        claimed = _claim_sync(uid, entry_id, now)
+    else:
+        claimed = _claim_visible(uid, entry_id, entry, now)
+    if claimed is None:
+        return
+    entry, holder = claimed
+    _deliver(uid, entry_id, entry, holder, now)
+
+
+def _claim_sync(uid: str, entry_id: str, now: datetime) -> tuple[OutboxEntry, str] | None:
+    """Take the entry's lease and, on its first claim, fix its push from the device's pending
+    sync (counting the send in the device's hourly budget); None when there is nothing to send."""
+    from google.cloud import firestore as gcf
+
+    ref = _entry_ref(uid, entry_id)
+    holder = leases.new_holder()
+
+    def run(tx: gcf.Transaction) -> tuple[OutboxEntry, str] | None:
+        snapshot = store.get(ref, tx)
+        if not snapshot.exists:
+            return None
+        entry = OutboxEntry.model_validate(snapshot.to_dict())
+        if entry.is_final:
+            return None
+        lease = leases.hold(snapshot, holder, now, LEASE)
+        out = store.writes(tx)
+        if not entry.pushes:
+            assert entry.device_id is not None
+            token_ref = clients.firestore().document(paths.push_token(uid, entry.device_id))
+            token = store.get(token_ref, tx)
+            found = push_sync.target_of(token) if token.exists else None
+            pending = found[1].pending if found is not None else None
+            if found is None or pending is None:
+                out.update(ref, _final(EntryState.DROPPED, now, EntryDrop.NO_DEVICE))
+                return None
+            target, state = found
+            if sync_entry_id(target.device_id, pending.due_at) != entry_id:
+                # The device's pending push is a later one (this entry's was sent or replaced).
+                out.update(ref, _final(EntryState.DROPPED, now, EntryDrop.NOTHING_PENDING))
+                return None
+            fixed = rules.sync_push(target, pending)
+            sent_state: DeviceSync = rules.after_sync_sent(state, now)
+            out.update(token_ref, {push_sync.SYNC_FIELD: sent_state.to_firestore()})
+            entry = entry.model_copy(update={"pushes": {target.device_id: fixed}})
+        entry = entry.model_copy(update={"state": EntryState.SENDING})
+        out.update(
+            ref,
+            {
+                **lease,
+                "state": EntryState.SENDING.value,
+                "attempts": entry.attempts + 1,
+                "pushes": {
+                    d: p.model_dump(by_alias=True, mode="json") for d, p in entry.pushes.items()
+                },
+            },
+        )
+        return entry, holder
+
+    return store.transactional(run, name="outbox.claim_sync")
+
+
+def _claim_visible(
+    uid: str, entry_id: str, entry: OutboxEntry, now: datetime
+) -> tuple[OutboxEntry, str] | None:
+    """Decide (settings, consent, caps, quiet hours) on the first claim and fix the pushes; a
+    retry sends what was decided then. None when it was deferred or dropped."""
+    message = entry.message
+    assert message is not None
+    targets: list[PushTarget] = []
+    person: PersonContext | None = None
+    if not entry.pushes:
+        person = person_context(uid, message.kind, now)
+        decision = rules.decide(message, person, now)
+        if isinstance(decision, Defer):
+            _defer(uid, entry_id, decision.until)
+            return None
+        if isinstance(decision, Drop):
+            _finish(uid, entry_id, _final(EntryState.DROPPED, now, decision.reason))
+            logs.get_logger().info("push dropped", kind=message.kind, reason=decision.reason)
+            return None
+        targets = rules.visible_targets(_targets(uid), message)
+        if not targets:
+            _finish(uid, entry_id, _final(EntryState.DROPPED, now, EntryDrop.NO_DEVICE))
+            return None
+    from google.cloud import firestore as gcf
+
+    ref = _entry_ref(uid, entry_id)
+    holder = leases.new_holder()
+
+    def run(tx: gcf.Transaction) -> tuple[OutboxEntry, str] | None:
+        snapshot = store.get(ref, tx)
+        if not snapshot.exists:
+            return None
+        current = OutboxEntry.model_validate(snapshot.to_dict())
+        if current.is_final:
+            return None
+        lease = leases.hold(snapshot, holder, now, LEASE)
+        if not current.pushes and person is not None:
+            fixed = rules.visible_pushes(message, person, targets, now)
+            current = current.model_copy(
+                update={"pushes": {t.device_id: p for t, p in zip(targets, fixed, strict=True)}}
+            )
+        store.writes(tx).update(
+            ref,
+            {
+                **lease,
+                "state": EntryState.SENDING.value,
+                "attempts": current.attempts + 1,
+                "pushes": {
+                    d: p.model_dump(by_alias=True, mode="json") for d, p in current.pushes.items()
+                },
+            },
+        )
+        return current.model_copy(update={"state": EntryState.SENDING}), holder
+
+    return store.transactional(run, name="outbox.claim_visible")
+
+
+def _deliver(uid: str, entry_id: str, entry: OutboxEntry, holder: str, now: datetime) -> None:
+    """Send the entry's unsettled pushes, record every answer, and schedule what must retry."""
+    waiting = entry.unsettled()
+    devices, pushes = list(waiting), list(waiting.values())
+    outcomes = push.send(pushes)
+    answered = datetime.now(UTC)
+    answers: dict[str, Delivery] = {}
+    retry_after: list[int | None] = []
+    log = logs.get_logger()
+    for device_id, outcome in zip(devices, outcomes, strict=True):
+        delivery = _delivery(outcome, answered)
+        answers[device_id] = delivery
+        if isinstance(outcome, push.TokenGone):
+            push_tokens.forget(uid, device_id, outcome.push.token)
+        elif isinstance(outcome, push.QuotaExceeded):
+            retry_after.append(outcome.retry_after_seconds)
+        elif isinstance(outcome, push.Transient):
+            retry_after.append(None)
+        fields: dict[str, Any] = {
+            "kind": entry.kind.value,
+            "platform": outcome.push.platform.value,
+            "outcome": delivery.outcome.value,
+            "attempt": entry.attempts + 1,
+        }
+        if entry.kind is MessageKind.SYNC:
+            fields["budgetDelayed"] = entry.budget_delayed
+            if delivery.outcome is DeliveryOutcome.ACCEPTED and entry.first_change_at is not None:
+                latency = answered - entry.first_change_at
+                fields["syncLatencyMs"] = max(0, int(latency.total_seconds() * 1000))
+        if isinstance(outcome, push.Failed):
+            fields["reason"] = outcome.reason
+        log.info("push sent", **fields)
+    counted = entry.model_copy(update={"attempts": entry.attempts + 1})
+    state, again = after_answers(counted, answers)
+    update: dict[str, Any] = {f"deliveries.{d}": a.to_firestore() for d, a in answers.items()}
+    if again:
+        wait = max(
+            (rules.retry_delay(after, counted.attempts, random.random()) for after in retry_after),
+            default=timedelta(0),
+        )
+        due = answered + wait
+        update |= {"state": EntryState.PENDING.value, "dueAt": due}
+        _record(uid, entry_id, holder, update)
+        hand_off(uid, entry_id, due, str(counted.attempts))
+        return
+    update |= _final(state, answered)
+    if state is EntryState.SENT:
+        update["sentAt"] = answered
+    _record(uid, entry_id, holder, update)
+
+
+def _delivery(outcome: push.SendOutcome, at: datetime) -> Delivery:
+    if isinstance(outcome, push.Accepted):
+        return Delivery(outcome=DeliveryOutcome.ACCEPTED, at=at, message_id=outcome.message_id)
+    if isinstance(outcome, push.TokenGone):
+        return Delivery(outcome=DeliveryOutcome.TOKEN_GONE, at=at)
+    if isinstance(outcome, push.QuotaExceeded):
+        return Delivery(outcome=DeliveryOutcome.QUOTA_EXCEEDED, at=at)
+    if isinstance(outcome, push.Transient):
+        return Delivery(outcome=DeliveryOutcome.TRANSIENT, at=at)
+    return Delivery(outcome=DeliveryOutcome.FAILED, at=at)
+
+
+def _final(state: EntryState, at: datetime, dropped: Any = None) -> dict[str, Any]:
+    update: dict[str, Any] = {"state": state.value, "expireAt": at + KEPT_FOR, leases.FIELD: None}
+    if dropped is not None:
+        update["dropped"] = str(dropped)
+    return update
+
+
+def _record(uid: str, entry_id: str, holder: str, update: dict[str, Any]) -> None:
+    """Write the answers, if this delivery still holds the entry's lease (a delivery that stalled
+    past its lease and was replaced records nothing: the replacement does)."""
+    from google.cloud import firestore as gcf
+
+    ref = _entry_ref(uid, entry_id)
+
+    def run(tx: gcf.Transaction) -> None:
+        snapshot = store.get(ref, tx)
+        lease = ((snapshot.to_dict() or {}).get(leases.FIELD) or {}) if snapshot.exists else {}
+        if lease.get("holder") != holder:
+            return
+        store.writes(tx).update(ref, {leases.FIELD: None, **update})
+
+    store.transactional(run, name="outbox.record")
+
+
+def _finish(uid: str, entry_id: str, update: dict[str, Any]) -> None:
+    store.update_now(_entry_ref(uid, entry_id), update)
+
+
+def _defer(uid: str, entry_id: str, until: datetime) -> None:
+    """Not yet (quiet hours, the streak's evening): ask again at ``until``."""
+    store.update_now(_entry_ref(uid, entry_id), {"dueAt": until})
+    hand_off(uid, entry_id, until)
+    logs.get_logger().info("push deferred", until=until.isoformat())
+
+
+# --- What a decision needs -----------------------------------------------------------------------
+
+
+def _targets(uid: str) -> list[PushTarget]:
+    return [
+        found[0]
+        for snapshot in push_sync.token_documents(uid)
+        if (found := push_sync.target_of(snapshot)) is not None
+    ]
+
+
+@tracing.traced("firestore.outbox.person")
+def person_context(uid: str, kind: MessageKind, now: datetime) -> PersonContext:
+    """The person's time zone, language, notification settings, consent and recent pushes."""
+    db = clients.firestore()
+    profile_ref = db.document(paths.user(uid))
+    profile_snap, settings_snap = store.get_all(
+        [profile_ref, db.document(paths.notification_settings(uid))]
+    )
+    settings = profiles.read(uid, profile_snap.to_dict() or {}).settings
+    chosen = (
+        tolerant.read(
+            NotificationSettings, settings_snap.to_dict(), kind="notificationSettings", uid=uid
+        )
+        if settings_snap.exists
+        else NotificationSettings()
+    )
+    policy = rules.POLICIES.get(kind)
+    given: dict[Purpose, Consent] = {}
+    if policy is not None and policy.purpose is not None:
+        consent = consents.current(uid, policy.purpose)
+        if consent is not None:
+            given[policy.purpose] = consent
+    sent = [
+        SentPush(kind=kind, sent_at=snapshot.get("sentAt"))
+        for snapshot in store.query(SENT_OF_KIND, profile_ref, [kind.value, now - SENT_LOOKBACK])
+    ]
+    ZoneInfo(settings.timezone)  # profiles.read made it a valid zone; fail loudly otherwise
+    return PersonContext(
+        timezone=settings.timezone,
+        locale=settings.locale,
+        settings=chosen,
+        consents=given,
+        sent=sent,
+    )
+
+
+# --- The sweep -----------------------------------------------------------------------------------
+
+
+@tracing.traced("outbox.sweep")
+def sweep(now: datetime) -> int:
+    """Hand off again every entry still pending five minutes past due (its task was lost: an
+    enqueue failed after the transaction committed, or the queue gave up); how many. Each entry
+    is its own item."""
+    run = tolerant.Isolation("sweep_outbox")
+    handed = 0
+    bucket = str(int(now.timestamp()) // 600)  # one sweep task per entry per ten minutes
+    after = None
+    while True:
+        page = store.query(
+            OVERDUE,
+            None,
+            [EntryState.PENDING.value, now - SWEEP_AFTER],
+            limit=SWEEP_PAGE,
+            start_after=after,
+        )
+        for snapshot in page:
+            owner = snapshot.reference.parent.parent
+            if owner is None or owner.parent.id != paths.USERS:
+                continue
+            with run.item("outboxEntry", str(owner.id), snapshot.id):
+                hand_off(str(owner.id), snapshot.id, now, "sweep", bucket)
+                handed += 1
+        if len(page) < SWEEP_PAGE:
+            break
+        after = page[-1]
+    logs.get_logger().info("outbox swept", handedOff=handed, **run.counts())
+    return handed
