@@ -28,6 +28,7 @@ def long_history(firebase: EmulatorSuite, user: User, sessions: int = 12) -> Non
         "registerPushToken", envelope({"deviceId": "iphone-1", "token": PUSH_TOKEN}), user=user
     ).unwrap()
     db.create(f"users/{user.uid}/blocks/evenings", block_doc("schedule"))
+    db.set(f"users/{user.uid}/preferences/notifications", {"weeklyReport": False})
     # Sessions of past hours: devices create them running, so history is seeded by the server.
     history = firebase.firestore.as_owner()
     for n in range(sessions):
@@ -114,6 +115,9 @@ def test_an_erased_account_leaves_no_trace_but_anonymous_totals(
     assert firebase.auth.lookup(person.uid) is None
     assert audit["documentsDeleted"]["sessions"] == 12
     assert audit["documentsDeleted"]["pushTokens"] == 1  # the device's push token too
+    # The pushes owed for the counted sessions (each "session finished"), and the settings.
+    assert audit["documentsDeleted"]["outbox"] >= 12
+    assert audit["documentsDeleted"]["preferences"] == 1
     assert person.uid not in json.dumps(audit, default=str) and "erase.me" not in json.dumps(
         audit, default=str
     )

@@ -241,6 +241,9 @@ def test_malformed_blocks_and_vacations_are_refused(firebase: EmulatorSuite, own
         "selection of 11 devices": block_doc(selection={f"d{i}": {} for i in range(11)}),
         "unknown strictness": block_doc(strictness="extreme"),
         "unknown field": block_doc(color="red"),
+        "updatedBy not text": block_doc(updatedBy=7),
+        "updatedBy empty": block_doc(updatedBy=""),
+        "updatedBy too long": block_doc(updatedBy="d" * 129),
         "suspended by the device": block_doc(suspendedUntil=NOW + timedelta(days=1)),
         "vacation not a map": block_doc(vacation="soon"),
         "vacation with extra": block_doc(vacation={"since": since, "reason": "x"}),
@@ -350,6 +353,8 @@ def test_malformed_sessions_are_refused(firebase: EmulatorSuite, owner: User) ->
         "active with a reason": session_doc(endReason="cancelled"),
         "completed as cancelled": session_doc(status="completed", endReason="cancelled"),
         "hardcore without Pro": session_doc(strictness="hardcore"),
+        "updatedBy not text": session_doc(updatedBy=["iphone-1"]),
+        "updatedBy too long": session_doc(updatedBy="d" * 129),
     }
     each_denied(
         {
@@ -451,5 +456,101 @@ def test_push_tokens_are_closed_to_every_client_the_owner_included(
                 f"{who} lists": lambda db=db: db.query(f"users/{owner.uid}/pushTokens"),
                 f"{who} writes": lambda db=db: db.set(path, {"token": "another"}),
                 f"{who} deletes": lambda db=db: db.delete(path),
+            }
+        )
+
+
+def test_the_device_that_writes_a_block_or_session_names_itself(
+    firebase: EmulatorSuite, owner: User
+) -> None:
+    """``updatedBy``: the device id of the writer, so its other devices are told (and it is not)."""
+    db = firebase.firestore.as_user(owner)
+    block, session = f"users/{owner.uid}/blocks/b", f"users/{owner.uid}/sessions/s"
+
+    assert_allowed(lambda: db.create(block, block_doc(updatedBy="iphone-1")))
+    assert_allowed(lambda: db.update(block, {"name": "Evenings", "updatedBy": "mac-1"}))
+    assert_allowed(lambda: db.create(session, session_doc(updatedBy="iphone-1")))
+    assert_allowed(
+        lambda: db.update(session, {"plannedEnd": NOW + timedelta(hours=2), "updatedBy": "mac-1"})
+    )
+
+
+# -- users/{uid}/preferences and the outbox ------------------------------------------------------
+
+
+def notification_settings(**changes: Any) -> dict[str, Any]:
+    doc = {
+        "sessionFinished": True,
+        "streakAtRisk": False,
+        "weeklyReport": True,
+        "billingProblem": True,
+        "quietHours": {"startHour": 22, "endHour": 7},
+    }
+    return {k: v for k, v in (doc | changes).items() if v is not DROP}
+
+
+def test_notification_settings_are_the_owners_to_choose(
+    firebase: EmulatorSuite, owner: User
+) -> None:
+    db, path = firebase.firestore.as_user(owner), f"users/{owner.uid}/preferences/notifications"
+
+    assert_allowed(lambda: db.set(path, notification_settings()))
+    assert_allowed(lambda: db.get(path))
+    assert_allowed(lambda: db.update(path, {"weeklyReport": False}))
+    assert_allowed(lambda: db.set(path, {}))  # every kind on, default quiet hours
+    for who, other in strangers(firebase).items():
+        each_denied(
+            {
+                f"{who} reads": lambda other=other: other.get(path),
+                f"{who} writes": lambda other=other: other.set(path, notification_settings()),
+                f"{who} deletes": lambda other=other: other.delete(path),
+            }
+        )
+    assert_allowed(lambda: db.delete(path))
+
+
+def test_malformed_notification_settings_are_refused(firebase: EmulatorSuite, owner: User) -> None:
+    db, base = firebase.firestore.as_user(owner), f"users/{owner.uid}/preferences"
+    quiet = notification_settings()["quietHours"]
+    bad: dict[str, dict[str, Any]] = {
+        "unknown field": notification_settings(marketing=True),
+        "sessionFinished not a flag": notification_settings(sessionFinished="yes"),
+        "streakAtRisk not a flag": notification_settings(streakAtRisk=1),
+        "weeklyReport not a flag": notification_settings(weeklyReport=None),
+        "billingProblem not a flag": notification_settings(billingProblem="off"),
+        "quietHours not a map": notification_settings(quietHours="22-7"),
+        "quietHours with extra": notification_settings(quietHours=quiet | {"days": [1]}),
+        "start not an hour": notification_settings(quietHours=quiet | {"startHour": "22"}),
+        "start below 0": notification_settings(quietHours=quiet | {"startHour": -1}),
+        "start above 23": notification_settings(quietHours=quiet | {"startHour": 24}),
+        "end not an hour": notification_settings(quietHours=quiet | {"endHour": 7.5}),
+        "end below 0": notification_settings(quietHours=quiet | {"endHour": -1}),
+        "end above 23": notification_settings(quietHours=quiet | {"endHour": 24}),
+    }
+    each_denied(
+        {
+            "another preference": lambda: db.set(f"{base}/theme", {"dark": True}),
+            "reading another preference": lambda: db.get(f"{base}/theme"),
+            **{
+                label: lambda doc=doc: db.set(f"{base}/notifications", doc)
+                for label, doc in bad.items()
+            },
+        }
+    )
+
+
+def test_the_outbox_is_closed_to_every_client_the_owner_included(
+    firebase: EmulatorSuite, owner: User
+) -> None:
+    """Pushes owed and sent hold device tokens: only the server reads or writes them."""
+    path = f"users/{owner.uid}/outbox/session_finished-s1"
+    firebase.firestore.as_owner().set(path, {"kind": "session_finished", "state": "sent"})
+    clients = {"owner": firebase.firestore.as_user(owner), **strangers(firebase)}
+    for who, db in clients.items():
+        each_denied(
+            {
+                f"{who} reads": lambda db=db: db.get(path),
+                f"{who} lists": lambda db=db: db.query(f"users/{owner.uid}/outbox"),
+                f"{who} writes": lambda db=db: db.set(path, {"state": "pending"}),
             }
         )
