@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from firebase_emulator_harness import EmulatorSuite, User
+from firebase_emulator_harness import EmulatorSuite, FcmRemote, User
 from firebase_emulator_harness.functions import function_workers, reap_orphaned_workers
 
 IPHONE = {"platform": "ios", "appVersion": "3.4.0", "build": 412}
@@ -96,6 +96,20 @@ def function_workers_recycled(request: pytest.FixtureRequest) -> Iterator[None]:
         # (Workers exist only while this run's emulator suite is up.)
         suite: EmulatorSuite = request.getfixturevalue("firebase_suite")
         suite.functions.recycle_idle_workers()
+
+
+@pytest.fixture
+def fcm() -> Iterator[FcmRemote]:
+    """The local FCM endpoint scripts/test runs beside the emulators (``FOCUS_FCM_ENDPOINT``):
+    the pushes our code sends, from a function worker or from the test, arrive there. Emptied
+    of messages, failures and quota before and after the test."""
+    url = os.environ.get("FOCUS_FCM_ENDPOINT")
+    if not url:
+        pytest.skip("no local FCM endpoint (FOCUS_FCM_ENDPOINT unset): run through scripts/test")
+    endpoint = FcmRemote(url)
+    endpoint.reset()
+    yield endpoint
+    endpoint.reset()
 
 
 @pytest.fixture(scope="module")

@@ -115,8 +115,9 @@ def test_an_erased_account_leaves_no_trace_but_anonymous_totals(
     assert firebase.auth.lookup(person.uid) is None
     assert audit["documentsDeleted"]["sessions"] == 12
     assert audit["documentsDeleted"]["pushTokens"] == 1  # the device's push token too
-    # The pushes owed for the counted sessions (each "session finished"), and the settings.
-    assert audit["documentsDeleted"]["outbox"] >= 12
+    # The "session finished" push owed for the session that ended within the hour, and the
+    # notification settings.
+    assert audit["documentsDeleted"]["outbox"] >= 1
     assert audit["documentsDeleted"]["preferences"] == 1
     assert person.uid not in json.dumps(audit, default=str) and "erase.me" not in json.dumps(
         audit, default=str

@@ -18,7 +18,15 @@ from focus.adapters import logs
 from focus.domain.wires import Topic
 from focus.entrypoints.handlers import background
 from focus.entrypoints.runtime import start_codebase, task_rate_limits
-from focus.services import community, completions, days, hours_saved, outbox, push_tokens
+from focus.services import (
+    campaigns,
+    community,
+    completions,
+    days,
+    hours_saved,
+    outbox,
+    push_tokens,
+)
 from focus.services.privacy import erasure, export
 
 start_codebase("jobs", cpu=1, memory=256, concurrency=20, max_instances=100)
@@ -191,3 +199,25 @@ def sweep_outbox(event: scheduler_fn.ScheduledEvent) -> None:
     """Hand off again pushes whose task was lost (pending five minutes past due): each entry its
     own item (``outbox.sweep``)."""
     outbox.sweep(datetime.now(UTC))
+
+
+@scheduler_fn.on_schedule(schedule="every 15 minutes", timezone=Timezone("UTC"))
+@background("schedule")
+def plan_weekly_reports(event: scheduler_fn.ScheduledEvent) -> None:
+    """Plan the weekly-report waves starting within half an hour (Monday 09:00 in each time
+    zone) under the FCM quota and enqueue their batches (``campaigns.plan_weekly_reports``)."""
+    campaigns.plan_weekly_reports(datetime.now(UTC))
+
+
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=5, min_backoff_seconds=30, max_backoff_seconds=300
+    ),
+    rate_limits=task_rate_limits(20),
+)
+@background("task")
+def sendCampaignBatch(request: CallableRequest[dict[str, Any]]) -> None:
+    """Send the weekly report to one uid range of a wave at its planned moment (the pacing
+    lives in the schedule times; 20 dispatches a second is a backstop above the plan's 19):
+    each person's report is one outbox entry (``campaigns.send_batch``)."""
+    campaigns.send_batch(request.data, datetime.now(UTC))

@@ -71,10 +71,12 @@ locals {
       topics = [
         "session-completed", "session-completed-dead-letter", "countCompletedSession-dead-letter",
       ]
-      queues = ["completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush"]
+      queues = [
+        "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush", "sendCampaignBatch",
+      ]
       invokes = [
         "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush",
-        "on_session_completed",
+        "sendCampaignBatch", "on_session_completed",
       ]
       act_as = true
     }
@@ -97,7 +99,7 @@ locals {
       "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
       "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
       "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures", "prune_push_tokens",
-      "sendPush", "sweep_outbox",
+      "sendPush", "sweep_outbox", "plan_weekly_reports", "sendCampaignBatch",
     ]
   }
   max_instances = {

@@ -132,6 +132,7 @@ def seed_and_describe(env: dict[str, str]) -> None:
   Pub/Sub     {host("pubsub")}
   Cloud Tasks {host("tasks")}
   Hub         http://{host("hub")}
+  FCM (local) {env["FOCUS_FCM_ENDPOINT"]}   every push sent arrives here: scripts/pushes --follow
 
   Sign in as  {PEOPLE[0][0]} / {PASSWORD}   (also {PEOPLE[1][0]}, {PEOPLE[2][0]}; same password)
               or anonymously. {expected_sessions} past sessions and a week of daily reports

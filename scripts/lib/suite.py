@@ -13,6 +13,13 @@ checkouts): a run whose default ports are taken runs with every port shifted (by
 yourself. Clients find the suite through the environment this script gives the command it runs
 (``FIREBASE_EMULATOR_HUB`` and the ``*_EMULATOR_HOST`` variables).
 
+FCM has no emulator: a local FCM endpoint (``firebase_emulator_harness.FcmServer``) runs in this
+process for as long as the emulators do, and ``FOCUS_FCM_ENDPOINT`` names it both to the Firebase
+CLI (whose Functions emulator hands its environment to the function workers: what they send
+arrives there) and to the command run (tests steer it with ``FcmRemote``: the ``fcm`` fixture).
+A test run takes any free port; dev serves it on ``pushes.DEV_PORT`` (9190, plus
+``EMULATOR_PORT_OFFSET``), where scripts/pushes looks.
+
 Usage: suite.py dev | suite.py run -- <command...>
 """
 
@@ -25,7 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-from firebase_emulator_harness import emulators
+from pushes import DEV_PORT, ENDPOINT_SETTING  # scripts/lib/pushes.py
+
+from firebase_emulator_harness import FcmServer, emulators
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = json.loads((ROOT / ".firebaserc").read_text())["projects"]["default"]
@@ -46,20 +55,32 @@ def main() -> int:
     started = time.monotonic()
     suite: emulators.RunningEmulators | None = None
     ports_in_use = False
+    port_offset = (
+        int(os.environ["EMULATOR_PORT_OFFSET"]) if "EMULATOR_PORT_OFFSET" in os.environ else None
+    )
+    fcm_port = DEV_PORT + (port_offset or 0) if args.mode == "dev" else 0
+    try:
+        fcm = FcmServer(port=fcm_port).start()
+    except OSError as exc:
+        sys.exit(
+            f"error: the local FCM endpoint cannot listen on port {fcm_port} ({exc.strerror}).\n"
+            "       Another scripts/dev is running? Stop it, or set EMULATOR_PORT_OFFSET."
+        )
+    # Before the emulators start: the CLI hands its own environment to the function workers.
+    # Sync pushes coalesce the edits of 10 s here, not production's two minutes, so tests and a
+    # developer watching scripts/pushes need not wait (focus.adapters.environment, emulators only).
+    fcm_environment = {ENDPOINT_SETTING: fcm.url, "FOCUS_SYNC_COALESCING_SECONDS": "10"}
     try:
         suite = emulators.start(
             ROOT,
             project=PROJECT,
             only=ONLY,
             firebase=FIREBASE_CLI,
-            port_offset=(
-                int(os.environ["EMULATOR_PORT_OFFSET"])
-                if "EMULATOR_PORT_OFFSET" in os.environ
-                else None
-            ),
+            port_offset=port_offset,
             shift_if_busy=args.mode == "run",
             log_dir=LOG_DIR,
             echo=args.mode == "dev",
+            env={**os.environ, **fcm_environment},
         )
         print(
             f"[suite] emulators ready in {time.monotonic() - started:.1f}s (log: {suite.log_path})",
@@ -68,6 +89,7 @@ def main() -> int:
         env = {
             **os.environ,
             **suite.environment(),
+            **fcm_environment,
             # Tests read our functions' log lines (requests, spans) from the CLI's output.
             "FOCUS_EMULATOR_LOG": str(suite.log_path),
         }
@@ -95,6 +117,7 @@ def main() -> int:
             if suite is not None and (left := suite.stop()):
                 print(f"[suite] warning: processes {left} would not stop", file=sys.stderr)
             print("[suite] stopped; no emulator process left", flush=True)
+        fcm.stop()  # last: function workers may send until the emulators stop
 
 
 if __name__ == "__main__":

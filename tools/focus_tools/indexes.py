@@ -6,7 +6,8 @@ Every query is a registered ``store.QuerySpec``, so this module can list what ea
 * one field in all (filters and orderings together): Firestore's automatic single-field
   indexes serve it, but for a collection-group query only if the field has a
   ``COLLECTION_GROUP`` single-field index (a ``fieldOverrides`` entry);
-* equality filters only (``==``, ``in``), no ordering: served by merging single-field indexes;
+* equality filters only (``==``, ``in``), no ordering: served by merging single-field indexes
+  (ordering by the document name, ascending, counts as none: every index ends with it);
 * anything else: a composite index on the equality fields (any order), then the inequality
   field, then the ordering fields, in that order.
 """
@@ -26,7 +27,9 @@ def _scope(spec: QuerySpec) -> str:
 
 
 def _needs_composite(spec: QuerySpec) -> bool:
-    fields = {f for f, _ in spec.filters} | {f for f, _ in spec.order_by}
+    # Every index ends with the document name, ascending: ordering by it adds no field.
+    by_name = {f for f, d in spec.order_by if f == "__name__" and d == "ASCENDING"}
+    fields = {f for f, _ in spec.filters} | {f for f, _ in spec.order_by} - by_name
     if len(fields) <= 1:
         return False
     return bool(spec.order_by) or any(op not in EQUALITY for _, op in spec.filters)

@@ -7,7 +7,8 @@ email/password), calls callable functions over HTTP as the mobile SDKs do, reads
 Firestore *as a user* (security rules enforced) or as the owner (rules bypassed), publishes to
 Pub/Sub, fires scheduled functions, delivers an event to an event function again (the retries
 the emulators never make), disables background triggers, loads rules and fetches the
-rule-coverage report.
+rule-coverage report. FCM has no emulator: ``FcmServer`` is a local server speaking its HTTP v1
+send API, and ``FcmRemote`` steers one running in another process.
 
 Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``EmulatorSuite`` yourself.
 """
@@ -20,6 +21,8 @@ from firebase_emulator_harness.errors import (
     EmulatorNotRunning,
     PermissionDenied,
 )
+from firebase_emulator_harness.fcm import FcmError, FcmServer, ReceivedMessage
+from firebase_emulator_harness.fcm_control import FcmRemote
 from firebase_emulator_harness.firestore import Firestore, RuleCoverageReport
 from firebase_emulator_harness.functions import CallableResult
 from firebase_emulator_harness.pubsub import MessagePublishedEvent
@@ -45,6 +48,9 @@ __all__ = [
     "EmulatorError",
     "EmulatorNotRunning",
     "EmulatorSuite",
+    "FcmError",
+    "FcmRemote",
+    "FcmServer",
     "Firestore",
     "FirestoreValue",
     "GeoPoint",
@@ -53,6 +59,7 @@ __all__ = [
     "JsonValue",
     "MessagePublishedEvent",
     "PermissionDenied",
+    "ReceivedMessage",
     "Reference",
     "RuleCoverageReport",
     "StoredValue",

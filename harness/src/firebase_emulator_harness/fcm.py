@@ -15,6 +15,14 @@ the Admin SDK maps to ``UnregisteredError``, ``QuotaExceededError`` and the rest
 Any ``Authorization: Bearer ...`` is accepted (there is nobody to check it against); a request
 without one is refused with 401, as Google refuses it. ``quota(limit, window_seconds)`` answers
 429 ``QUOTA_EXCEEDED`` with ``Retry-After`` beyond ``limit`` messages per window.
+
+A test in another process steers the same server over HTTP, through its control API under
+``/_fcm/`` (no FCM path starts so): ``GET /_fcm/messages`` answers ``{"messages": [...]}``
+(each a ``ReceivedMessage.to_json()``); ``POST /_fcm/fail`` (``{"token", "error", "times",
+"retry_after"}``), ``POST /_fcm/quota`` (``{"limit", "window_seconds"}``) and ``POST /_fcm/reset``
+do what the methods of the same names do and answer ``{}``; a malformed request is answered
+400 ``{"error": "<what is wrong>"}``. ``fcm_control.FcmRemote(url)`` is its client, with the
+methods of ``FcmServer``.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from typing import Any
 from firebase_emulator_harness.values import JsonObject
 
 _SEND_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/messages:send$")
+CONTROL_PATH = "/_fcm/"  # the control API's paths: kept apart from FCM's own
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 
@@ -85,6 +94,34 @@ class ReceivedMessage:
     @property
     def accepted(self) -> bool:
         return self.status == 200
+
+    def to_json(self) -> JsonObject:
+        """How the control API lists it (``GET /_fcm/messages``)."""
+        return {
+            "at": self.at.isoformat(),
+            "project": self.project,
+            "message": self.message,
+            "validate_only": self.validate_only,
+            "status": self.status,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> ReceivedMessage:
+        """The inverse of ``to_json``; ``ValueError`` if ``data`` is not one."""
+        at, project, message = data.get("at"), data.get("project"), data.get("message")
+        validate_only, status = data.get("validate_only"), data.get("status")
+        name = data.get("name")
+        if not (
+            isinstance(at, str)
+            and isinstance(project, str)
+            and isinstance(message, dict)
+            and isinstance(validate_only, bool)
+            and isinstance(status, int)
+            and (name is None or isinstance(name, str))
+        ):
+            raise ValueError(f"not a received message: {data!r}")
+        return cls(datetime.fromisoformat(at), project, message, validate_only, status, name)
 
 
 @dataclass
@@ -281,6 +318,52 @@ def _shape_problem(body: Any) -> tuple[int, JsonObject] | None:
     return None
 
 
+def _steer(fcm: FcmServer, action: str, raw: bytes) -> tuple[int, JsonObject]:
+    """Answer a control request ``POST /_fcm/<action>`` by calling the method of that name."""
+    try:
+        body = json.loads(raw or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        if action == "fail":
+            token = body.get("token")
+            if "token" not in body or not (token is None or isinstance(token, str)):
+                raise ValueError("token must be a string, or null for every token")
+            fcm.fail(
+                token,
+                _fcm_error(body.get("error")),
+                times=_optional_count(body.get("times"), "times"),
+                retry_after=_count(body.get("retry_after", 1), "retry_after"),
+            )
+        elif action == "quota":
+            window = body.get("window_seconds")
+            if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
+                raise ValueError("window_seconds must be a positive number")
+            fcm.quota(_count(body.get("limit"), "limit"), float(window))
+        elif action == "reset":
+            fcm.reset()
+        else:
+            return 404, {"error": f"no control action {action!r} (fail, quota, reset)"}
+    except ValueError as exc:  # JSON, FcmError and field errors alike
+        return 400, {"error": str(exc)}
+    return 200, {}
+
+
+def _fcm_error(value: Any) -> FcmError:
+    if not isinstance(value, str) or value not in {error.value for error in FcmError}:
+        raise ValueError(f"error must be one of {', '.join(FcmError)}, got {value!r}")
+    return FcmError(value)
+
+
+def _optional_count(value: Any, field: str) -> int | None:
+    return None if value is None else _count(value, field)
+
+
+def _count(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{field} must be a whole number >= 0, got {value!r}")
+    return value
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # send_each opens one connection per message, up to 500 at once: the default backlog of 5
@@ -292,10 +375,20 @@ def _handler_for(fcm: FcmServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Google's front end
 
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] == f"{CONTROL_PATH}messages":
+                self._reply(200, {"messages": [m.to_json() for m in fcm.received()]})
+            else:
+                self._reply(404, _google_error(404, "NOT_FOUND", "Not found.", []))
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
-            match = _SEND_PATH.match(self.path.split("?")[0])
+            path = self.path.split("?")[0]
+            if path.startswith(CONTROL_PATH):
+                self._reply(*_steer(fcm, path.removeprefix(CONTROL_PATH), raw))
+                return
+            match = _SEND_PATH.match(path)
             if match is None:
                 self._reply(404, _google_error(404, "NOT_FOUND", "Not found.", []))
                 return

@@ -26,6 +26,9 @@ ERASURE_AUDIT = "erasureAudit"  # erasureAudit/{erasureId}: the audit record (th
 CONFIG = "config"
 COMMUNITY_DAYS = "communityDays"  # communityDays/{YYYY-MM-DD}
 COMMUNITY_SHARDS = "shards"  # communityDays/{day}/shards/{n}
+CAMPAIGNS = (
+    "campaigns"  # campaigns/{name}: a fan-out campaign's planned waves and budget, server-only
+)
 MIGRATIONS = "migrations"  # migrations/{name}: scripts/migrate's progress, server-only
 
 
@@ -109,6 +112,10 @@ def hours_saved_summary() -> str:
 def clients_config() -> str:
     """The upgrade gate's minimum builds per platform (admins edit it)."""
     return f"{CONFIG}/clients"
+
+
+def campaign(name: str) -> str:
+    return f"{CAMPAIGNS}/{name}"
 
 
 def migration(name: str) -> str:

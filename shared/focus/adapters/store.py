@@ -122,17 +122,27 @@ def query(
     limit: int | None = None,
     start_after: DocumentReference | DocumentSnapshot[Any] | None = None,
     transaction: Transaction | None = None,
+    start_at: DocumentReference | None = None,
+    end_before: DocumentReference | None = None,
 ) -> list[DocumentSnapshot[Any]]:
     """Run ``spec`` under ``parent`` (None: a root collection or a collection group).
 
     ``start_after`` pages: a snapshot from the previous page (any ordering), or a document
-    reference for a query ordered by ``__name__`` alone.
+    reference for a query ordered by ``__name__`` alone. ``start_at`` and ``end_before`` bound
+    a query ordered by ``__name__`` alone to a range of document ids.
     """
     q = _build(spec, parent, values)
+    by_name = spec.order_by == (("__name__", "ASCENDING"),)
+    if not by_name and (start_at is not None or end_before is not None):
+        raise ValueError(f"query {spec.name}: an id range needs an order by __name__ only")
+    if start_at is not None:
+        q = q.start_at({"__name__": start_at})
+    if end_before is not None:
+        q = q.end_before({"__name__": end_before})
     if start_after is not None and hasattr(start_after, "to_dict"):
         q = q.start_after(start_after)
     elif start_after is not None:
-        if spec.order_by != (("__name__", "ASCENDING"),):
+        if not by_name:
             raise ValueError(f"query {spec.name}: start_after needs an order by __name__ only")
         q = q.start_after({"__name__": start_after})
     if limit is not None:

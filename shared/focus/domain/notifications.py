@@ -582,6 +582,13 @@ def localised(message: VisibleMessage, locale: str) -> tuple[str, str]:
     return text.title, text.body
 
 
+def still_worth_showing(kind: MessageKind, since: datetime, now: datetime) -> bool:
+    """Whether a message about an event at ``since`` can still be shown at ``now`` (within its
+    policy's ``useful_for``): an older one (a session counted late, by a sweep) is not even
+    recorded."""
+    return _aware(now) - since < POLICIES[kind].useful_for
+
+
 def visible_targets(devices: Sequence[PushTarget], message: VisibleMessage) -> list[PushTarget]:
     """The devices to show ``message`` on: all, but a session's end not on the device that
     ended it (its own screen shows it)."""

@@ -23,6 +23,7 @@ class Task(StrEnum):
     ERASE_ACCOUNT = "eraseAccount"
     BUILD_EXPORT = "buildExport"
     SEND_PUSH = "sendPush"
+    SEND_CAMPAIGN_BATCH = "sendCampaignBatch"
 
 
 class Topic(StrEnum):

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from focus.adapters import logs, messaging
 from focus.domain import workers
 from focus.domain.events import SessionCompleted, UnreadableEvent, validation_summary
-from focus.domain.notifications import SyncChange, SyncScope
+from focus.domain.notifications import MessageKind, SyncChange, SyncScope, still_worth_showing
 from focus.domain.outbox import session_finished_entry_id as visible_entry_id_for_session
 from focus.domain.sessions import FocusSession, SessionStatus
 from focus.domain.wires import Task
@@ -126,7 +126,8 @@ def _hand_off_finished(uid: str, counted: list[SessionCompleted], now: datetime)
     """Send the "session finished" pushes the count recorded (``sessions.count_completed``); a
     republished completion hands off an entry already handed off: the same task id, a no-op."""
     for event in counted:
-        outbox.hand_off(uid, visible_entry_id_for_session(event.session_id), now)
+        if still_worth_showing(MessageKind.SESSION_FINISHED, event.completed_at, now):
+            outbox.hand_off(uid, visible_entry_id_for_session(event.session_id), now)
 
 
 class TaskNotDue(messaging.RetryLater):

@@ -18,7 +18,8 @@ and the sync-latency SLO read (infra/terraform).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -124,7 +125,7 @@ def send_for_task(uid: str, entry_id: str, now: datetime) -> None:
     if claimed is None:
         return
     entry, holder = claimed
-    _deliver(uid, entry_id, entry, holder, now)
+    deliver([Claimed(uid, entry_id, entry, holder)])
 
 
 def _claim_sync(uid: str, entry_id: str, now: datetime) -> tuple[OutboxEntry, str] | None:
@@ -236,39 +237,66 @@ def _claim_visible(
     return store.transactional(run, name="outbox.claim_visible")
 
 
-def _deliver(uid: str, entry_id: str, entry: OutboxEntry, holder: str, now: datetime) -> None:
-    """Send the entry's unsettled pushes, record every answer, and schedule what must retry."""
-    waiting = entry.unsettled()
-    devices, pushes = list(waiting), list(waiting.values())
-    outcomes = push.send(pushes)
+@dataclass(frozen=True)
+class Claimed:
+    """An entry a delivery holds the lease on (``holder``), its pushes fixed."""
+
+    uid: str
+    entry_id: str
+    entry: OutboxEntry
+    holder: str
+
+
+def deliver(claimed: Sequence[Claimed]) -> None:
+    """Send the unsettled pushes of every claimed entry together (``push.send`` batches them by
+    500), record each entry's answers, and schedule what must be sent again."""
+    work = [(c, device, fixed) for c in claimed for device, fixed in c.entry.unsettled().items()]
+    outcomes = push.send([fixed for _, _, fixed in work])
     answered = datetime.now(UTC)
-    answers: dict[str, Delivery] = {}
-    retry_after: list[int | None] = []
-    log = logs.get_logger()
-    for device_id, outcome in zip(devices, outcomes, strict=True):
+    answers: dict[str, dict[str, Delivery]] = {c.entry_id: {} for c in claimed}
+    retry_after: dict[str, list[int | None]] = {c.entry_id: [] for c in claimed}
+    for (c, device_id, _), outcome in zip(work, outcomes, strict=True):
         delivery = _delivery(outcome, answered)
-        answers[device_id] = delivery
+        answers[c.entry_id][device_id] = delivery
         if isinstance(outcome, push.TokenGone):
-            push_tokens.forget(uid, device_id, outcome.push.token)
+            push_tokens.forget(c.uid, device_id, outcome.push.token)
         elif isinstance(outcome, push.QuotaExceeded):
-            retry_after.append(outcome.retry_after_seconds)
+            retry_after[c.entry_id].append(outcome.retry_after_seconds)
         elif isinstance(outcome, push.Transient):
-            retry_after.append(None)
-        fields: dict[str, Any] = {
-            "kind": entry.kind.value,
-            "platform": outcome.push.platform.value,
-            "outcome": delivery.outcome.value,
-            "attempt": entry.attempts + 1,
-        }
-        if entry.kind is MessageKind.SYNC:
-            fields["budgetDelayed"] = entry.budget_delayed
-            if delivery.outcome is DeliveryOutcome.ACCEPTED and entry.first_change_at is not None:
-                latency = answered - entry.first_change_at
-                fields["syncLatencyMs"] = max(0, int(latency.total_seconds() * 1000))
-        if isinstance(outcome, push.Failed):
-            fields["reason"] = outcome.reason
-        log.info("push sent", **fields)
-    counted = entry.model_copy(update={"attempts": entry.attempts + 1})
+            retry_after[c.entry_id].append(None)
+        _log_sent(c.entry, outcome, delivery, answered)
+    for c in claimed:
+        _settle(c, answers[c.entry_id], retry_after[c.entry_id], answered)
+
+
+def _log_sent(
+    entry: OutboxEntry, outcome: push.SendOutcome, delivery: Delivery, answered: datetime
+) -> None:
+    """One ``push sent`` line per push: the send-outcome metrics and the sync-latency SLO read
+    these fields (infra/terraform/metrics.tf)."""
+    fields: dict[str, Any] = {
+        "kind": entry.kind.value,
+        "platform": outcome.push.platform.value,
+        "outcome": delivery.outcome.value,
+        "attempt": entry.attempts + 1,
+    }
+    if entry.kind is MessageKind.SYNC:
+        fields["budgetDelayed"] = entry.budget_delayed
+        if delivery.outcome is DeliveryOutcome.ACCEPTED and entry.first_change_at is not None:
+            latency = answered - entry.first_change_at
+            fields["syncLatencyMs"] = max(0, int(latency.total_seconds() * 1000))
+    if isinstance(outcome, push.Failed):
+        fields["reason"] = outcome.reason
+    logs.get_logger().info("push sent", **fields)
+
+
+def _settle(
+    c: Claimed,
+    answers: dict[str, Delivery],
+    retry_after: list[int | None],
+    answered: datetime,
+) -> None:
+    counted = c.entry.model_copy(update={"attempts": c.entry.attempts + 1})
     state, again = after_answers(counted, answers)
     update: dict[str, Any] = {f"deliveries.{d}": a.to_firestore() for d, a in answers.items()}
     if again:
@@ -278,13 +306,13 @@ def _deliver(uid: str, entry_id: str, entry: OutboxEntry, holder: str, now: date
         )
         due = answered + wait
         update |= {"state": EntryState.PENDING.value, "dueAt": due}
-        _record(uid, entry_id, holder, update)
-        hand_off(uid, entry_id, due, str(counted.attempts))
+        _record(c.uid, c.entry_id, c.holder, update)
+        hand_off(c.uid, c.entry_id, due, str(counted.attempts))
         return
     update |= _final(state, answered)
     if state is EntryState.SENT:
         update["sentAt"] = answered
-    _record(uid, entry_id, holder, update)
+    _record(c.uid, c.entry_id, c.holder, update)
 
 
 def _delivery(outcome: push.SendOutcome, at: datetime) -> Delivery:
@@ -346,14 +374,20 @@ def _targets(uid: str) -> list[PushTarget]:
 
 
 @tracing.traced("firestore.outbox.person")
-def person_context(uid: str, kind: MessageKind, now: datetime) -> PersonContext:
-    """The person's time zone, language, notification settings, consent and recent pushes."""
+def person_context(
+    uid: str, kind: MessageKind, now: datetime, profile: dict[str, Any] | None = None
+) -> PersonContext:
+    """The person's time zone, language, notification settings, consent and recent pushes
+    (``profile``: the profile's data when the caller read it already)."""
     db = clients.firestore()
     profile_ref = db.document(paths.user(uid))
-    profile_snap, settings_snap = store.get_all(
-        [profile_ref, db.document(paths.notification_settings(uid))]
-    )
-    settings = profiles.read(uid, profile_snap.to_dict() or {}).settings
+    settings_ref = db.document(paths.notification_settings(uid))
+    if profile is None:
+        profile_snap, settings_snap = store.get_all([profile_ref, settings_ref])
+        profile = profile_snap.to_dict() or {}
+    else:
+        settings_snap = store.get(settings_ref)
+    settings = profiles.read(uid, profile).settings
     chosen = (
         tolerant.read(
             NotificationSettings, settings_snap.to_dict(), kind="notificationSettings", uid=uid

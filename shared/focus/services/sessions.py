@@ -13,7 +13,7 @@ from focus.adapters import clients, leases, logs, paths, store, tracing
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import pending_minutes
-from focus.domain.notifications import SessionFinished
+from focus.domain.notifications import MessageKind, SessionFinished, still_worth_showing
 from focus.domain.sessions import CountingStage, FocusSession, SessionStatus
 from focus.services import outbox, profiles, tolerant
 
@@ -162,6 +162,8 @@ def count_completed(
             out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
         for each in count.sessions:
             # The person's other devices hear that it finished (focus.services.outbox).
+            if not still_worth_showing(MessageKind.SESSION_FINISHED, each.session.finished_at, now):
+                continue
             finished = SessionFinished(
                 session_id=each.session_id,
                 focused_minutes=min(each.result.focused_minutes, 1440),

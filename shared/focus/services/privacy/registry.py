@@ -285,6 +285,16 @@ REGISTRY: tuple[DataEntry, ...] = (
         "60 days (TTL)",
     ),
     DataEntry(
+        "campaigns/{name}",
+        "a fan-out campaign's planned waves (time zones, device counts, moments) and budget",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        "notifications",
+        LEGITIMATE,
+        "indefinite (one document per campaign; waves are counts, never people)",
+    ),
+    DataEntry(
         "migrations/{name}",
         "schema migration progress: counts, and while running a cursor (a document path)",
         False,

@@ -1,0 +1,281 @@
+"""The weekly-report campaign: every person's report, on Monday at 09:00 their time, for 10M people
+within FCM's quota (docs/notifications.md, "Fan-out campaigns").
+
+``plan_weekly_reports`` (job ``plan_weekly_reports``, every 15 minutes) finds the waves starting
+within the planning horizon, counts their people, splits them into uid ranges of about 500
+devices and gives each range a dispatch moment from the one global budget
+(``fanout.plan_waves``; its ``next_free`` lives on ``campaigns/weeklyReport``), then enqueues one
+``sendCampaignBatch`` task per range at that moment. A wave is recorded before its tasks are
+enqueued and marked once all are: a rerun enqueues a recorded wave's tasks again (the same
+names: no duplicates) and plans no wave twice.
+
+``send_batch`` (task ``sendCampaignBatch``) decides for each person of its range (settings,
+consent, quiet hours, caps: ``notifications.decide``), records the report in the person's outbox
+(one entry per person and week: a person, and so a device, is never sent it twice) and sends the
+range's pushes together; what FCM throttles or fails goes on through the outbox's own retries.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import available_timezones
+
+from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
+from focus.domain import campaigns as domain
+from focus.domain import fanout
+from focus.domain import notifications as rules
+from focus.domain.notifications import Defer, Drop, MessageKind, WeeklyReportReady
+from focus.domain.outbox import EntryState, visible_entry, visible_entry_id
+from focus.domain.wires import Task
+from focus.services import outbox, push_sync, tolerant
+
+CAMPAIGN = "weeklyReport"
+PAGE = 300  # people read per query page
+# The sync pushes' share of the quota the campaign leaves alone (docs/notifications.md: about
+# 33,000 a minute at 1M edit bursts an hour); the campaign paces to 95% of the rest.
+SYNC_RESERVE_PER_MINUTE = 34_000
+PACE = fanout.Pace(reserve_per_window=SYNC_RESERVE_PER_MINUTE)
+
+PEOPLE_OF_ZONES = store.QuerySpec(
+    "people of some time zones",
+    paths.USERS,
+    (("settings.timezone", "in"),),
+    (("__name__", "ASCENDING"),),
+)
+EVERY_TOKEN = store.QuerySpec("every push token", paths.PUSH_TOKENS, collection_group=True)
+EVERY_PERSON = store.QuerySpec("every person", paths.USERS)
+
+
+def _campaign_ref() -> Any:
+    return clients.firestore().document(paths.campaign(CAMPAIGN))
+
+
+# --- Planning ------------------------------------------------------------------------------------
+
+
+@tracing.traced("campaigns.plan_weekly_reports")
+def plan_weekly_reports(now: datetime) -> int:
+    """Plan and enqueue the waves starting soon; how many batches were enqueued."""
+    waves = domain.waves_starting(available_timezones(), now)
+    recorded = (store.get(_campaign_ref()).to_dict() or {}).get("waves", {})
+    new = [planned for planned in waves if _slug(planned.wave.key) not in recorded]
+    if new:
+        devices_per_person = _devices_per_person()
+        counted = [
+            domain.PlannedWave(
+                planned.week_start,
+                fanout.Wave(
+                    key=planned.wave.key,
+                    starts_at=planned.wave.starts_at,
+                    devices=int(_people(planned.wave.zones) * devices_per_person),
+                    zones=planned.wave.zones,
+                ),
+            )
+            for planned in new
+        ]
+        _record_waves(counted)
+    return _enqueue_recorded(now)
+
+
+def _slug(key: str) -> str:
+    # Wave keys hold '/' and ':', which a field path segment may hold only quoted: a safe name.
+    return "w" + messaging.task_id(key)[:31]
+
+
+def _people(zones: tuple[str, ...]) -> int:
+    if not zones:
+        return 0
+    return store.count(PEOPLE_OF_ZONES, None, [list(zones)])
+
+
+def _devices_per_person() -> float:
+    """Devices with a push token per person, measured (two count aggregations: one read per
+    1,000 documents counted), so a batch of a wave holds about 500 devices."""
+    people = store.count(EVERY_PERSON, None)
+    return store.count(EVERY_TOKEN, None) / people if people else 0.0
+
+
+def _record_waves(waves: list[domain.PlannedWave]) -> None:
+    """Give the waves their place in the global budget and record them, in one transaction."""
+    from google.cloud import firestore as gcf
+
+    ref = _campaign_ref()
+
+    def run(tx: gcf.Transaction) -> None:
+        stored = store.get(ref, tx).to_dict() or {}
+        recorded: dict[str, Any] = stored.get("waves", {})
+        next_free = stored.get("nextFree")
+        update: dict[str, Any] = {}
+        for planned in sorted(waves, key=lambda p: (p.wave.starts_at, p.wave.key)):
+            slug = _slug(planned.wave.key)
+            if slug in recorded:
+                continue
+            plan = fanout.plan_waves([planned.wave], PACE, next_free=next_free)
+            update[f"waves.{slug}"] = {
+                "key": planned.wave.key,
+                "weekStart": planned.week_start.isoformat(),
+                "startsAt": planned.wave.starts_at,
+                "zones": list(planned.wave.zones),
+                "devices": planned.wave.devices,
+                "nextFreeBefore": next_free,
+                "enqueued": False,
+            }
+            next_free = plan.next_free or next_free
+        if update:
+            update["nextFree"] = next_free
+            store.writes(tx).set(ref, _nested(update), merge=True)
+
+    store.transactional(run, name="campaigns.record_waves")
+
+
+def _nested(update: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys as nested maps (a merged set takes maps, not field paths)."""
+    nested: dict[str, Any] = {}
+    for key, value in update.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            nested[head] = value
+    return nested
+
+
+def _enqueue_recorded(now: datetime) -> int:
+    """Enqueue every batch of the recorded waves not marked enqueued (the same plan every time:
+    ``plan_waves`` of the wave from the budget's state before it)."""
+    ref = _campaign_ref()
+    recorded: dict[str, Any] = (store.get(ref).to_dict() or {}).get("waves", {})
+    enqueued = 0
+    for slug, wave in sorted(recorded.items()):
+        if wave.get("enqueued"):
+            continue
+        planned = fanout.Wave(
+            key=wave["key"],
+            starts_at=wave["startsAt"],
+            devices=wave["devices"],
+            zones=tuple(wave["zones"]),
+        )
+        plan = fanout.plan_waves([planned], PACE, next_free=wave.get("nextFreeBefore"))
+        shards = len(plan.batches)
+        for batch in plan.batches:
+            messaging.enqueue(
+                Task.SEND_CAMPAIGN_BATCH,
+                {
+                    "weekStart": wave["weekStart"],
+                    "readyAt": wave["startsAt"].isoformat(),
+                    "zones": wave["zones"],
+                    "shard": batch.index,
+                    "shards": shards,
+                },
+                at=batch.dispatch_at,
+                task_id=messaging.task_id(CAMPAIGN, wave["key"], str(batch.index)),
+            )
+            enqueued += 1
+        store.update_now(ref, {f"waves.{slug}.enqueued": True})
+        logs.get_logger().info(
+            "campaign wave enqueued",
+            wave=wave["key"],
+            batches=shards,
+            devices=wave["devices"],
+            firstAt=plan.batches[0].dispatch_at.isoformat() if plan.batches else None,
+        )
+    return enqueued
+
+
+# --- Sending a batch -----------------------------------------------------------------------------
+
+
+@tracing.traced("campaigns.send_batch")
+def send_batch(data: dict[str, Any], now: datetime) -> None:
+    """Send the weekly report to the people of one uid range of a wave (the task's payload)."""
+    message = WeeklyReportReady(
+        week_start=date.fromisoformat(data["weekStart"]),
+        ready_at=datetime.fromisoformat(data["readyAt"]),
+    )
+    low, high = domain.uid_range(int(data["shard"]), int(data["shards"]))
+    db = clients.firestore()
+    run = tolerant.Isolation("sendCampaignBatch")
+    claimed: list[outbox.Claimed] = []
+    dropped: dict[str, int] = {}
+    after = None
+    while True:
+        page = store.query(
+            PEOPLE_OF_ZONES,
+            None,
+            [list(data["zones"])],
+            limit=PAGE,
+            start_after=after,
+            start_at=db.document(paths.user(low)) if low else None,
+            end_before=db.document(paths.user(high)) if high else None,
+        )
+        for snapshot in page:
+            with run.item("person", snapshot.id):
+                result = _owe(snapshot.id, snapshot.to_dict() or {}, message, now)
+                if isinstance(result, outbox.Claimed):
+                    claimed.append(result)
+                elif result is not None:
+                    dropped[result] = dropped.get(result, 0) + 1
+        if len(page) < PAGE:
+            break
+        after = page[-1]
+    if claimed:
+        outbox.deliver(claimed)
+    logs.get_logger().info(
+        "campaign batch sent",
+        shard=data["shard"],
+        people=len(claimed),
+        pushes=sum(len(c.entry.pushes) for c in claimed),
+        dropped=dropped,
+        **run.counts(),
+    )
+
+
+def _owe(
+    uid: str, profile: dict[str, Any], message: WeeklyReportReady, now: datetime
+) -> outbox.Claimed | str | None:
+    """Record the report in the person's outbox: claimed (pushes fixed, lease held) to send now;
+    a drop reason; or None when it was recorded already (a redelivered batch) or deferred."""
+    from google.api_core import exceptions
+
+    entry_id = visible_entry_id(message)
+    ref = clients.firestore().document(paths.outbox_entry(uid, entry_id))
+    targets = [
+        found[0]
+        for snapshot in push_sync.token_documents(uid)
+        if (found := push_sync.target_of(snapshot)) is not None
+    ]
+    if not targets:  # most people without a device to reach cost this one read
+        return "no_device"
+    person = outbox.person_context(uid, MessageKind.WEEKLY_REPORT, now, profile)
+    decision = rules.decide(message, person, now)
+    if isinstance(decision, Drop):
+        return decision.reason.value
+    entry = visible_entry(message, now)
+    if isinstance(decision, Defer):
+        entry = entry.model_copy(update={"due_at": decision.until})
+        try:
+            store.create_now(ref, entry.to_firestore())
+        except (exceptions.AlreadyExists, exceptions.Conflict):
+            return None
+        outbox.hand_off(uid, entry_id, decision.until)
+        return None
+    pushes = rules.visible_pushes(message, person, targets, now)
+    entry = entry.model_copy(
+        update={
+            "pushes": {t.device_id: p for t, p in zip(targets, pushes, strict=True)},
+            "state": EntryState.PENDING,
+        }
+    )
+    holder = leases.new_holder()
+    stored = entry.to_firestore() | {
+        "pushes": {d: p.model_dump(by_alias=True, mode="json") for d, p in entry.pushes.items()},
+        leases.FIELD: {"holder": holder, "until": now + outbox.LEASE},
+    }
+    try:
+        # Pending with a lease: if this batch dies before recording FCM's answers, the sweep
+        # finds the entry past due and the outbox sends it once the lease expired.
+        store.create_now(ref, stored)
+    except (exceptions.AlreadyExists, exceptions.Conflict):
+        return None
+    return outbox.Claimed(uid, entry_id, entry, holder)
