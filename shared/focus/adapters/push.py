@@ -15,7 +15,7 @@ The Admin SDK itself retries 500 and 503 (four times, exponential backoff) and a
 ``Retry-After`` (sleeping that long) before it reports a failure: an outcome is what is left
 after those retries.
 
-Local endpoint: FCM has no emulator. ``FOCUS_FCM_ENDPOINT`` (e.g. ``http://127.0.0.1:8090``)
+Local endpoint: FCM has no emulator. ``FOCUS_FCM_ENDPOINT`` (e.g. ``http://127.0.0.1:9190``)
 sends to a server speaking the FCM HTTP v1 API there instead of ``fcm.googleapis.com``
 (``firebase_emulator_harness.fcm``); only with the emulators (docs/notifications.md).
 """
@@ -155,7 +155,7 @@ def _app() -> App:
             # The app would send a real OAuth token to that server.
             raise RuntimeError(f"{ENDPOINT_SETTING} is for the emulators only")
         if not endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"{ENDPOINT_SETTING} must be a URL such as http://127.0.0.1:8090")
+            raise ValueError(f"{ENDPOINT_SETTING} must be a URL such as http://127.0.0.1:9190")
         from firebase_admin import messaging
 
         # firebase-admin (7.7) has no emulator switch for FCM, unlike Auth, Cloud Tasks and the
