@@ -50,7 +50,8 @@ def send_batch(firebase: EmulatorSuite, ready_at: datetime) -> int:
     return firebase.functions.dispatch_task(
         "sendCampaignBatch",
         {
-            "weekStart": "2026-11-23",
+            "campaign": "weeklyReport",
+            "day": "2026-11-30",
             "readyAt": ready_at.isoformat(),
             "zones": [ZONE],
             "shard": 0,
@@ -94,15 +95,15 @@ def test_planning_records_each_wave_once_and_enqueues_its_batches(
     monday = datetime(2024, 1, 1, 7, 45, tzinfo=UTC)
     person(firebase, ["iphone-1"], consent=True, zone="Europe/Berlin")
 
-    first = campaigns.plan_weekly_reports(monday)
-    again = campaigns.plan_weekly_reports(monday)
+    first = campaigns.plan_campaigns(monday)
+    again = campaigns.plan_campaigns(monday)
 
     assert first >= 1 and again == 0
-    stored = firebase.firestore.as_owner().get("campaigns/weeklyReport") or {}
-    waves = [w for w in stored["waves"].values() if w["key"].startswith("2024-01-01/")]
+    stored = firebase.firestore.as_owner().get("campaigns/fanout") or {}
+    waves = [w for w in stored["waves"].values() if w["key"].startswith("weeklyReport/2024-01-01/")]
     berlin = [w for w in waves if "Europe/Berlin" in w["zones"]]
     assert len(berlin) == 1 and berlin[0]["enqueued"] is True
     assert berlin[0]["startsAt"] == datetime(2024, 1, 1, 8, tzinfo=UTC)
-    assert berlin[0]["weekStart"] == "2023-12-25"
+    assert (berlin[0]["campaign"], berlin[0]["day"]) == ("weeklyReport", "2024-01-01")
     assert berlin[0]["devices"] >= 1
     assert stored["nextFree"] > berlin[0]["startsAt"]

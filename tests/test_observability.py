@@ -33,11 +33,16 @@ def traceparent() -> tuple[str, str, str]:
 
 
 def trace_spans(trace: str, *, until: str) -> dict[str, Line]:
-    """The spans of ``trace`` by name, once the span ``until`` (an invocation's, written last) is in."""
+    """The spans of ``trace`` by name, once the span ``until`` (an invocation's, written last) is
+    in; the first of each name (a later hop may enqueue again: a count hands off its push)."""
     wait_for_lines(
         lambda line: spans(trace)(line) and line["name"] == until, message=f"span {until}"
     )
-    return {line["name"]: line for line in json_lines() if spans(trace)(line)}
+    named: dict[str, Line] = {}
+    for line in json_lines():
+        if spans(trace)(line):
+            named.setdefault(line["name"], line)
+    return named
 
 
 def worker_request(function: str, user: User) -> Line:

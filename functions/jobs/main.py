@@ -203,10 +203,11 @@ def sweep_outbox(event: scheduler_fn.ScheduledEvent) -> None:
 
 @scheduler_fn.on_schedule(schedule="every 15 minutes", timezone=Timezone("UTC"))
 @background("schedule")
-def plan_weekly_reports(event: scheduler_fn.ScheduledEvent) -> None:
-    """Plan the weekly-report waves starting within half an hour (Monday 09:00 in each time
-    zone) under the FCM quota and enqueue their batches (``campaigns.plan_weekly_reports``)."""
-    campaigns.plan_weekly_reports(datetime.now(UTC))
+def plan_campaigns(event: scheduler_fn.ScheduledEvent) -> None:
+    """Plan the campaign waves starting within half an hour (the weekly report at Monday 09:00,
+    the streak reminder at 20:00, in each time zone) under the FCM quota and enqueue their
+    batches (``campaigns.plan_campaigns``)."""
+    campaigns.plan_campaigns(datetime.now(UTC))
 
 
 @tasks_fn.on_task_dispatched(
@@ -217,7 +218,7 @@ def plan_weekly_reports(event: scheduler_fn.ScheduledEvent) -> None:
 )
 @background("task")
 def sendCampaignBatch(request: CallableRequest[dict[str, Any]]) -> None:
-    """Send the weekly report to one uid range of a wave at its planned moment (the pacing
+    """Send a campaign's message to one uid range of a wave at its planned moment (the pacing
     lives in the schedule times; 20 dispatches a second is a backstop above the plan's 19):
-    each person's report is one outbox entry (``campaigns.send_batch``)."""
+    each person's message is one outbox entry (``campaigns.send_batch``)."""
     campaigns.send_batch(request.data, datetime.now(UTC))

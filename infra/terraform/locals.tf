@@ -99,7 +99,7 @@ locals {
       "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
       "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
       "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures", "prune_push_tokens",
-      "sendPush", "sweep_outbox", "plan_weekly_reports", "sendCampaignBatch",
+      "sendPush", "sweep_outbox", "plan_campaigns", "sendCampaignBatch",
     ]
   }
   max_instances = {

@@ -115,7 +115,7 @@ def seed_and_describe(env: dict[str, str]) -> None:
         )
         return len(counted) >= expected_sessions
 
-    wait_for(everything_counted, timeout=90, interval=0.5, message="demo sessions counted")
+    wait_for(everything_counted, timeout=180, interval=0.5, message="demo sessions counted")
     suite.functions.run_scheduled("roll_up_hours_saved")
     suite.functions.run_scheduled("roll_up_community")
     community = _launch(suite, people[0], "Europe/London", "en-GB")["data"]["communityHoursSaved"]

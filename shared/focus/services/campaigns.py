@@ -1,23 +1,26 @@
-"""The weekly-report campaign: every person's report, on Monday at 09:00 their time, for 10M people
-within FCM's quota (docs/notifications.md, "Fan-out campaigns").
+"""Campaigns: the weekly report (Monday 09:00) and the streak-at-risk reminder (20:00), each in
+every person's own time zone, for 10M people within FCM's quota (docs/notifications.md, "Fan-out
+campaigns"; the waves and messages are ``focus.domain.campaigns``).
 
-``plan_weekly_reports`` (job ``plan_weekly_reports``, every 15 minutes) finds the waves starting
-within the planning horizon, counts their people, splits them into uid ranges of about 500
-devices and gives each range a dispatch moment from the one global budget
-(``fanout.plan_waves``; its ``next_free`` lives on ``campaigns/weeklyReport``), then enqueues one
-``sendCampaignBatch`` task per range at that moment. A wave is recorded before its tasks are
-enqueued and marked once all are: a rerun enqueues a recorded wave's tasks again (the same
-names: no duplicates) and plans no wave twice.
+``plan_campaigns`` (job ``plan_campaigns``, every 15 minutes) finds the waves starting within the
+planning horizon, counts their people, splits them into uid ranges of about 500 devices and gives
+each range a dispatch moment from the one global budget of all campaigns (``fanout.plan_waves``;
+its ``next_free`` lives on ``campaigns/fanout``), then enqueues one ``sendCampaignBatch`` task per
+range at that moment. A wave is recorded before its tasks are enqueued and marked once all are: a
+rerun enqueues a recorded wave's tasks again (the same names: no duplicates) and plans no wave
+twice.
 
 ``send_batch`` (task ``sendCampaignBatch``) decides for each person of its range (settings,
-consent, quiet hours, caps: ``notifications.decide``), records the report in the person's outbox
-(one entry per person and week: a person, and so a device, is never sent it twice) and sends the
-range's pushes together; what FCM throttles or fails goes on through the outbox's own retries.
+consent, quiet hours, caps: ``notifications.decide``), records the message in the person's outbox
+(one entry per person and week or day: a person, and so a device, is never sent it twice) and
+sends the range's pushes together; what FCM throttles or fails goes on through the outbox's own
+retries.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -25,12 +28,14 @@ from focus.adapters import clients, leases, logs, messaging, paths, store, traci
 from focus.domain import campaigns as domain
 from focus.domain import fanout
 from focus.domain import notifications as rules
-from focus.domain.notifications import Defer, Drop, MessageKind, WeeklyReportReady
+from focus.domain.campaigns import Campaign
+from focus.domain.notifications import Defer, Drop, DropReason, StreakAtRisk
 from focus.domain.outbox import EntryState, visible_entry, visible_entry_id
 from focus.domain.wires import Task
-from focus.services import outbox, push_sync, tolerant
+from focus.services import outbox, profiles, push_sync, tolerant
 
-CAMPAIGN = "weeklyReport"
+BUDGET = "fanout"  # campaigns/fanout: every campaign's waves and the one budget
+KEPT_FOR = timedelta(days=8)  # recorded waves older than this are forgotten (a week's plans)
 PAGE = 300  # people read per query page
 # The sync pushes' share of the quota the campaign leaves alone (docs/notifications.md: about
 # 33,000 a minute at 1M edit bursts an hour); the campaign paces to 95% of the rest.
@@ -48,34 +53,35 @@ EVERY_PERSON = store.QuerySpec("every person", paths.USERS)
 
 
 def _campaign_ref() -> Any:
-    return clients.firestore().document(paths.campaign(CAMPAIGN))
+    return clients.firestore().document(paths.campaign(BUDGET))
 
 
 # --- Planning ------------------------------------------------------------------------------------
 
 
-@tracing.traced("campaigns.plan_weekly_reports")
-def plan_weekly_reports(now: datetime) -> int:
-    """Plan and enqueue the waves starting soon; how many batches were enqueued."""
-    waves = domain.waves_starting(available_timezones(), now)
+@tracing.traced("campaigns.plan")
+def plan_campaigns(now: datetime) -> int:
+    """Plan and enqueue the waves of every campaign starting soon; how many batches were
+    enqueued."""
+    zones = available_timezones()
+    waves = [w for campaign in Campaign for w in domain.waves_starting(campaign, zones, now)]
     recorded = (store.get(_campaign_ref()).to_dict() or {}).get("waves", {})
     new = [planned for planned in waves if _slug(planned.wave.key) not in recorded]
     if new:
         devices_per_person = _devices_per_person()
         counted = [
             domain.PlannedWave(
-                planned.week_start,
-                fanout.Wave(
-                    key=planned.wave.key,
-                    starts_at=planned.wave.starts_at,
+                planned.campaign,
+                planned.day,
+                replace(
+                    planned.wave,
                     devices=int(_people(planned.wave.zones) * devices_per_person),
-                    zones=planned.wave.zones,
                 ),
             )
             for planned in new
         ]
-        _record_waves(counted)
-    return _enqueue_recorded(now)
+        _record_waves(counted, now)
+    return _enqueue_recorded()
 
 
 def _slug(key: str) -> str:
@@ -96,8 +102,9 @@ def _devices_per_person() -> float:
     return store.count(EVERY_TOKEN, None) / people if people else 0.0
 
 
-def _record_waves(waves: list[domain.PlannedWave]) -> None:
-    """Give the waves their place in the global budget and record them, in one transaction."""
+def _record_waves(waves: list[domain.PlannedWave], now: datetime) -> None:
+    """Give the waves their place in the global budget and record them, in one transaction;
+    waves recorded more than ``KEPT_FOR`` ago are forgotten (the document stays small)."""
     from google.cloud import firestore as gcf
 
     ref = _campaign_ref()
@@ -106,15 +113,20 @@ def _record_waves(waves: list[domain.PlannedWave]) -> None:
         stored = store.get(ref, tx).to_dict() or {}
         recorded: dict[str, Any] = stored.get("waves", {})
         next_free = stored.get("nextFree")
-        update: dict[str, Any] = {}
+        waves_update: dict[str, Any] = {
+            slug: gcf.DELETE_FIELD
+            for slug, wave in recorded.items()
+            if wave.get("enqueued") and wave["startsAt"] < now - KEPT_FOR
+        }
         for planned in sorted(waves, key=lambda p: (p.wave.starts_at, p.wave.key)):
             slug = _slug(planned.wave.key)
             if slug in recorded:
                 continue
             plan = fanout.plan_waves([planned.wave], PACE, next_free=next_free)
-            update[f"waves.{slug}"] = {
+            waves_update[slug] = {
+                "campaign": planned.campaign.value,
+                "day": planned.day.isoformat(),
                 "key": planned.wave.key,
-                "weekStart": planned.week_start.isoformat(),
                 "startsAt": planned.wave.starts_at,
                 "zones": list(planned.wave.zones),
                 "devices": planned.wave.devices,
@@ -122,26 +134,13 @@ def _record_waves(waves: list[domain.PlannedWave]) -> None:
                 "enqueued": False,
             }
             next_free = plan.next_free or next_free
-        if update:
-            update["nextFree"] = next_free
-            store.writes(tx).set(ref, _nested(update), merge=True)
+        if waves_update:
+            store.writes(tx).set(ref, {"waves": waves_update, "nextFree": next_free}, merge=True)
 
     store.transactional(run, name="campaigns.record_waves")
 
 
-def _nested(update: dict[str, Any]) -> dict[str, Any]:
-    """Dotted keys as nested maps (a merged set takes maps, not field paths)."""
-    nested: dict[str, Any] = {}
-    for key, value in update.items():
-        head, _, rest = key.partition(".")
-        if rest:
-            nested.setdefault(head, {})[rest] = value
-        else:
-            nested[head] = value
-    return nested
-
-
-def _enqueue_recorded(now: datetime) -> int:
+def _enqueue_recorded() -> int:
     """Enqueue every batch of the recorded waves not marked enqueued (the same plan every time:
     ``plan_waves`` of the wave from the budget's state before it)."""
     ref = _campaign_ref()
@@ -162,14 +161,15 @@ def _enqueue_recorded(now: datetime) -> int:
             messaging.enqueue(
                 Task.SEND_CAMPAIGN_BATCH,
                 {
-                    "weekStart": wave["weekStart"],
+                    "campaign": wave["campaign"],
+                    "day": wave["day"],
                     "readyAt": wave["startsAt"].isoformat(),
                     "zones": wave["zones"],
                     "shard": batch.index,
                     "shards": shards,
                 },
                 at=batch.dispatch_at,
-                task_id=messaging.task_id(CAMPAIGN, wave["key"], str(batch.index)),
+                task_id=messaging.task_id("campaign", wave["key"], str(batch.index)),
             )
             enqueued += 1
         store.update_now(ref, {f"waves.{slug}.enqueued": True})
@@ -188,11 +188,11 @@ def _enqueue_recorded(now: datetime) -> int:
 
 @tracing.traced("campaigns.send_batch")
 def send_batch(data: dict[str, Any], now: datetime) -> None:
-    """Send the weekly report to the people of one uid range of a wave (the task's payload)."""
-    message = WeeklyReportReady(
-        week_start=date.fromisoformat(data["weekStart"]),
-        ready_at=datetime.fromisoformat(data["readyAt"]),
-    )
+    """Send a campaign's message to the people of one uid range of a wave (the task's payload:
+    campaign, day, readyAt, zones, shard, shards)."""
+    campaign = Campaign(data["campaign"])
+    day = date.fromisoformat(data["day"])
+    ready_at = datetime.fromisoformat(data["readyAt"])
     low, high = domain.uid_range(int(data["shard"]), int(data["shards"]))
     db = clients.firestore()
     run = tolerant.Isolation("sendCampaignBatch")
@@ -211,7 +211,12 @@ def send_batch(data: dict[str, Any], now: datetime) -> None:
         )
         for snapshot in page:
             with run.item("person", snapshot.id):
-                result = _owe(snapshot.id, snapshot.to_dict() or {}, message, now)
+                profile = snapshot.to_dict() or {}
+                streak = profiles.read(snapshot.id, profile).streak
+                message = domain.message_for(
+                    campaign, day, ready_at, streak.current, streak.last_day
+                )
+                result = _owe(snapshot.id, profile, message, now)
                 if isinstance(result, outbox.Claimed):
                     claimed.append(result)
                 elif result is not None:
@@ -223,6 +228,7 @@ def send_batch(data: dict[str, Any], now: datetime) -> None:
         outbox.deliver(claimed)
     logs.get_logger().info(
         "campaign batch sent",
+        campaign=campaign.value,
         shard=data["shard"],
         people=len(claimed),
         pushes=sum(len(c.entry.pushes) for c in claimed),
@@ -232,12 +238,14 @@ def send_batch(data: dict[str, Any], now: datetime) -> None:
 
 
 def _owe(
-    uid: str, profile: dict[str, Any], message: WeeklyReportReady, now: datetime
+    uid: str, profile: dict[str, Any], message: rules.VisibleMessage, now: datetime
 ) -> outbox.Claimed | str | None:
-    """Record the report in the person's outbox: claimed (pushes fixed, lease held) to send now;
+    """Record the message in the person's outbox: claimed (pushes fixed, lease held) to send now;
     a drop reason; or None when it was recorded already (a redelivered batch) or deferred."""
     from google.api_core import exceptions
 
+    if isinstance(message, StreakAtRisk) and (message.streak_days == 0 or message.goal_met_today):
+        return DropReason.NOT_NEEDED.value  # most people: decided without reading anything more
     entry_id = visible_entry_id(message)
     ref = clients.firestore().document(paths.outbox_entry(uid, entry_id))
     targets = [
@@ -247,7 +255,7 @@ def _owe(
     ]
     if not targets:  # most people without a device to reach cost this one read
         return "no_device"
-    person = outbox.person_context(uid, MessageKind.WEEKLY_REPORT, now, profile)
+    person = outbox.person_context(uid, message.kind, now, profile)
     decision = rules.decide(message, person, now)
     if isinstance(decision, Drop):
         return decision.reason.value

@@ -286,13 +286,13 @@ REGISTRY: tuple[DataEntry, ...] = (
     ),
     DataEntry(
         "campaigns/{name}",
-        "a fan-out campaign's planned waves (time zones, device counts, moments) and budget",
+        "the campaigns' planned waves (time zones, device counts, moments) and their budget",
         False,
         Erasure.KEEP_ANONYMOUS,
         False,
         "notifications",
         LEGITIMATE,
-        "indefinite (one document per campaign; waves are counts, never people)",
+        "one document; each wave for 8 days (counts of devices, never people)",
     ),
     DataEntry(
         "migrations/{name}",
