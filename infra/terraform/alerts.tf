@@ -166,6 +166,19 @@ locals {
       duration = "300s"
       value    = 0
     }
+    "outbox-overdue" = {
+      display  = "Pushes left behind by their tasks"
+      page     = false
+      runbook  = "docs/runbooks/push-sending.md"
+      why      = "Two outbox sweeps in a row found pushes pending past due: their sendPush tasks are lost, or the queue is paused or failing (the other push alerts see no sends at all then)."
+      absent   = false
+      filter   = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.outbox_overdue.name}\""
+      aligner  = "ALIGN_SUM"
+      reducer  = "REDUCE_SUM"
+      group_by = []
+      duration = "1200s"
+      value    = 0
+    }
     "erasure-overdue" = {
       display  = "Erasure older than 24 hours"
       page     = false

@@ -199,6 +199,19 @@ resource "google_logging_metric" "erasure_checks" {
   }
 }
 
+# Sweeps of the push outbox that found entries pending five minutes past due (their task lost, or
+# the sendPush queue paused or failing): `outbox swept` with handedOff > 0.
+resource "google_logging_metric" "outbox_overdue" {
+  name   = "focus/outbox_overdue"
+  filter = "resource.type=\"cloud_run_revision\" AND jsonPayload.message=\"outbox swept\" AND jsonPayload.handedOff>0"
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Outbox sweeps that found overdue pushes"
+  }
+}
+
 # Push sending (docs/notifications.md): the sender logs one `push sent` line per send attempt, with
 # jsonPayload.{kind, platform, outcome} and, for silent sync pushes, `budgetDelayed` (the device's
 # hourly background-push budget held it past the coalescing window) and, once FCM accepted one,
