@@ -40,6 +40,7 @@ from focus.domain.notifications import (
     language_of,
     localised,
     plan_sync,
+    retry_delay,
     sync_push,
     visible_pushes,
 )
@@ -129,6 +130,31 @@ def test_a_change_made_by_the_server_reaches_every_device() -> None:
         "iphone",
         "pixel",
     }
+
+
+def test_a_change_delivered_again_after_its_push_went_out_sends_nothing_more() -> None:
+    """Triggers run at least once: a redelivered event must not wake the devices again."""
+    person = Devices([MAC, IPHONE])
+    person.edit("mac", NOW, SyncScope.BLOCKS)
+    person.run_until(NOW + timedelta(minutes=5))
+
+    person.edit("mac", NOW, SyncScope.BLOCKS)  # the same change, an event delivered twice
+    person.run_until(NOW + timedelta(hours=1))
+
+    assert person.sends_to("iphone") == [NOW + SYNC_COALESCING_WINDOW]
+
+
+def test_a_late_change_of_another_kind_still_reaches_the_devices() -> None:
+    """Redeliveries are recognised per kind of change: a session started before a block edit,
+    whose event arrives after the edit's push went out, is still news."""
+    person = Devices([MAC, IPHONE])
+    person.edit("mac", NOW, SyncScope.BLOCKS)
+    person.run_until(NOW + timedelta(minutes=5))
+
+    person.edit("mac", NOW - timedelta(seconds=30), SyncScope.SESSIONS)
+    person.run_until(NOW + timedelta(hours=1))
+
+    assert [what for who, _, what in person.sent if who == "iphone"] == ["blocks", "sessions"]
 
 
 def test_an_iphone_gets_at_most_three_background_pushes_an_hour() -> None:
@@ -501,3 +527,27 @@ def test_every_kind_has_a_text_in_every_language_and_singular_days_read_right() 
     assert localised(streak(date(2026, 11, 24), days=1), "de")[1].endswith("1 Tag weiterläuft.")
     assert localised(streak(date(2026, 11, 24), days=1), "fr")[1].endswith("de 1 jour.")
     assert localised(streak(date(2026, 11, 24), days=1), "es")[1].endswith("de 1 día.")
+
+
+# --- Retrying a send -----------------------------------------------------------------------------
+
+
+def test_a_throttled_send_waits_at_least_its_retry_after_plus_at_most_a_fifth() -> None:
+    assert retry_delay(30, 1, 0.0) == timedelta(seconds=30)
+    assert retry_delay(30, 5, 0.999) < timedelta(seconds=36)
+    assert retry_delay(0, 1, 0.5) == timedelta(0)
+
+
+@PURE
+@given(st.integers(min_value=1, max_value=100), st.floats(min_value=0, max_value=0.999))
+def test_a_failed_send_backs_off_with_jitter_within_five_minutes(
+    attempt: int, jitter: float
+) -> None:
+    wait = retry_delay(None, attempt, jitter)
+    ceiling = min(300, 10 * 2 ** (attempt - 1))
+    assert timedelta(seconds=1) <= wait <= timedelta(seconds=max(1, ceiling))
+
+
+def test_jitter_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        retry_delay(None, 1, 1.0)
