@@ -206,7 +206,8 @@ def test_quiet_hours_hold_a_weekly_report_and_drop_a_stale_session_notice(
     ).unwrap()
     # Quiet from the current hour (the profile's zone is UTC) for two hours, whenever this runs:
     # they end more than an hour after now, when a session's notice is no longer worth showing.
-    hour = datetime.now(UTC).hour
+    started = datetime.now(UTC)
+    hour = started.hour
     firebase.firestore.as_user(user).set(
         f"users/{user.uid}/preferences/notifications",
         {"quietHours": {"startHour": hour, "endHour": (hour + 2) % 24}},
@@ -224,7 +225,7 @@ def test_quiet_hours_hold_a_weekly_report_and_drop_a_stale_session_notice(
     assert entry(firebase, user, notice)["dropped"] == "quiet_hours"
     held = entry(firebase, user, report)
     assert held["state"] == "pending"
-    quiet_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    quiet_end = started.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
     assert abs(held["dueAt"] - quiet_end) < timedelta(hours=1)
     assert fcm.received() == []
 
@@ -233,6 +234,11 @@ def test_the_daily_cap_holds(firebase: EmulatorSuite, user: User, fcm: FcmRemote
     with_devices(firebase, user, {"iphone-1": "ios", "mac-1": "macos"})
     no_quiet_hours(firebase, user)
     now = datetime.now(UTC)
+    # The person lives where it is about noon now: the cap counts a local day, and the test must
+    # not straddle a midnight whenever it runs (Etc/GMT-N is N hours ahead of UTC).
+    ahead = 12 - now.hour
+    zone = "Etc/GMT" if ahead == 0 else f"Etc/GMT{'-' if ahead > 0 else '+'}{abs(ahead)}"
+    firebase.firestore.as_owner().update(f"users/{user.uid}", {"settings.timezone": zone})
     for n in range(8):  # today's eight "session finished" notices, already shown
         firebase.firestore.as_owner().set(
             f"users/{user.uid}/outbox/session_finished-earlier-{n}",

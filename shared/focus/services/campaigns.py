@@ -277,7 +277,7 @@ def _owe(
     )
     holder = leases.new_holder()
     stored = entry.to_firestore() | {
-        "pushes": {d: p.model_dump(by_alias=True, mode="json") for d, p in entry.pushes.items()},
+        "pushes": outbox.stored_pushes(entry),
         leases.FIELD: {"holder": holder, "until": now + outbox.LEASE},
     }
     try:

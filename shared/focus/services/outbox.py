@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from focus.adapters import clients, leases, logs, messaging, paths, push, store, tracing
 from focus.domain import notifications as rules
@@ -163,21 +162,25 @@ def _claim_sync(uid: str, entry_id: str, now: datetime) -> tuple[OutboxEntry, st
             sent_state: DeviceSync = rules.after_sync_sent(state, now)
             out.update(token_ref, {push_sync.SYNC_FIELD: sent_state.to_firestore()})
             entry = entry.model_copy(update={"pushes": {target.device_id: fixed}})
-        entry = entry.model_copy(update={"state": EntryState.SENDING})
-        out.update(
-            ref,
-            {
-                **lease,
-                "state": EntryState.SENDING.value,
-                "attempts": entry.attempts + 1,
-                "pushes": {
-                    d: p.model_dump(by_alias=True, mode="json") for d, p in entry.pushes.items()
-                },
-            },
-        )
-        return entry, holder
+        out.update(ref, _claim(lease, entry))
+        return entry.model_copy(update={"state": EntryState.SENDING}), holder
 
     return store.transactional(run, name="outbox.claim_sync")
+
+
+def _claim(lease: dict[str, Any], entry: OutboxEntry) -> dict[str, Any]:
+    """The write that claims an entry for one delivery: its lease, and its pushes fixed."""
+    return {
+        **lease,
+        "state": EntryState.SENDING.value,
+        "attempts": entry.attempts + 1,
+        "pushes": stored_pushes(entry),
+    }
+
+
+def stored_pushes(entry: OutboxEntry) -> dict[str, Any]:
+    """The entry's fixed pushes as stored (``Push`` is a wire contract: dumped as JSON)."""
+    return {d: p.model_dump(by_alias=True, mode="json") for d, p in entry.pushes.items()}
 
 
 def _claim_visible(
@@ -221,17 +224,7 @@ def _claim_visible(
             current = current.model_copy(
                 update={"pushes": {t.device_id: p for t, p in zip(targets, fixed, strict=True)}}
             )
-        store.writes(tx).update(
-            ref,
-            {
-                **lease,
-                "state": EntryState.SENDING.value,
-                "attempts": current.attempts + 1,
-                "pushes": {
-                    d: p.model_dump(by_alias=True, mode="json") for d, p in current.pushes.items()
-                },
-            },
-        )
+        store.writes(tx).update(ref, _claim(lease, current))
         return current.model_copy(update={"state": EntryState.SENDING}), holder
 
     return store.transactional(run, name="outbox.claim_visible")
@@ -405,7 +398,6 @@ def person_context(
         SentPush(kind=kind, sent_at=snapshot.get("sentAt"))
         for snapshot in store.query(SENT_OF_KIND, profile_ref, [kind.value, now - SENT_LOOKBACK])
     ]
-    ZoneInfo(settings.timezone)  # profiles.read made it a valid zone; fail loudly otherwise
     return PersonContext(
         timezone=settings.timezone,
         locale=settings.locale,

@@ -95,8 +95,11 @@ def stage(
     db = clients.firestore()
     out = store.writes(tx)
     handoffs = []
+    before = {target.device_id: state for target, state in devices}
     for plan in plan_sync(devices, change, now, window):
         device_id = plan.target.device_id
+        if plan.state == before[device_id]:
+            continue  # a change delivered again: nothing to write
         out.update(
             db.document(paths.push_token(uid, device_id)), {SYNC_FIELD: plan.state.to_firestore()}
         )

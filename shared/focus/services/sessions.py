@@ -13,9 +13,8 @@ from focus.adapters import clients, leases, logs, paths, store, tracing
 from focus.domain import sessions as domain
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import pending_minutes
-from focus.domain.notifications import MessageKind, SessionFinished, still_worth_showing
 from focus.domain.sessions import CountingStage, FocusSession, SessionStatus
-from focus.services import outbox, profiles, tolerant
+from focus.services import profiles, tolerant
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
 RECENTLY_COMPLETED = store.QuerySpec(
@@ -160,6 +159,10 @@ def count_completed(
         )
         for milestone in count.milestones:
             out.set(db.document(paths.milestone(uid, milestone.key)), milestone.to_firestore())
+        # Imported here: the api codebase reads sessions too, and never sends a push.
+        from focus.domain.notifications import MessageKind, SessionFinished, still_worth_showing
+        from focus.services import outbox
+
         for each in count.sessions:
             # The person's other devices hear that it finished (focus.services.outbox).
             if not still_worth_showing(MessageKind.SESSION_FINISHED, each.session.finished_at, now):
