@@ -8,13 +8,16 @@ emulator alone) on ports the running suite already holds.
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -29,6 +32,7 @@ from firebase_emulator_harness import (
     emulators,
     wait_for,
 )
+from firebase_emulator_harness.functions import FunctionsEmulator
 
 pytest_plugins = ["pytester"]
 
@@ -457,3 +461,61 @@ def test_emulators_the_cli_started_in_their_own_session_are_stopped_with_it() ->
         assert not any(_alive(pid) for pid in detached)  # a zombie holds no port
     finally:
         parent.kill()
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """Answers each POST with the next (status, body) of ``script``, counting requests."""
+
+    script: ClassVar[list[tuple[int, str]]] = []
+    requests: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        self.requests.append(self.rfile.read(int(self.headers["Content-Length"])))
+        status, body = self.script.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def answers() -> Iterator[tuple[FunctionsEmulator, type[_Answers]]]:
+    """A FunctionsEmulator pointed at a local server that answers as scripted: the answers of
+    the emulator's own proxy are reproduced here, since a broken worker connection cannot be
+    caused on demand."""
+    _Answers.script, _Answers.requests = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        yield FunctionsEmulator(url, url, "demo-test", "europe-west1"), _Answers
+    finally:
+        server.shutdown()
+
+
+def test_a_connection_the_emulator_lost_to_its_worker_is_sent_again_never_read_as_a_result(
+    answers: tuple[FunctionsEmulator, type[_Answers]],
+) -> None:
+    functions, server = answers
+    server.script = [(500, '{"code":"ECONNRESET"}'), (200, '{"result":{"n":1}}')]
+
+    assert functions.call("upload", {"idempotencyKey": "k"}).result == {"n": 1}
+    assert len(server.requests) == 2 and server.requests[0] == server.requests[1]
+
+
+def test_an_answer_outside_the_callable_protocol_is_an_emulator_error(
+    answers: tuple[FunctionsEmulator, type[_Answers]],
+) -> None:
+    functions, server = answers
+    server.script = [(500, '{"code":"ECONNRESET"}')] * 3
+    with pytest.raises(EmulatorError, match="outside the callable protocol"):
+        functions.call("upload", {})
+    assert len(server.requests) == 3
+
+    server.script, server.requests = [(200, '{"status":"fine"}')], []
+    with pytest.raises(EmulatorError, match="outside the callable protocol"):
+        functions.call("upload", {})
+    assert len(server.requests) == 1  # only the emulator's own socket error is sent again

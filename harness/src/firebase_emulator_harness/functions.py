@@ -45,6 +45,20 @@ class CallableResult:
         return self.result
 
 
+# The Functions emulator proxies each request to a worker process. When that connection breaks
+# (the worker closes it unanswered: "Request to function failed: Error: socket hang up" in its
+# log), it answers 500 with the socket error itself as the body, e.g. {"code": "ECONNRESET"},
+# and kills the worker. Nothing of the function answered, so that is never a result: the call is
+# sent again, the same request (a mutating callable's idempotency key included, so it applies
+# nothing twice), as an app does after a network failure; the emulator starts a fresh worker.
+LOST_WORKER_ATTEMPTS = 3
+
+
+def _lost_worker(status: int, body: JsonValue) -> bool:
+    """Whether an answer is the emulator's own report of a connection lost to its worker."""
+    return status == 500 and isinstance(body, dict) and isinstance(body.get("code"), str)
+
+
 class FunctionsEmulator:
     def __init__(self, base_url: str, hub_url: str, project: str, region: str) -> None:
         self.base_url = base_url
@@ -69,25 +83,29 @@ class FunctionsEmulator:
         request_headers = {"Content-Type": "application/json", **(headers or {})}
         if user is not None:
             request_headers.update(user.bearer)
-        response = session().post(
-            f"{self.base_url}/{self.project}/{region or self.region}/{name}",
-            json={"data": to_json(data)},
-            headers=request_headers,
-            timeout=TIMEOUT_S,
-        )
-        try:
-            body: JsonValue = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise EmulatorError(
-                f"callable {name} answered {response.status_code} with non-JSON: "
-                f"{response.text[:500]}",
-                status=response.status_code,
+        for attempt in range(1, LOST_WORKER_ATTEMPTS + 1):
+            response = session().post(
+                f"{self.base_url}/{self.project}/{region or self.region}/{name}",
+                json={"data": to_json(data)},
+                headers=request_headers,
+                timeout=TIMEOUT_S,
             )
-        if isinstance(error := body.get("error"), dict):
-            return CallableResult(response.status_code, error=error)
-        return CallableResult(response.status_code, result=body.get("result"))
+            try:
+                body: JsonValue = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(error := body.get("error"), dict):
+                return CallableResult(response.status_code, error=error)
+            if isinstance(body, dict) and "result" in body:
+                return CallableResult(response.status_code, result=body["result"])
+            if not (_lost_worker(response.status_code, body) and attempt < LOST_WORKER_ATTEMPTS):
+                break
+        raise EmulatorError(
+            f"callable {name} answered {response.status_code} outside the callable protocol "
+            f"(no result, no error): {response.text[:500]}",
+            status=response.status_code,
+            body=body,
+        )
 
     def dispatch_task(self, name: str, data: JsonInput, *, region: str | None = None) -> int:
         """Deliver one task to the task-queue function ``name`` now, as Cloud Tasks would
