@@ -65,9 +65,10 @@ def test_it_declares_what_the_backend_needs() -> None:
     } <= types
     (ttl,) = tf.of_type("google_firestore_field")
     assert ttl.body["field"] == "expireAt" and "ttl_config" in ttl.body
-    assert set(tf.locals["runtime_iam"]) == {"api", "triggers", "jobs"}
-    (secret,) = tf.of_type("google_secret_manager_secret")
-    assert secret.body["secret_id"] == "USER_PSEUDONYM_KEY"
+    assert set(tf.locals["runtime_iam"]) == {"api", "triggers", "jobs", "webhooks"}
+    secrets = {s.name: s.body for s in tf.of_type("google_secret_manager_secret")}
+    assert secrets["user_pseudonym_key"]["secret_id"] == "USER_PSEUDONYM_KEY"
+    assert '"STRIPE_WEBHOOK_SECRET"' in secrets["store"]["for_each"]  # the webhooks codebase's
     assert not tf.of_type("google_secret_manager_secret_version")  # values never in Terraform
 
 

@@ -29,6 +29,7 @@ from focus.contracts.privacy import (
     SetConsentResponse,
 )
 from focus.contracts.reports import DayResult, UploadDailyReportsRequest, UploadDailyReportsResponse
+from focus.contracts.subscriptions import EntitlementsView, GetEntitlementsRequest
 from focus.domain import community as community_domain
 from focus.domain import emergency as emergency_domain
 from focus.domain import reports as reports_domain
@@ -48,6 +49,7 @@ from focus.services import (
     profiles,
     push_tokens,
     sessions,
+    subscriptions,
 )
 from focus.services.privacy import erasure, export
 
@@ -191,6 +193,14 @@ def deleteAccount(call: Call, _: DeleteAccountRequest) -> DeleteAccountResponse:
     """Erase the account and everything it holds (in the background, within minutes); then sign
     out. Asking again answers how far the erasure is (see "Deleting the account")."""
     return start_erasure(call.caller.uid, call.now, via="app")
+
+
+@mobile_callable(GetEntitlementsRequest)
+def getEntitlements(call: Call, _: GetEntitlementsRequest) -> EntitlementsView:
+    """What the person has bought (Pro, until when, from which store) and the purchase account
+    token the app passes to every store at purchase (docs/subscriptions.md)."""
+    uid = call.caller.uid
+    return EntitlementsView.of(subscriptions.current(uid), subscriptions.account_token(uid))
 
 
 @signed_in_web_endpoint(methods=["POST"])

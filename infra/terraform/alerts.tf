@@ -153,6 +153,19 @@ locals {
       duration = "900s"
       value    = 1
     }
+    "store-notifications-failing" = {
+      display  = "Store notifications failing"
+      page     = true
+      runbook  = "docs/runbooks/store-outage.md"
+      why      = "A store's notifications (App Store, Google Play, Stripe) fail on our side at more than one every 3 minutes for 15 minutes: purchases, renewals and refunds stop reaching people's entitlements. The stores deliver again for days, so nothing is lost yet."
+      absent   = false
+      filter   = "${local.requests_metric} AND metric.label.function=one_of(\"appStoreNotifications\", \"stripeWebhook\", \"on_play_notification\") AND metric.label.outcome=\"error\""
+      aligner  = "ALIGN_RATE"
+      reducer  = "REDUCE_SUM"
+      group_by = ["metric.label.function"]
+      duration = "900s"
+      value    = 0.005
+    }
     "firestore-quota" = {
       display  = "Firestore quota exceeded (RESOURCE_EXHAUSTED)"
       page     = true

@@ -2,6 +2,9 @@ locals {
   # Topics carrying domain events, and the dead-letter topic each one's consumers fall back to.
   topics = {
     "session-completed" = { consumer = "on_session_completed" }
+    # Google Play's real-time developer notifications: the Play Console publishes here (pubsub.tf
+    # grants Google's publisher account).
+    "play-billing-notifications" = { consumer = "on_play_notification" }
   }
 
   # Task-queue functions that dead-letter what they give up on (focus.adapters.messaging.dead_letter)
@@ -80,6 +83,15 @@ locals {
       ]
       act_as = true
     }
+    webhooks = {
+      project = ["roles/datastore.user", "roles/cloudtrace.agent"]
+      custom  = ["firebaseauth.users.get", "firebaseauth.users.update"]
+      secrets = ["USER_PSEUDONYM_KEY", "STRIPE_WEBHOOK_SECRET", "APPLE_ROOT_CERTIFICATES"]
+      topics  = ["play-billing-notifications-dead-letter"]
+      queues  = ["sendPush"]
+      invokes = ["sendPush", "on_play_notification"]
+      act_as  = true
+    }
   }
 
   # The functions each codebase deploys (each is one Cloud Run service) and its max_instances
@@ -89,7 +101,7 @@ locals {
     api = [
       "launch", "useEmergencyPass", "uploadDailyReports", "getCommunityComparison",
       "deleteAccount", "deleteAccountWeb", "requestExport", "getExport", "setConsent", "health",
-      "registerPushToken",
+      "registerPushToken", "getEntitlements",
     ]
     triggers = [
       "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
@@ -101,11 +113,13 @@ locals {
       "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures", "prune_push_tokens",
       "sendPush", "sweep_outbox", "plan_campaigns", "sendCampaignBatch",
     ]
+    webhooks = ["appStoreNotifications", "stripeWebhook", "on_play_notification", "restorePurchases"]
   }
   max_instances = {
     api      = 100
     triggers = 200
     jobs     = 100
+    webhooks = 20
   }
   # Monitoring filter clauses selecting a codebase's Cloud Run services.
   services_of = {
@@ -128,7 +142,8 @@ locals {
     { for key, topic in google_pubsub_topic.dead_letter : "${key}-dead-letter" => topic.id },
     { for key, topic in google_pubsub_topic.task_dead_letter : "${key}-dead-letter" => topic.id },
   )
-  secret_ids = {
-    USER_PSEUDONYM_KEY = google_secret_manager_secret.user_pseudonym_key.id
-  }
+  secret_ids = merge(
+    { USER_PSEUDONYM_KEY = google_secret_manager_secret.user_pseudonym_key.id },
+    { for name, secret in google_secret_manager_secret.store : name => secret.id },
+  )
 }

@@ -87,3 +87,11 @@ resource "google_pubsub_subscription" "task_dead_letter" {
     maximum_backoff = local.pubsub_delivery.maximum_backoff
   }
 }
+
+# Google Play publishes its real-time developer notifications as this Google-owned account (Play
+# Console, Monetization setup: topic projects/<project>/topics/play-billing-notifications).
+resource "google_pubsub_topic_iam_member" "play_notifications_publisher" {
+  topic  = google_pubsub_topic.events["play-billing-notifications"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:google-play-developer-notifications@system.gserviceaccount.com"
+}

@@ -21,3 +21,24 @@ resource "google_secret_manager_secret" "user_pseudonym_key" {
     }
   }
 }
+
+# The webhooks codebase's store secrets (docs/subscriptions.md, "Operations"), values set by a
+# person per environment like the key above: the signing secret of the Stripe webhook endpoint,
+# and Apple's root certificates that App Store signatures must chain to.
+resource "google_secret_manager_secret" "store" {
+  for_each  = toset(["STRIPE_WEBHOOK_SECRET", "APPLE_ROOT_CERTIFICATES"])
+  secret_id = each.key
+  labels = {
+    purpose = "store-notifications"
+  }
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+      replicas {
+        location = "europe-west4"
+      }
+    }
+  }
+}

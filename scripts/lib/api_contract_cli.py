@@ -1,4 +1,5 @@
-"""Write (or, with --check, verify) the mobile API contract in docs/ from the api codebase."""
+"""Write (or, with --check, verify) the mobile API contract in docs/ from the codebases that
+serve the app's callables: api, and webhooks (restorePurchases, beside the store libraries)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 
+CALLABLE_CODEBASES = ("api", "webhooks")
+
+
 def load_api_codebase() -> None:
-    """Import functions/api/main.py so its callables register themselves."""
+    """Import each CALLABLE_CODEBASES' main.py so its callables register themselves."""
     os.environ.setdefault("GCLOUD_PROJECT", "demo-focus")
-    spec = importlib.util.spec_from_file_location("focus_api_main", ROOT / "functions/api/main.py")
-    assert spec is not None and spec.loader is not None
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    for codebase in CALLABLE_CODEBASES:
+        module = f"focus_{codebase}_main"
+        if module in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(
+            module, ROOT / "functions" / codebase / "main.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[module] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[module])
 
 
 def committed(paths: list[str]) -> dict[str, str | None]:

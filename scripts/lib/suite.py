@@ -18,7 +18,10 @@ process for as long as the emulators do, and ``FOCUS_FCM_ENDPOINT`` names it bot
 CLI (whose Functions emulator hands its environment to the function workers: what they send
 arrives there) and to the command run (tests steer it with ``FcmRemote``: the ``fcm`` fixture).
 A test run takes any free port; dev serves it on ``pushes.DEV_PORT`` (9190, plus
-``EMULATOR_PORT_OFFSET``), where scripts/pushes looks.
+``EMULATOR_PORT_OFFSET``), where scripts/pushes looks. Google Play has no emulator either: a local
+Play Developer API (``firebase_emulator_harness.PlayServer``) runs the same way, named by
+``FOCUS_PLAY_ENDPOINT`` (focus.adapters.google_play; tests put purchases there with ``PlayRemote``,
+the ``play`` fixture); dev serves it on ``PLAY_DEV_PORT`` (9191, plus the offset).
 
 Usage: suite.py dev | suite.py run -- <command...>
 """
@@ -28,19 +31,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from pushes import DEV_PORT, ENDPOINT_SETTING  # scripts/lib/pushes.py
 
-from firebase_emulator_harness import FcmServer, emulators
+from firebase_emulator_harness import FcmServer, PlayServer, emulators
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = json.loads((ROOT / ".firebaserc").read_text())["projects"]["default"]
 FIREBASE_CLI = ROOT / "node_modules" / ".bin" / "firebase"
 ONLY = ("auth", "firestore", "functions", "pubsub", "tasks")
 LOG_DIR = ROOT / ".local"
+PLAY_ENDPOINT_SETTING = "FOCUS_PLAY_ENDPOINT"  # focus.adapters.google_play.ENDPOINT_SETTING
+PLAY_DEV_PORT = 9191  # beside pushes.DEV_PORT, outside the Functions emulator's worker ports
 
 
 def main() -> int:
@@ -66,10 +73,26 @@ def main() -> int:
             f"error: the local FCM endpoint cannot listen on port {fcm_port} ({exc.strerror}).\n"
             "       Another scripts/dev is running? Stop it, or set EMULATOR_PORT_OFFSET."
         )
+    play_port = PLAY_DEV_PORT + (port_offset or 0) if args.mode == "dev" else 0
+    try:
+        play = PlayServer(port=play_port).start()
+    except OSError as exc:
+        fcm.stop()
+        sys.exit(
+            f"error: the local Play server cannot listen on port {play_port} ({exc.strerror}).\n"
+            "       Another scripts/dev is running? Stop it, or set EMULATOR_PORT_OFFSET."
+        )
     # Before the emulators start: the CLI hands its own environment to the function workers.
     # Sync pushes coalesce the edits of 10 s here, not production's two minutes, so tests and a
     # developer watching scripts/pushes need not wait (focus.adapters.environment, emulators only).
     fcm_environment = {ENDPOINT_SETTING: fcm.url, "FOCUS_SYNC_COALESCING_SECONDS": "10"}
+    # Play purchases are read from (and acknowledged on) the local Play server there.
+    fcm_environment[PLAY_ENDPOINT_SETTING] = play.url
+    # The App Store's signed notifications are verified against the root certificates in this
+    # folder on the emulators (production: Apple's root, focus.adapters.app_store): tests write
+    # the root of a chain they generate here, and sign with it.
+    apple_roots = Path(tempfile.mkdtemp(prefix="focus-apple-roots-"))
+    fcm_environment["FOCUS_APPLE_ROOTS_DIR"] = str(apple_roots)
     try:
         suite = emulators.start(
             ROOT,
@@ -118,6 +141,8 @@ def main() -> int:
                 print(f"[suite] warning: processes {left} would not stop", file=sys.stderr)
             print("[suite] stopped; no emulator process left", flush=True)
         fcm.stop()  # last: function workers may send until the emulators stop
+        play.stop()
+        shutil.rmtree(apple_roots, ignore_errors=True)
 
 
 if __name__ == "__main__":

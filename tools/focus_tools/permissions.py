@@ -3,7 +3,8 @@
 Every adapter that calls a Google API declares what the call needs, next to the client it uses:
 ``clients.NEEDS`` (Firestore, Pub/Sub, Cloud Tasks), ``clients.ADMIN_SDK_NEEDS`` (Admin SDK
 calls, e.g. deleting an Auth user), ``logs.NEEDS`` (the pseudonym key secret), ``tracing.NEEDS``
-(Cloud Trace), ``push.NEEDS`` (sending through FCM); ``TRIGGER_NEEDS`` below covers what an
+(Cloud Trace), ``push.NEEDS`` (sending through FCM), ``stripe_events.NEEDS`` (Stripe's
+webhook signing secret), ``app_store.NEEDS`` (Apple's root certificates); ``TRIGGER_NEEDS`` below covers what an
 event trigger's identity needs to receive its events. A declaration names an IAM permission and the resource it applies to; when the
 resource is chosen by the caller (the queue of ``clients.task_queue(function_name)``, the topic
 of ``clients.topic_path(topic)``), it names the parameter that carries it.
@@ -117,18 +118,21 @@ PLAIN_TRIGGERS = {
     "firebase_functions.https_fn.on_request",
     "focus.entrypoints.callables.mobile_callable",  # https_fn.on_call inside
     "focus.entrypoints.web.signed_in_web_endpoint",  # https_fn.on_request inside
+    "focus.entrypoints.webhooks.store_webhook",  # https_fn.on_request inside
 }
 
 
 def declarations() -> dict[str, tuple[Need, ...]]:
     """Every declared Google API call, by the dotted name of the function called."""
-    from focus.adapters import clients, logs, push, tracing
+    from focus.adapters import app_store, clients, logs, push, stripe_events, tracing
 
     found: dict[str, tuple[Need, ...]] = {}
     for module, table in (
+        ("focus.adapters.app_store", app_store.NEEDS),
         ("focus.adapters.clients", clients.NEEDS),
         ("focus.adapters.logs", logs.NEEDS),
         ("focus.adapters.push", push.NEEDS),
+        ("focus.adapters.stripe_events", stripe_events.NEEDS),
         ("focus.adapters.tracing", tracing.NEEDS),
     ):
         found.update({f"{module}.{name}": needs for name, needs in table.items()})

@@ -8,7 +8,9 @@ Firestore *as a user* (security rules enforced) or as the owner (rules bypassed)
 Pub/Sub, fires scheduled functions, delivers an event to an event function again (the retries
 the emulators never make), disables background triggers, loads rules and fetches the
 rule-coverage report. FCM has no emulator: ``FcmServer`` is a local server speaking its HTTP v1
-send API, and ``FcmRemote`` steers one running in another process.
+send API, and ``FcmRemote`` steers one running in another process. Google Play has none either:
+``PlayServer`` speaks the Android Publisher API's subscription purchase calls, and ``PlayRemote``
+steers one running in another process.
 
 Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``EmulatorSuite`` yourself.
 """
@@ -25,6 +27,7 @@ from firebase_emulator_harness.fcm import FcmError, FcmServer, ReceivedMessage
 from firebase_emulator_harness.fcm_control import FcmRemote
 from firebase_emulator_harness.firestore import Firestore, RuleCoverageReport
 from firebase_emulator_harness.functions import CallableResult
+from firebase_emulator_harness.play import PlayError, PlayRemote, PlayServer
 from firebase_emulator_harness.pubsub import MessagePublishedEvent
 from firebase_emulator_harness.suite import EmulatorSuite
 from firebase_emulator_harness.values import (
@@ -59,6 +62,9 @@ __all__ = [
     "JsonValue",
     "MessagePublishedEvent",
     "PermissionDenied",
+    "PlayError",
+    "PlayRemote",
+    "PlayServer",
     "ReceivedMessage",
     "Reference",
     "RuleCoverageReport",

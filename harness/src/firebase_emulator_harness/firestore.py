@@ -248,11 +248,13 @@ class FirestoreEmulator:
         """Act as the backend (Admin SDK): rules are bypassed."""
         return Firestore(self.base_url, self.project, OWNER)
 
-    def clear(self, *, timeout: float = 10.0) -> None:
+    def clear(self, *, timeout: float = 60.0) -> None:
         """Delete every document in the project's default database.
 
         The emulator answers 409 while a transaction is open (a trigger from the previous test
-        may still be running one), so a conflict is retried until ``timeout``.
+        may still be running one), so a conflict is retried until ``timeout``. A test that leaves
+        many contended transactions behind (each retried with backoff after the emulator's lock
+        timeouts) can keep one open for well over 10 s; the bound only limits a failing wait.
         """
         deadline = time.monotonic() + timeout
         while True:

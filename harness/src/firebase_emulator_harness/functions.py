@@ -130,21 +130,25 @@ class FunctionsEmulator:
         user: User | None = None,
         method: str = "POST",
         region: str | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, JsonValue]:
-        """Call the HTTPS function ``name`` as a browser would (with the user's ID token, if any):
+        """Call the HTTPS function ``name`` as a browser or a webhook sender would (with the
+        user's ID token, if any; ``body`` sent byte for byte, as signed payloads need):
         (HTTP status, JSON body or text)."""
-        headers = user.bearer if user is not None else {}
+        request_headers = {**(headers or {}), **(user.bearer if user is not None else {})}
         response = session().request(
             method,
             f"{self.base_url}/{self.project}/{region or self.region}/{name}",
-            headers=headers,
+            headers=request_headers,
+            data=body,
             timeout=TIMEOUT_S,
         )
         try:
-            body: JsonValue = response.json()
+            answer: JsonValue = response.json()
         except ValueError:
-            body = response.text
-        return response.status_code, body
+            answer = response.text
+        return response.status_code, answer
 
     def _trigger_keys(self) -> list[str]:
         """Every function key the Functions emulator routes (see ``_background_key``).

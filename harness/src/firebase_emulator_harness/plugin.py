@@ -5,6 +5,7 @@ Settings (``[tool.pytest.ini_options]`` or pytest.ini)::
     firebase_project    = demo-project   # the project id the suite runs with
     firebase_region     = us-central1    # default region of callables and schedules
     firebase_rules_file = firestore.rules  # loaded into the emulator once per session (optional)
+    play_endpoint_variable = PLAY_ENDPOINT  # the variable naming a local Play server's URL
 
 Fixtures:
 
@@ -12,6 +13,10 @@ Fixtures:
 * ``firebase`` (function): the same suite with Firestore and Auth cleared before the test.
 * ``firestore_rules`` (function): ``load(source)`` replaces the rules for one test, and the
   configured rules file is loaded again afterwards.
+* ``play`` (function): a ``PlayRemote`` for the local Google Play server a suite runner started
+  (``firebase_emulator_harness.play``), at the URL in the environment variable
+  ``play_endpoint_variable`` names; emptied of purchases, acknowledgements and failures before
+  and after the test. The test is skipped when the variable is unset.
 
 Option ``--rule-coverage``: a final check (it runs after every other test and reports like one)
 fails unless the session evaluated every expression of the configured rules file and saw every
@@ -25,6 +30,7 @@ whole default selection only: with test paths on the command line, or tests dese
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +45,7 @@ from firebase_emulator_harness.firestore import (
     outcomes,
     uncovered_expressions,
 )
+from firebase_emulator_harness.play import PlayRemote
 from firebase_emulator_harness.suite import EmulatorSuite
 
 
@@ -53,6 +60,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "firebase_rules_file", "Firestore rules file to load once per session", default=""
+    )
+    parser.addini(
+        "play_endpoint_variable",
+        "environment variable holding the URL of the local Google Play server (the play fixture)",
+        default="PLAY_ENDPOINT",
     )
     parser.addoption(
         "--rule-coverage",
@@ -204,3 +216,15 @@ def firestore_rules(
     yield firebase_suite.firestore.load_rules
     if (rules := _configured_rules(pytestconfig)) is not None:
         firebase_suite.firestore.load_rules(rules)
+
+
+@pytest.fixture
+def play(pytestconfig: pytest.Config) -> Iterator[PlayRemote]:
+    variable = str(pytestconfig.getini("play_endpoint_variable"))
+    url = os.environ.get(variable)
+    if not url:
+        pytest.skip(f"no local Google Play server ({variable} unset)")
+    server = PlayRemote(url)
+    server.reset()
+    yield server
+    server.reset()

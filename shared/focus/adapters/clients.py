@@ -54,6 +54,7 @@ ADMIN_SDK_NEEDS: dict[str, tuple[Need, ...]] = {
     ),
     "firebase_admin.auth.update_user": (_WRITE_USER,),
     "firebase_admin.auth.revoke_refresh_tokens": (_WRITE_USER,),
+    "firebase_admin.auth.set_custom_user_claims": (_WRITE_USER,),
     "firebase_admin.auth.delete_user": (Need("firebaseauth.users.delete", why="erase"),),
 }
 

@@ -30,6 +30,13 @@ CAMPAIGNS = (
     "campaigns"  # campaigns/{name}: a fan-out campaign's planned waves and budget, server-only
 )
 MIGRATIONS = "migrations"  # migrations/{name}: scripts/migrate's progress, server-only
+SUBSCRIPTIONS = "subscriptions"  # users/{uid}/subscriptions/{key}: a store subscription's state
+STORE_SUBSCRIPTIONS = "storeSubscriptions"  # storeSubscriptions/{key}: the account it is bound to
+STORE_EVENTS = "storeEvents"  # storeEvents/{key}: store notifications applied (duplicates), TTL
+PURCHASE_ACCOUNTS = "purchaseAccounts"  # purchaseAccounts/{token}: the uid a purchase token names
+# stripePayments/{id}: the subscription a Stripe invoice paid for (or, by payment id, its invoice),
+# for refunds and disputes, which name only the payment; server-only, TTL
+STRIPE_PAYMENTS = "stripePayments"  # stripePayments/{id}: invoice/payment -> subscription links
 
 
 def user(uid: str) -> str:
@@ -122,6 +129,30 @@ def migration(name: str) -> str:
     return f"{MIGRATIONS}/{name}"
 
 
+def subscriptions(uid: str) -> str:
+    return f"{USERS}/{uid}/{SUBSCRIPTIONS}"
+
+
+def subscription(uid: str, key: str) -> str:
+    return f"{USERS}/{uid}/{SUBSCRIPTIONS}/{key}"
+
+
+def store_subscription(key: str) -> str:
+    return f"{STORE_SUBSCRIPTIONS}/{key}"
+
+
+def store_event(key: str) -> str:
+    return f"{STORE_EVENTS}/{key}"
+
+
+def purchase_account(token: str) -> str:
+    return f"{PURCHASE_ACCOUNTS}/{token}"
+
+
+def stripe_payment(stripe_id: str) -> str:
+    return f"{STRIPE_PAYMENTS}/{stripe_id}"
+
+
 def community_day(local_day: str) -> str:
     return f"{COMMUNITY_DAYS}/{local_day}"
 
@@ -143,4 +174,6 @@ TTL_FIELDS = {
     ERASURES: "expireAt",  # 30 days: a safety net; finished erasures delete theirs
     ERASURE_AUDIT: "expireAt",  # 3 years
     OUTBOX: "expireAt",  # 30 days after an entry was sent, dropped or failed
+    STORE_EVENTS: "expireAt",  # 90 days: stores redeliver for days, never for months
+    STRIPE_PAYMENTS: "expireAt",  # 180 days: a card dispute can come 120 days after a payment
 }

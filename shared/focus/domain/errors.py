@@ -110,6 +110,18 @@ class Reason(StrEnum):
         "UNAUTHENTICATED",
         "the account is being erased or was erased; `state` (`erasing`, `erased`). Sign out",
     )
+    SUBSCRIPTION_IN_USE = (
+        "SUBSCRIPTION_IN_USE",
+        "FAILED_PRECONDITION",
+        "the purchase is bound to another account (one subscription serves one account); "
+        "sign in to that account, or contact support",
+    )
+    PURCHASE_NOT_VERIFIED = (
+        "PURCHASE_NOT_VERIFIED",
+        "FAILED_PRECONDITION",
+        "the store did not confirm the purchase (a forged or foreign receipt, another app or "
+        "environment, an unknown purchase token); nothing was granted",
+    )
     REQUEST_IN_PROGRESS = (
         "REQUEST_IN_PROGRESS",
         "ABORTED",

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from focus.domain.emergency import EmergencyPass
+from focus.domain.entitlements import Entitlements
 from focus.domain.local_days import BoundaryRecord, DayBoundary
 from focus.domain.local_days import Timezone as Timezone  # re-exported: reports type with it
 from focus.domain.locales import first_day_of_week
@@ -97,13 +98,6 @@ class StreakSummary(Document):
     current: int = Field(default=0, ge=0)
     longest: int = Field(default=0, ge=0)
     last_day: str | None = None
-
-
-class Entitlements(Document):
-    """Server-owned: what the person has paid for (the subscription issue fills this in)."""
-
-    pro: bool = False
-    pro_until: datetime | None = None
 
 
 class SyncMarker(Document):

@@ -30,7 +30,12 @@ class Topic(StrEnum):
     """Pub/Sub topics carrying domain events (infra/terraform/locals.tf, ``topics``)."""
 
     SESSION_COMPLETED = "session-completed"
+    # Google Play's real-time developer notifications (the Play Console publishes them here).
+    PLAY_NOTIFICATIONS = "play-billing-notifications"
 
+
+# Topics another system publishes to, in its own format (not a focus.domain.events DomainEvent).
+EXTERNAL_TOPICS = frozenset({Topic.PLAY_NOTIFICATIONS})
 
 # Dead letters of a topic or task-queue function ``S`` wait on topic ``S-dead-letter``
 # (infra/terraform/pubsub.tf, scripts/dead-letters).

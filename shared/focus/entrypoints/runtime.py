@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from focus.adapters import clients, logs
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 EMULATED_CONCURRENT_DISPATCHES = 4
 
 
-def start_codebase(codebase: str, **options: Any) -> None:
-    """Set the EU region and ``options`` for every function in ``codebase``; configure logging;
+def start_codebase(codebase: str, *, secrets: Sequence[str] = (), **options: Any) -> None:
+    """Set the EU region and ``options`` for every function in ``codebase`` (``secrets``: the
+    Secret Manager secrets its functions read beyond the pseudonym key); configure logging;
     initialise the Admin SDK app (the SDK verifies callers' ID tokens with it before our code runs).
 
     ``cpu`` must be explicit wherever ``concurrency`` > 1: the SDK's default fractional CPU
@@ -32,7 +34,7 @@ def start_codebase(codebase: str, **options: Any) -> None:
     # scripts/setup, never deployed); named by string, as a SecretParam object would reach the
     # manifest as an expression.
     options.setdefault("service_account", f"focus-{codebase}@")
-    options.setdefault("secrets", [logs.PSEUDONYM_KEY_SECRET])
+    options["secrets"] = [logs.PSEUDONYM_KEY_SECRET, *secrets]
     fn_options.set_global_options(region=REGION, **options)
     logs.configure(codebase)
     clients.firebase_app()

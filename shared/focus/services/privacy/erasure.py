@@ -51,7 +51,7 @@ from google.cloud import firestore as gcf
 from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
 from focus.domain.wires import Task
 from focus.domain.workers import ErasureTask
-from focus.services import tolerant
+from focus.services import subscriptions, tolerant
 from focus.services.privacy.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -364,6 +364,10 @@ def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
     from firebase_admin import auth
 
     db = clients.firestore()
+    # Outside users/{uid}: the purchase token's mapping and the store subscriptions bound to the
+    # person (a store notification then finds no one; the same store subscription can be
+    # restored to a new account). Idempotent, like every step here.
+    subscriptions.forget_account(uid)
     for erase in EXTERNAL_ERASERS:
         erase(uid)
     app = clients.firebase_app()
