@@ -97,22 +97,37 @@ def test_a_purchase_gives_pro_until_its_expiry_and_the_claim_follows(
 def test_hardcore_needs_the_entitlement_this_flow_writes_and_losing_it_loosens_nothing(
     firebase: EmulatorSuite, buyer: User
 ) -> None:
-    device = firebase.firestore.as_user(buyer)
     path = f"users/{buyer.uid}/blocks"
-    assert_denied(lambda: device.set(f"{path}/first", block_doc(strictness="hardcore")))
+    before = firebase.firestore.as_user(buyer)
+    assert_denied(lambda: before.set(f"{path}/first", block_doc(strictness="hardcore")))
 
     subscriptions.apply(fact(buyer, SubscriptionState.ACTIVE, event="b", expires=NOW + MONTH), NOW)
-    assert_allowed(lambda: device.set(f"{path}/first", block_doc(strictness="hardcore")))
+    # The token the device holds predates Pro: the rules read the profile.
+    assert_allowed(lambda: before.set(f"{path}/first", block_doc(strictness="hardcore")))
+    # Refreshed, the token carries the claim: no read needed.
+    paid = firebase.firestore.as_user(firebase.auth.refresh(buyer))
+    assert_allowed(lambda: paid.set(f"{path}/second", block_doc(strictness="hardcore")))
 
     ended = NOW + timedelta(minutes=1)
     subscriptions.apply(fact(buyer, SubscriptionState.REFUNDED, at=ended, event="r"), ended)
     assert entitlements(firebase, buyer)["pro"] is False
     assert claims(firebase, buyer) == {"pro": False}
     # New hardcore is refused; the hardcore the person chose stays as it is (never loosened).
-    assert_denied(lambda: device.set(f"{path}/second", block_doc(strictness="hardcore")))
-    assert_denied(lambda: device.delete(f"{path}/first"))
+    lapsed = firebase.firestore.as_user(firebase.auth.refresh(buyer))
+    assert_denied(lambda: lapsed.set(f"{path}/third", block_doc(strictness="hardcore")))
+    assert_denied(lambda: lapsed.delete(f"{path}/first"))
     kept = firebase.firestore.as_owner().get(f"{path}/first") or {}
     assert kept["strictness"] == "hardcore"
+
+
+def test_a_pro_claim_past_its_end_is_not_pro(firebase: EmulatorSuite, user: User) -> None:
+    ended = int((NOW - timedelta(minutes=1)).timestamp())
+    stale = firebase.as_uid(user.uid, claims={"pro": True, "proUntil": ended})
+
+    blocks = firebase.firestore.as_user(stale)
+    assert_denied(
+        lambda: blocks.set(f"users/{user.uid}/blocks/b", block_doc(strictness="hardcore"))
+    )
 
 
 def test_the_same_store_event_twice_applies_once(firebase: EmulatorSuite, buyer: User) -> None:

@@ -4,45 +4,31 @@ its control API, with ``FcmRemote`` doing what ``FcmServer``'s own methods do.""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from another_process import served_in_another_process
 
 from firebase_emulator_harness import (
     EmulatorError,
     EmulatorNotRunning,
     FcmError,
     FcmRemote,
+    FcmServer,
     ReceivedMessage,
 )
 
 BEARER = {"Authorization": "Bearer any-token-at-all"}
-# Serves until its standard input closes, as a suite runner serves until it stops.
-SERVE = """
-import sys
-from firebase_emulator_harness import FcmServer
-with FcmServer() as fcm:
-    print(fcm.url, flush=True)
-    sys.stdin.read()
-"""
 
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        yield process.stdout.readline().strip()
-    finally:
-        process.stdin.close()
-        process.wait(timeout=10)
+    """An FCM server in another process, as scripts/test runs one; its URL."""
+    with served_in_another_process(FcmServer) as url:
+        yield url
 
 
 @pytest.fixture

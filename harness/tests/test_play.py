@@ -4,14 +4,13 @@ needed."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from another_process import served_in_another_process
 
 from firebase_emulator_harness import EmulatorError, EmulatorNotRunning, PlayError, PlayRemote
 from firebase_emulator_harness.play import (
@@ -25,28 +24,13 @@ from firebase_emulator_harness.play import (
 BEARER = {"Authorization": "Bearer any-token-at-all"}
 APP = "com.example.app"
 EXPIRY = datetime(2030, 1, 31, 12, 0, tzinfo=UTC)
-# Serves until its standard input closes, as a suite runner serves until it stops.
-SERVE = """
-import sys
-from firebase_emulator_harness import PlayServer
-with PlayServer() as play:
-    print(play.url, flush=True)
-    sys.stdin.read()
-"""
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """A Play server in another process, as scripts/test runs one; its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None and process.stdin is not None
-    try:
-        yield process.stdout.readline().strip()
-    finally:
-        process.stdin.close()
-        process.wait(timeout=10)
+    with served_in_another_process(PlayServer) as url:
+        yield url
 
 
 @pytest.fixture

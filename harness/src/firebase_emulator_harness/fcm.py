@@ -33,13 +33,20 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from firebase_emulator_harness.local_server import (
+    JsonHandler,
+    LocalServer,
+    answer_control,
+    enum_field,
+    take_failure,
+)
 from firebase_emulator_harness.values import JsonObject
 
 _SEND_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/messages:send$")
@@ -131,57 +138,23 @@ class _Failure:
     retry_after: int
 
 
-class FcmServer:
+class FcmServer(LocalServer):
     """The local FCM endpoint; ``url`` (``http://127.0.0.1:<port>``) is its base URL once
-    started. Thread-safe: the client may send concurrently (``send_each`` does)."""
+    started (``start``/``stop``, or ``with``). Thread-safe: the client may send concurrently
+    (``send_each`` does)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._address = (host, port)
+        # send_each opens one connection per message, up to 500 at once: a small backlog would
+        # refuse most of them.
+        super().__init__(host, port, name="FCM", backlog=1024)
         self._lock = threading.Lock()
         self._received: list[ReceivedMessage] = []
         self._failures: dict[str | None, _Failure] = {}  # None: every token
         self._quota: tuple[int, float] | None = None
         self._window: tuple[float, int] = (0.0, 0)  # start (monotonic), messages counted
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- life cycle
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the FCM server is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FcmServer:
-        if self._server is not None:
-            return self
-        server = _Server(self._address, _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fcm", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FcmServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- what tests ask of it
 
@@ -245,13 +218,8 @@ class FcmServer:
     def _decide(
         self, project: str, token: Any, validate_only: bool
     ) -> tuple[int, JsonObject, dict[str, str]]:
-        key = token if isinstance(token, str) and token in self._failures else None
-        failure = self._failures.get(key)
+        failure = take_failure(self._failures, token)
         if failure is not None:
-            if failure.remaining is not None:
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    del self._failures[key]
             headers = (
                 {"Retry-After": str(failure.retry_after)}
                 if failure.error is FcmError.QUOTA_EXCEEDED
@@ -318,40 +286,31 @@ def _shape_problem(body: Any) -> tuple[int, JsonObject] | None:
     return None
 
 
-def _steer(fcm: FcmServer, action: str, raw: bytes) -> tuple[int, JsonObject]:
-    """Answer a control request ``POST /_fcm/<action>`` by calling the method of that name."""
-    try:
-        body = json.loads(raw or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("the body must be a JSON object")
-        if action == "fail":
-            token = body.get("token")
-            if "token" not in body or not (token is None or isinstance(token, str)):
-                raise ValueError("token must be a string, or null for every token")
-            fcm.fail(
-                token,
-                _fcm_error(body.get("error")),
-                times=_optional_count(body.get("times"), "times"),
-                retry_after=_count(body.get("retry_after", 1), "retry_after"),
-            )
-        elif action == "quota":
-            window = body.get("window_seconds")
-            if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
-                raise ValueError("window_seconds must be a positive number")
-            fcm.quota(_count(body.get("limit"), "limit"), float(window))
-        elif action == "reset":
-            fcm.reset()
-        else:
-            return 404, {"error": f"no control action {action!r} (fail, quota, reset)"}
-    except ValueError as exc:  # JSON, FcmError and field errors alike
-        return 400, {"error": str(exc)}
-    return 200, {}
+def _steer_fail(fcm: FcmServer, body: JsonObject) -> None:
+    token = body.get("token")
+    if "token" not in body or not (token is None or isinstance(token, str)):
+        raise ValueError("token must be a string, or null for every token")
+    fcm.fail(
+        token,
+        enum_field(FcmError, body.get("error"), "error"),
+        times=_optional_count(body.get("times"), "times"),
+        retry_after=_count(body.get("retry_after", 1), "retry_after"),
+    )
 
 
-def _fcm_error(value: Any) -> FcmError:
-    if not isinstance(value, str) or value not in {error.value for error in FcmError}:
-        raise ValueError(f"error must be one of {', '.join(FcmError)}, got {value!r}")
-    return FcmError(value)
+def _steer_quota(fcm: FcmServer, body: JsonObject) -> None:
+    window = body.get("window_seconds")
+    if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
+        raise ValueError("window_seconds must be a positive number")
+    fcm.quota(_count(body.get("limit"), "limit"), float(window))
+
+
+# The control API's actions (``POST /_fcm/<action>``): each does what the method of its name does.
+_CONTROL_ACTIONS: dict[str, Callable[[FcmServer, JsonObject], None]] = {
+    "fail": _steer_fail,
+    "quota": _steer_quota,
+    "reset": lambda fcm, _: fcm.reset(),
+}
 
 
 def _optional_count(value: Any, field: str) -> int | None:
@@ -364,35 +323,26 @@ def _count(value: Any, field: str) -> int:
     return value
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # send_each opens one connection per message, up to 500 at once: the default backlog of 5
-    # would refuse most of them.
-    request_queue_size = 1024
-
-
 def _handler_for(fcm: FcmServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as Google's front end
-
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] == f"{CONTROL_PATH}messages":
+    class Handler(JsonHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            if self._request_path() == f"{CONTROL_PATH}messages":
                 self._reply(200, {"messages": [m.to_json() for m in fcm.received()]})
             else:
                 self._reply(404, _google_error(404, "NOT_FOUND", "Not found.", []))
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            path = self.path.split("?")[0]
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self._request_body()
+            path = self._request_path()
             if path.startswith(CONTROL_PATH):
-                self._reply(*_steer(fcm, path.removeprefix(CONTROL_PATH), raw))
+                action = path.removeprefix(CONTROL_PATH)
+                self._reply(*answer_control(fcm, _CONTROL_ACTIONS, action, raw))
                 return
             match = _SEND_PATH.match(path)
             if match is None:
                 self._reply(404, _google_error(404, "NOT_FOUND", "Not found.", []))
                 return
-            if not (self.headers.get("Authorization") or "").startswith("Bearer "):
+            if not self._has_bearer():
                 message = (
                     "Request is missing required authentication credential. Expected OAuth 2 "
                     "access token, login cookie or other valid authentication credential."
@@ -409,20 +359,5 @@ def _handler_for(fcm: FcmServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(*problem)
                 return
             self._reply(*fcm._answer(match["project"], body))
-
-        def _reply(
-            self, status: int, body: JsonObject, headers: dict[str, str] | None = None
-        ) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: a benchmark sends thousands
 
     return Handler

@@ -42,17 +42,23 @@ import copy
 import json
 import re
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
-from firebase_emulator_harness.errors import EmulatorError, EmulatorNotRunning
+from firebase_emulator_harness.errors import EmulatorError
+from firebase_emulator_harness.local_server import (
+    TIMEOUT_S,
+    ControlClient,
+    JsonHandler,
+    LocalServer,
+    answer_control,
+    enum_field,
+    take_failure,
+)
 from firebase_emulator_harness.values import JsonObject, JsonValue, json_object
 
 CONTROL_PATH = "/_play/"  # the control API's paths: kept apart from Google's own
@@ -61,9 +67,6 @@ _GET_PATH = re.compile(_APPLICATION + r"subscriptionsv2/tokens/(?P<token>[^/:]+)
 _ACKNOWLEDGE_PATH = re.compile(
     _APPLICATION + r"subscriptions/(?P<product>[^/]+)/tokens/(?P<token>[^/:]+):acknowledge$"
 )
-TIMEOUT_S = 10.0
-# The server is always on this machine: an http_proxy in the environment must not be used.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class PlayError(StrEnum):
@@ -173,56 +176,19 @@ class _Failure:
     remaining: int | None  # requests left to fail; None: until reset
 
 
-class PlayServer:
+class PlayServer(LocalServer):
     """The local Google Play Developer API; ``url`` (``http://127.0.0.1:<port>``) is its base URL
-    once started. Thread-safe."""
+    once started (``start``/``stop``, or ``with``). Thread-safe."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._address = (host, port)
+        super().__init__(host, port, name="Play")
         self._lock = threading.Lock()
         self._purchases: dict[tuple[str, str], JsonObject] = {}  # (package, token) -> resource
         self._acknowledgements: list[Acknowledgement] = []
         self._failures: dict[str | None, _Failure] = {}  # None: every token
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- life cycle
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Play server is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> PlayServer:
-        if self._server is not None:
-            return self
-        server = _Server(self._address, _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="play", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> PlayServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- what tests ask of it
 
@@ -289,15 +255,8 @@ class PlayServer:
         return play_error_body(PlayError.NOT_FOUND)
 
     def _failure(self, token: str) -> tuple[int, JsonObject] | None:
-        key = token if token in self._failures else None
-        failure = self._failures.get(key)
-        if failure is None:
-            return None
-        if failure.remaining is not None:
-            failure.remaining -= 1
-            if failure.remaining <= 0:
-                del self._failures[key]
-        return play_error_body(failure.error)
+        failure = take_failure(self._failures, token)
+        return None if failure is None else play_error_body(failure.error)
 
 
 def _products(purchase: JsonObject) -> list[JsonValue]:
@@ -436,57 +395,37 @@ def console_test_notification(
 # -- the control API
 
 
-def _steer(play: PlayServer, action: str, raw: bytes) -> tuple[int, JsonObject]:
-    """Answer a control request ``POST /_play/<action>`` by calling the method of that name."""
-    try:
-        body = json.loads(raw or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("the body must be a JSON object")
-        if action == "purchases":
-            package, token, purchase = (
-                body.get("packageName"),
-                body.get("token"),
-                body.get("purchase"),
-            )
-            if not (isinstance(package, str) and package and isinstance(token, str) and token):
-                raise ValueError("packageName and token must be non-empty strings")
-            if not isinstance(purchase, dict):
-                raise ValueError("purchase must be a SubscriptionPurchaseV2 object")
-            play.put_purchase(package, token, purchase)
-        elif action == "fail":
-            token = body.get("token")
-            if "token" not in body or not (token is None or isinstance(token, str)):
-                raise ValueError("token must be a string, or null for every token")
-            times = body.get("times")
-            if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
-                raise ValueError(f"times must be a whole number or null, got {times!r}")
-            play.fail(token, _play_error(body.get("error")), times=times)
-        elif action == "reset":
-            play.reset()
-        else:
-            return 404, {"error": f"no control action {action!r} (purchases, fail, reset)"}
-    except ValueError as exc:  # JSON, PlayError and field errors alike
-        return 400, {"error": str(exc)}
-    return 200, {}
+def _steer_purchases(play: PlayServer, body: JsonObject) -> None:
+    package, token, purchase = body.get("packageName"), body.get("token"), body.get("purchase")
+    if not (isinstance(package, str) and package and isinstance(token, str) and token):
+        raise ValueError("packageName and token must be non-empty strings")
+    if not isinstance(purchase, dict):
+        raise ValueError("purchase must be a SubscriptionPurchaseV2 object")
+    play.put_purchase(package, token, purchase)
 
 
-def _play_error(value: Any) -> PlayError:
-    if not isinstance(value, str) or value not in {error.value for error in PlayError}:
-        raise ValueError(f"error must be one of {', '.join(PlayError)}, got {value!r}")
-    return PlayError(value)
+def _steer_fail(play: PlayServer, body: JsonObject) -> None:
+    token = body.get("token")
+    if "token" not in body or not (token is None or isinstance(token, str)):
+        raise ValueError("token must be a string, or null for every token")
+    times = body.get("times")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+        raise ValueError(f"times must be a whole number or null, got {times!r}")
+    play.fail(token, enum_field(PlayError, body.get("error"), "error"), times=times)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
+# The control API's actions (``POST /_play/<action>``): each does what the method of its name does.
+_CONTROL_ACTIONS: dict[str, Callable[[PlayServer, JsonObject], None]] = {
+    "purchases": _steer_purchases,
+    "fail": _steer_fail,
+    "reset": lambda play, _: play.reset(),
+}
 
 
 def _handler_for(play: PlayServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as Google's front end
-
-        def do_GET(self) -> None:
-            path = self.path.split("?")[0]
+    class Handler(JsonHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            path = self._request_path()
             if path == f"{CONTROL_PATH}acknowledgements":
                 listed: list[JsonValue] = [a.to_json() for a in play.acknowledgements()]
                 self._reply(200, {"acknowledgements": listed})
@@ -494,23 +433,23 @@ def _handler_for(play: PlayServer) -> type[BaseHTTPRequestHandler]:
             match = _GET_PATH.match(path)
             if match is None:
                 self._reply(*_google_error(404, "NOT_FOUND", "notFound", "Not Found"))
-            elif not self._authorized():
+            elif not self._has_bearer():
                 self._reply(*_unauthenticated())
             else:
                 self._reply(*play._get(*_unquoted(match, "package", "token")))
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            path = self.path.split("?")[0]
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self._request_body()
+            path = self._request_path()
             if path.startswith(CONTROL_PATH):
-                self._reply(*_steer(play, path.removeprefix(CONTROL_PATH), raw))
+                action = path.removeprefix(CONTROL_PATH)
+                self._reply(*answer_control(play, _CONTROL_ACTIONS, action, raw))
                 return
             match = _ACKNOWLEDGE_PATH.match(path)
             if match is None:
                 self._reply(*_google_error(404, "NOT_FOUND", "notFound", "Not Found"))
                 return
-            if not self._authorized():
+            if not self._has_bearer():
                 self._reply(*_unauthenticated())
                 return
             try:
@@ -522,20 +461,6 @@ def _handler_for(play: PlayServer) -> type[BaseHTTPRequestHandler]:
                 return
             package, product, token = _unquoted(match, "package", "product", "token")
             self._reply(*play._acknowledge(package, product, token, body))
-
-        def _authorized(self) -> bool:
-            return (self.headers.get("Authorization") or "").startswith("Bearer ")
-
-        def _reply(self, status: int, body: JsonObject) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet
 
     return Handler
 
@@ -552,17 +477,17 @@ class PlayRemote:
     request. Plain ``urllib``, so it needs nothing installed."""
 
     def __init__(self, url: str, *, timeout: float = TIMEOUT_S) -> None:
-        self.url = url.rstrip("/")
-        self._timeout = timeout
+        self._control = ControlClient(url, CONTROL_PATH, name="Play", timeout=timeout)
+        self.url = self._control.url
 
     def put_purchase(self, package_name: str, token: str, purchase: JsonObject) -> None:
         """Make ``purchase`` what ``token`` of ``package_name`` is (``PlayServer.put_purchase``)."""
         body: JsonObject = {"packageName": package_name, "token": token, "purchase": purchase}
-        self._call("POST", "purchases", body)
+        self._control.call("POST", "purchases", body)
 
     def acknowledgements(self) -> list[Acknowledgement]:
         """Every acknowledgement accepted so far, in arrival order."""
-        listed = self._call("GET", "acknowledgements").get("acknowledgements")
+        listed = self._control.call("GET", "acknowledgements").get("acknowledgements")
         if not isinstance(listed, list):
             raise EmulatorError(f"{self.url} did not list acknowledgements", body=listed)
         return [Acknowledgement.from_json(json_object(a, "an acknowledgement")) for a in listed]
@@ -570,37 +495,8 @@ class PlayRemote:
     def fail(self, token: str | None, error: PlayError, *, times: int | None = None) -> None:
         """Answer ``error`` to requests about ``token`` (``None``: every token), the next
         ``times`` of them or until ``reset()`` (``PlayServer.fail``)."""
-        self._call("POST", "fail", {"token": token, "error": error.value, "times": times})
+        self._control.call("POST", "fail", {"token": token, "error": error.value, "times": times})
 
     def reset(self) -> None:
         """Forget purchases, acknowledgements and injected failures."""
-        self._call("POST", "reset", {})
-
-    def _call(self, method: str, action: str, body: JsonObject | None = None) -> JsonObject:
-        url = f"{self.url}{CONTROL_PATH}{action}"
-        request = urllib.request.Request(
-            url,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method=method,
-        )
-        try:
-            with _OPENER.open(request, timeout=self._timeout) as response:
-                return json_object(json.loads(response.read()), url)
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                answer: JsonValue = json.loads(raw)
-            except ValueError:
-                answer = raw.decode(errors="replace")
-            problem = answer.get("error") if isinstance(answer, dict) else answer
-            raise EmulatorError(
-                f"the local Play server refused {method} {url} ({exc.code}): {problem}",
-                status=exc.code,
-                body=answer,
-            ) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            raise EmulatorNotRunning(
-                f"no local Play server answers at {self.url} ({reason})"
-            ) from None
+        self._control.call("POST", "reset", {})

@@ -189,12 +189,10 @@ def restore(uid: str, product_id: str, purchase_token: str, now: datetime) -> En
     try:
         purchase = google_play.get_subscription(purchase_token)
     except UnknownPurchase as exc:
-        logs.get_logger().warning(
-            "play purchase not verified", status=exc.status, reason=exc.reason
-        )
+        logs.get_logger().warning("play purchase not verified", status=exc.status, why=exc.reason)
         raise not_verified from None
     if product_id not in purchase.product_ids:
-        logs.get_logger().warning("play purchase not verified", reason="another product")
+        logs.get_logger().warning("play purchase not verified", why="another product")
         raise not_verified
     # A restore has no store event: the time Play vouched for this state is now, and the event
     # is this restore (the callable's idempotency key already covers a retried call).
