@@ -91,6 +91,8 @@ def function_workers_recycled(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each module, reap the workers the emulator let go of (each reload, e.g. by
     ``triggers_off``, orphans its idle workers), and stop the idle ones if too many piled up."""
     yield
+    if "FIREBASE_EMULATOR_HUB" not in os.environ:
+        return  # pure specs, run without scripts/test: the workers on this machine are not ours
     reap_orphaned_workers()
     if len(function_workers()) > MAX_FUNCTION_WORKERS:
         # (Workers exist only while this run's emulator suite is up.)

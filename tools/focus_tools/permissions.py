@@ -3,7 +3,8 @@
 Every adapter that calls a Google API declares what the call needs, next to the client it uses:
 ``clients.NEEDS`` (Firestore, Pub/Sub, Cloud Tasks), ``clients.ADMIN_SDK_NEEDS`` (Admin SDK
 calls, e.g. deleting an Auth user), ``logs.NEEDS`` (the pseudonym key secret), ``tracing.NEEDS``
-(Cloud Trace), ``push.NEEDS`` (sending through FCM), ``stripe_events.NEEDS`` (Stripe's
+(Cloud Trace), ``push.NEEDS`` (sending through FCM), ``model.NEEDS`` (Gemini on Vertex AI),
+``stripe_events.NEEDS`` (Stripe's
 webhook signing secret), ``app_store.NEEDS`` (Apple's root certificates); ``TRIGGER_NEEDS`` below covers what an
 event trigger's identity needs to receive its events. A declaration names an IAM permission and the resource it applies to; when the
 resource is chosen by the caller (the queue of ``clients.task_queue(function_name)``, the topic
@@ -59,6 +60,7 @@ ROLE_FOR: dict[str, str] = {
     "secretmanager.versions.access": "roles/secretmanager.secretAccessor",
     "cloudtrace.traces.patch": "roles/cloudtrace.agent",
     "cloudmessaging.messages.create": "roles/firebasecloudmessaging.admin",
+    "aiplatform.endpoints.predict": "roles/aiplatform.user",
     # Reading users has a narrow role (roles/firebaseauth.viewer), writing them only the broad
     # roles/firebaseauth.admin (which also edits the Auth configuration): all three go into the
     # codebase's custom role, so each codebase gets exactly the user operations it performs.
@@ -124,13 +126,14 @@ PLAIN_TRIGGERS = {
 
 def declarations() -> dict[str, tuple[Need, ...]]:
     """Every declared Google API call, by the dotted name of the function called."""
-    from focus.adapters import app_store, clients, logs, push, stripe_events, tracing
+    from focus.adapters import app_store, clients, logs, model, push, stripe_events, tracing
 
     found: dict[str, tuple[Need, ...]] = {}
     for module, table in (
         ("focus.adapters.app_store", app_store.NEEDS),
         ("focus.adapters.clients", clients.NEEDS),
         ("focus.adapters.logs", logs.NEEDS),
+        ("focus.adapters.model", model.NEEDS),
         ("focus.adapters.push", push.NEEDS),
         ("focus.adapters.stripe_events", stripe_events.NEEDS),
         ("focus.adapters.tracing", tracing.NEEDS),

@@ -10,7 +10,9 @@ the emulators never make), disables background triggers, loads rules and fetches
 rule-coverage report. FCM has no emulator: ``FcmServer`` is a local server speaking its HTTP v1
 send API, and ``FcmRemote`` steers one running in another process. Google Play has none either:
 ``PlayServer`` speaks the Android Publisher API's subscription purchase calls, and ``PlayRemote``
-steers one running in another process.
+steers one running in another process. Vertex AI has none either: ``VertexServer`` speaks Gemini's
+``generateContent`` with the answers a test scripts, and ``VertexRemote`` steers one running in
+another process.
 
 Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``EmulatorSuite`` yourself.
 """
@@ -41,6 +43,7 @@ from firebase_emulator_harness.values import (
     Reference,
     StoredValue,
 )
+from firebase_emulator_harness.vertex import VertexError, VertexRemote, VertexServer
 from firebase_emulator_harness.waiting import wait_for
 
 __all__ = [
@@ -70,6 +73,9 @@ __all__ = [
     "RuleCoverageReport",
     "StoredValue",
     "User",
+    "VertexError",
+    "VertexRemote",
+    "VertexServer",
     "assert_allowed",
     "assert_denied",
     "wait_for",
