@@ -39,6 +39,7 @@ RUNTIME_BINDINGS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("google_pubsub_topic_iam_member", "runtime"): ("topics", "roles/pubsub.publisher"),
     ("google_cloud_tasks_queue_iam_member", "runtime"): ("queues", "roles/cloudtasks.enqueuer"),
     ("google_cloud_run_v2_service_iam_member", "runtime"): ("invokes", "roles/run.invoker"),
+    ("google_storage_bucket_iam_member", "runtime"): ("buckets", "roles/storage.objectUser"),
     ("google_service_account_iam_member", "runtime_act_as"): (
         "act_as",
         "roles/iam.serviceAccountUser",
@@ -51,6 +52,7 @@ RUNTIME_KINDS = {
     "topics": "topic",
     "queues": "queue",
     "invokes": "service",
+    "buckets": "bucket",
 }
 # The accepted channel expressions of an alert policy: pages or tickets, nothing else.
 CHANNEL_LOCALS = {"local.page_channels", "local.ticket_channels"}

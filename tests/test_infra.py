@@ -65,7 +65,7 @@ def test_it_declares_what_the_backend_needs() -> None:
     } <= types
     (ttl,) = tf.of_type("google_firestore_field")
     assert ttl.body["field"] == "expireAt" and "ttl_config" in ttl.body
-    assert set(tf.locals["runtime_iam"]) == {"api", "triggers", "jobs", "webhooks"}
+    assert set(tf.locals["runtime_iam"]) == {"api", "triggers", "jobs", "webhooks", "insights"}
     secrets = {s.name: s.body for s in tf.of_type("google_secret_manager_secret")}
     assert secrets["user_pseudonym_key"]["secret_id"] == "USER_PSEUDONYM_KEY"
     assert '"STRIPE_WEBHOOK_SECRET"' in secrets["store"]["for_each"]  # the webhooks codebase's
@@ -196,7 +196,11 @@ def test_queues_and_schedules_are_owned_by_the_decorators_and_terraform_agrees()
     # Every task-queue function is enqueued by some codebase, and every schedule is declared
     # with the timezone the runbooks assume.
     assert task_functions <= queues
-    assert schedules and schedules <= set(tf.locals["functions"]["jobs"])
+    # The scheduled jobs live in the jobs codebase, and the insights batch's own two in insights.
+    assert schedules and schedules <= {
+        *tf.locals["functions"]["jobs"],
+        *tf.locals["functions"]["insights"],
+    }
     decorators = (iac.ROOT / "docs" / "adr" / "0008-queues-and-schedules.md").read_text()
     assert "Decision" in decorators
 

@@ -1,6 +1,7 @@
 """No personal data reaches a model (issue #13): a weekly insight's prompt is built from
 aggregated figures only, never from names, emails, uids, device ids, app tokens, timezone names,
-dates, moments or anything the person typed.
+dates, moments or anything the person typed. A nudge's prompt (the streak-at-risk push) likewise:
+from the streak's days, the daily goal and the language only (``NudgeFigures``, from the profile).
 
 Three guards, from the most general to the most concrete:
 
@@ -45,6 +46,10 @@ from focus.domain.entitlements import Entitlements, Store, SubscriptionState
 from focus.domain.insight_features import WeekFeatures, features_key, features_of, model_view
 from focus.domain.insights import prompt_for
 from focus.domain.local_days import BoundaryRecord
+from focus.domain.notifications import StreakAtRisk
+from focus.domain.nudges import NudgeFigures
+from focus.domain.nudges import figures_of as nudge_figures_of
+from focus.domain.nudges import prompt_for as nudge_prompt_for
 from focus.domain.profiles import Profile, Settings, StreakSummary
 from focus.domain.reports import CommunityMark, Day, DayTotals, DeviceDay
 from focus.domain.sessions import (
@@ -82,6 +87,9 @@ NOT_READ: dict[str, str] = {
     "erasures/{erasureId}": "erasures: operational",
     "purchaseAccounts/{token}": "purchase tokens: subscriptions only",
     "storeSubscriptions/{subscriptionKey}": "store bindings: subscriptions only",
+    "users/{uid}/insights/{week}": "insights written earlier: outputs, never fed back",
+    "users/{uid}/modelUse/{day}": "model call counts: the budget, operational",
+    "insightRuns/{run}/parts/{part}": "batch key maps: hold the features built from the inputs",
 }
 
 
@@ -126,6 +134,15 @@ def test_the_features_hold_numbers_booleans_and_product_vocabulary_only() -> Non
     assert free == set()
     assert str not in leaves
     assert Strictness in leaves  # the walk does reach nested models and map keys
+
+
+def test_a_nudges_figures_hold_numbers_and_product_vocabulary_only() -> None:
+    leaves = {
+        leaf
+        for field in NudgeFigures.model_fields.values()
+        for leaf in leaf_types(field.annotation)
+    }
+    assert all(leaf in (int, bool) or issubclass(leaf, Enum) for leaf in leaves), leaves
 
 
 # --- 3. Planted documents ------------------------------------------------------------------------
@@ -316,3 +333,18 @@ def test_no_planted_value_name_date_moment_or_timezone_reaches_the_prompt() -> N
             assert shown.strftime("%H:%M") not in prompt
     assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}", seen_by_model)
     assert features_key(week) == features_key(week.model_copy(update={"week": MONDAY}))
+
+
+def test_no_planted_value_name_date_moment_or_timezone_reaches_a_nudges_prompt() -> None:
+    planter, profile, _days, _sessions = planted_week()
+    at_risk = StreakAtRisk(day=MONDAY + timedelta(days=3), streak_days=6, goal_met_today=False)
+    prompt = nudge_prompt_for(nudge_figures_of(at_risk, profile.settings))
+
+    assert '"streakDays":6' in prompt and '"dailyGoalMinutes":95' in prompt  # the inputs were used
+    for sentinel in planter.sentinels:
+        assert sentinel not in prompt
+    assert "sentinel" not in prompt and "@" not in prompt and "Chatham" not in prompt
+    for kept in planter.kept:
+        if not re.fullmatch(r"[a-z]+", kept):
+            assert kept not in prompt, kept  # dates, the timezone name
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}", prompt)

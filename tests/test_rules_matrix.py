@@ -394,6 +394,7 @@ def test_an_active_sessions_strictness_and_start_are_fixed(
         ("days", "2026-11-28"),
         ("weeks", "2026-W48"),
         ("milestones", "streakDays-7"),
+        ("insights", "2026-11-23"),
         ("consents", "analytics"),
         ("consents/analytics/history", "e1"),
         ("exports", "0f0f"),

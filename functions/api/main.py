@@ -10,6 +10,13 @@ from flask import Request, Response
 from focus.adapters import messaging
 from focus.contracts.community import CommunityComparisonRequest, CommunityComparisonResponse
 from focus.contracts.emergency import UseEmergencyPassRequest, UseEmergencyPassResponse
+from focus.contracts.insights import (
+    GetInsightsRequest,
+    GetInsightsResponse,
+    InsightView,
+    RateInsightRequest,
+    RateInsightResponse,
+)
 from focus.contracts.launch import (
     ActiveSession,
     EmergencyPassStatus,
@@ -46,6 +53,7 @@ from focus.services import (
     days,
     emergency,
     hours_saved,
+    insights,
     profiles,
     push_tokens,
     sessions,
@@ -203,6 +211,24 @@ def getEntitlements(call: Call, _: GetEntitlementsRequest) -> EntitlementsView:
     return EntitlementsView.of(subscriptions.current(uid), subscriptions.account_token(uid))
 
 
+@mobile_callable(GetInsightsRequest, per_minute=60)
+def getInsights(call: Call, request: GetInsightsRequest) -> GetInsightsResponse:
+    """The person's weekly AI insights, latest first, paged (docs/insights.md). Only people who
+    granted AI processing have any; withdrawing it deletes them all."""
+    page, next_before = insights.history(call.caller.uid, request.limit, request.before)
+    return GetInsightsResponse(insights=[InsightView.of(s) for s in page], next=next_before)
+
+
+@mobile_callable(
+    RateInsightRequest, mutating=True, per_minute=30, errors=(Reason.INSIGHT_NOT_FOUND,)
+)
+def rateInsight(call: Call, request: RateInsightRequest) -> RateInsightResponse:
+    """Thumbs up or down on a week's insight (the latest rating counts): the evaluation signal."""
+    rated = insights.rate(call.caller.uid, request.week, request.rating, call.now)
+    assert rated.rating is not None and rated.rated_at is not None
+    return RateInsightResponse(week=rated.week, rating=rated.rating, rated_at=rated.rated_at)
+
+
 @signed_in_web_endpoint(methods=["POST"])
 def deleteAccountWeb(uid: str, now: datetime) -> dict[str, object]:
     """The web path to erasure (Google Play requires one): POST with a Firebase ID token."""
@@ -245,7 +271,7 @@ def setConsent(call: Call, request: SetConsentRequest) -> SetConsentResponse:
         updated_at=call.now,
         source="app",
     )
-    consents.record(call.caller.uid, consent)
+    consents.change(call.caller.uid, consent)
     return SetConsentResponse(
         purpose=consent.purpose,
         granted=consent.granted,

@@ -71,6 +71,15 @@ resource "google_cloud_run_v2_service_iam_member" "runtime" {
   member   = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
 }
 
+# Objects in a bucket the code names (local.bucket_names): create, read, list and delete them, the
+# narrowest predefined role holding all four; nothing on the bucket itself.
+resource "google_storage_bucket_iam_member" "runtime" {
+  for_each = local.runtime_grants.buckets
+  bucket   = local.bucket_names[each.value.name]
+  role     = "roles/storage.objectUser"
+  member   = "serviceAccount:${google_service_account.codebase[each.value.codebase].email}"
+}
+
 resource "google_service_account_iam_member" "runtime_act_as" {
   for_each           = { for codebase, iam in local.runtime_iam : codebase => iam if iam.act_as }
   service_account_id = google_service_account.codebase[each.key].name

@@ -20,7 +20,8 @@ locals {
   }
 
   # Task queues and Cloud Scheduler jobs are owned by the functions' decorators in
-  # functions/jobs/main.py (`firebase deploy` upserts them): docs/adr/0008-queues-and-schedules.md.
+  # functions/jobs/main.py and functions/insights/main.py (`firebase deploy` upserts them):
+  # docs/adr/0008-queues-and-schedules.md.
   # Terraform declares neither; tests/test_infra.py checks that every queue it grants on is a
   # task-queue function.
 
@@ -40,6 +41,7 @@ locals {
   #   invokes  roles/run.invoker on the Cloud Run services of these functions: the task functions
   #            it enqueues to (Cloud Tasks calls them with this account's OIDC token) and its own
   #            event-triggered functions (Eventarc pushes as the function's account)
+  #   buckets  roles/storage.objectUser on these Cloud Storage buckets (local.bucket_names)
   #   act_as   roles/iam.serviceAccountUser on its own account (the Admin SDK signs its tasks
   #            as the enqueuing account)
   runtime_iam = {
@@ -50,6 +52,7 @@ locals {
       topics  = []
       queues  = ["buildExport", "eraseAccount"]
       invokes = ["buildExport", "eraseAccount"]
+      buckets = []
       act_as  = true
     }
     triggers = {
@@ -63,7 +66,8 @@ locals {
         "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
         "on_days_changed",
       ]
-      act_as = true
+      buckets = []
+      act_as  = true
     }
     jobs = {
       project = [
@@ -76,12 +80,14 @@ locals {
       ]
       queues = [
         "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush", "sendCampaignBatch",
+        "writeNudge",
       ]
       invokes = [
         "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush",
-        "sendCampaignBatch", "on_session_completed",
+        "sendCampaignBatch", "writeNudge", "on_session_completed",
       ]
-      act_as = true
+      buckets = []
+      act_as  = true
     }
     webhooks = {
       project = ["roles/datastore.user", "roles/cloudtrace.agent"]
@@ -90,6 +96,22 @@ locals {
       topics  = ["play-billing-notifications-dead-letter"]
       queues  = ["sendPush"]
       invokes = ["sendPush", "on_play_notification"]
+      buckets = []
+      act_as  = true
+    }
+    # The model on Vertex AI (online for nudges, batch prediction jobs for the weekly insights),
+    # the batch files in their bucket, pushes for nudges (the outbox, as jobs sends campaigns).
+    insights = {
+      project = [
+        "roles/datastore.user", "roles/cloudtrace.agent", "roles/aiplatform.user",
+        "roles/firebasecloudmessaging.admin",
+      ]
+      custom  = []
+      secrets = ["USER_PSEUDONYM_KEY"]
+      topics  = []
+      queues  = ["prepareInsights", "applyInsightResults", "sendPush"]
+      invokes = ["prepareInsights", "applyInsightResults", "sendPush"]
+      buckets = ["insight-batches"]
       act_as  = true
     }
   }
@@ -101,7 +123,7 @@ locals {
     api = [
       "launch", "useEmergencyPass", "uploadDailyReports", "getCommunityComparison",
       "deleteAccount", "deleteAccountWeb", "requestExport", "getExport", "setConsent", "health",
-      "registerPushToken", "getEntitlements",
+      "registerPushToken", "getEntitlements", "getInsights", "rateInsight",
     ]
     triggers = [
       "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
@@ -114,12 +136,17 @@ locals {
       "sendPush", "sweep_outbox", "plan_campaigns", "sendCampaignBatch",
     ]
     webhooks = ["appStoreNotifications", "stripeWebhook", "on_play_notification", "restorePurchases"]
+    insights = [
+      "plan_weekly_insights", "prepareInsights", "follow_insight_batches", "applyInsightResults",
+      "writeNudge",
+    ]
   }
   max_instances = {
     api      = 100
     triggers = 200
     jobs     = 100
     webhooks = 20
+    insights = 20
   }
   # Monitoring filter clauses selecting a codebase's Cloud Run services.
   services_of = {
@@ -129,7 +156,7 @@ locals {
 
   # local.runtime_iam as one map per binding kind, keyed "<codebase>/<name>" (iam.tf's for_each).
   runtime_grants = {
-    for kind in ["project", "secrets", "topics", "queues", "invokes"] : kind => merge([
+    for kind in ["project", "secrets", "topics", "queues", "invokes", "buckets"] : kind => merge([
       for codebase, iam in local.runtime_iam : {
         for name in iam[kind] : "${codebase}/${name}" => { codebase = codebase, name = name }
       }

@@ -80,6 +80,17 @@ variable "budget_currency" {
   default     = "EUR"
 }
 
+variable "monthly_vertex_budget" {
+  description = "Expected monthly Vertex AI spend (insights and nudges) in whole units of budget_currency; alerts at 50/90/100% (insights.tf)."
+  type        = number
+}
+
+variable "vertex_ai_billing_service" {
+  description = "The Cloud Billing service Gemini on Vertex AI is billed under (Billing > Reports, grouped by service; or the Cloud Billing Catalog API's services list), for the Vertex AI budget."
+  type        = string
+  default     = "services/C7E2-9256-1C43"
+}
+
 variable "firestore_app_check" {
   description = "App Check enforcement on Firestore: ENFORCED (requests without a valid App Check token are refused) or UNENFORCED (metrics only, before a release that sends tokens)."
   type        = string

@@ -5,7 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export ROOT
 LOCAL_DIR="$ROOT/.local"          # everything set-up builds that is not a venv (ignored by git)
 DEV_VENV="$ROOT/.venv"
-CODEBASES=(api triggers jobs webhooks)
+CODEBASES=(api triggers jobs webhooks insights)
 PYTHON_BIN="${PYTHON:-python3.11}"
 command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
 

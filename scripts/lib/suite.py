@@ -21,7 +21,14 @@ A test run takes any free port; dev serves it on ``pushes.DEV_PORT`` (9190, plus
 ``EMULATOR_PORT_OFFSET``), where scripts/pushes looks. Google Play has no emulator either: a local
 Play Developer API (``firebase_emulator_harness.PlayServer``) runs the same way, named by
 ``FOCUS_PLAY_ENDPOINT`` (focus.adapters.google_play; tests put purchases there with ``PlayRemote``,
-the ``play`` fixture); dev serves it on ``PLAY_DEV_PORT`` (9191, plus the offset).
+the ``play`` fixture); dev serves it on ``PLAY_DEV_PORT`` (9191, plus the offset). Vertex AI and
+Cloud Storage have none either: a local Cloud Storage (``firebase_emulator_harness.StorageServer``,
+named by ``STORAGE_EMULATOR_HOST``, the client library's own setting; focus.adapters.objects) and a
+local Vertex AI (``firebase_emulator_harness.VertexServer``, named by ``FOCUS_VERTEX_ENDPOINT``;
+focus.adapters.model and model_batch) whose batch jobs read and write their files in that
+Cloud Storage run the same way (tests script answers with ``VertexRemote`` and look at files with
+``StorageRemote``: the ``vertex`` and ``cloud_storage`` fixtures); dev serves them on
+``VERTEX_DEV_PORT`` (9192) and ``STORAGE_DEV_PORT`` (9193), plus the offset.
 
 Usage: suite.py dev | suite.py run -- <command...>
 """
@@ -39,7 +46,7 @@ from pathlib import Path
 
 from pushes import DEV_PORT, ENDPOINT_SETTING  # scripts/lib/pushes.py
 
-from firebase_emulator_harness import FcmServer, PlayServer, emulators
+from firebase_emulator_harness import FcmServer, PlayServer, StorageServer, VertexServer, emulators
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = json.loads((ROOT / ".firebaserc").read_text())["projects"]["default"]
@@ -48,6 +55,11 @@ ONLY = ("auth", "firestore", "functions", "pubsub", "tasks")
 LOG_DIR = ROOT / ".local"
 PLAY_ENDPOINT_SETTING = "FOCUS_PLAY_ENDPOINT"  # focus.adapters.google_play.ENDPOINT_SETTING
 PLAY_DEV_PORT = 9191  # beside pushes.DEV_PORT, outside the Functions emulator's worker ports
+VERTEX_ENDPOINT_SETTING = "FOCUS_VERTEX_ENDPOINT"  # focus.adapters.model.ENDPOINT_SETTING
+VERTEX_DEV_PORT = 9192
+# google-cloud-storage's own setting (focus.adapters.objects.EMULATOR_SETTING).
+STORAGE_ENDPOINT_SETTING = "STORAGE_EMULATOR_HOST"
+STORAGE_DEV_PORT = 9193
 
 
 def main() -> int:
@@ -82,12 +94,30 @@ def main() -> int:
             f"error: the local Play server cannot listen on port {play_port} ({exc.strerror}).\n"
             "       Another scripts/dev is running? Stop it, or set EMULATOR_PORT_OFFSET."
         )
+    storage = StorageServer(port=STORAGE_DEV_PORT + (port_offset or 0) if args.mode == "dev" else 0)
+    # Batch jobs read their input and write their predictions in that Cloud Storage.
+    vertex = VertexServer(
+        port=VERTEX_DEV_PORT + (port_offset or 0) if args.mode == "dev" else 0, storage=storage
+    )
+    for name, server in (("Cloud Storage", storage), ("Vertex AI", vertex)):
+        try:
+            server.start()
+        except OSError as exc:
+            for running in (fcm, play, storage):
+                running.stop()  # stopping one that never started does nothing
+            sys.exit(
+                f"error: the local {name} server cannot listen ({exc.strerror}).\n"
+                "       Another scripts/dev is running? Stop it, or set EMULATOR_PORT_OFFSET."
+            )
     # Before the emulators start: the CLI hands its own environment to the function workers.
     # Sync pushes coalesce the edits of 10 s here, not production's two minutes, so tests and a
     # developer watching scripts/pushes need not wait (focus.adapters.environment, emulators only).
     fcm_environment = {ENDPOINT_SETTING: fcm.url, "FOCUS_SYNC_COALESCING_SECONDS": "10"}
     # Play purchases are read from (and acknowledged on) the local Play server there.
     fcm_environment[PLAY_ENDPOINT_SETTING] = play.url
+    # Gemini (online and batch) and the batch files in Cloud Storage, on the local servers.
+    fcm_environment[VERTEX_ENDPOINT_SETTING] = vertex.url
+    fcm_environment[STORAGE_ENDPOINT_SETTING] = storage.url
     # The App Store's signed notifications are verified against the root certificates in this
     # folder on the emulators (production: Apple's root, focus.adapters.app_store): tests write
     # the root of a chain they generate here, and sign with it.
@@ -142,6 +172,8 @@ def main() -> int:
             print("[suite] stopped; no emulator process left", flush=True)
         fcm.stop()  # last: function workers may send until the emulators stop
         play.stop()
+        vertex.stop()
+        storage.stop()
         shutil.rmtree(apple_roots, ignore_errors=True)
 
 

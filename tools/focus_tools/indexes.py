@@ -19,7 +19,15 @@ from typing import Any
 
 from focus.adapters.store import QuerySpec
 
-EQUALITY = {"==", "in", "array-contains", "array-contains-any"}
+# The client's operator strings (array_contains) and the index docs' (array-contains).
+EQUALITY = {
+    "==",
+    "in",
+    "array-contains",
+    "array-contains-any",
+    "array_contains",
+    "array_contains_any",
+}
 
 
 def _scope(spec: QuerySpec) -> str:
@@ -51,7 +59,12 @@ def _composite_matches(spec: QuerySpec, index: dict[str, Any]) -> bool:
     # A range on one field (>= and <) is one indexed field.
     inequality = list(dict.fromkeys(f for f, op in spec.filters if op not in EQUALITY))
     expected = [(f, directions.get(f, "ASCENDING")) for f in inequality]
-    expected += [(f, d) for f, d in spec.order_by if f not in inequality]
+    # Every index ends with the document name: ordering by it ascending needs no declared field.
+    expected += [
+        (f, d)
+        for f, d in spec.order_by
+        if f not in inequality and (f, d) != ("__name__", "ASCENDING")
+    ]
     return [(f, d) for f, d in tail if f != "__name__"] == expected
 
 

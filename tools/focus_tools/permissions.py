@@ -4,6 +4,8 @@ Every adapter that calls a Google API declares what the call needs, next to the 
 ``clients.NEEDS`` (Firestore, Pub/Sub, Cloud Tasks), ``clients.ADMIN_SDK_NEEDS`` (Admin SDK
 calls, e.g. deleting an Auth user), ``logs.NEEDS`` (the pseudonym key secret), ``tracing.NEEDS``
 (Cloud Trace), ``push.NEEDS`` (sending through FCM), ``model.NEEDS`` (Gemini on Vertex AI),
+``model_batch.NEEDS`` (Vertex AI batch prediction jobs), ``objects.NEEDS`` (batch files in Cloud
+Storage, per bucket),
 ``stripe_events.NEEDS`` (Stripe's
 webhook signing secret), ``app_store.NEEDS`` (Apple's root certificates); ``TRIGGER_NEEDS`` below covers what an
 event trigger's identity needs to receive its events. A declaration names an IAM permission and the resource it applies to; when the
@@ -37,11 +39,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from focus.adapters.iam import PROJECT, QUEUE, SECRET, SELF, SERVICE, TOPIC, Need
+from focus.adapters.iam import BUCKET, PROJECT, QUEUE, SECRET, SELF, SERVICE, TOPIC, Need
 
 # The resource kinds and Need are declared beside the adapters (focus.adapters.iam); re-exported
 # because what Terraform grants is compared in these terms.
-__all__ = ["CUSTOM", "PROJECT", "QUEUE", "SECRET", "SELF", "SERVICE", "TOPIC", "Grant", "Need"]
+__all__ = [
+    "BUCKET",
+    "CUSTOM",
+    "PROJECT",
+    "QUEUE",
+    "SECRET",
+    "SELF",
+    "SERVICE",
+    "TOPIC",
+    "Grant",
+    "Need",
+]
 
 CUSTOM = "custom"  # granted as a permission of the codebase's custom role, not a predefined role
 
@@ -61,6 +74,14 @@ ROLE_FOR: dict[str, str] = {
     "cloudtrace.traces.patch": "roles/cloudtrace.agent",
     "cloudmessaging.messages.create": "roles/firebasecloudmessaging.admin",
     "aiplatform.endpoints.predict": "roles/aiplatform.user",
+    "aiplatform.batchPredictionJobs.create": "roles/aiplatform.user",
+    "aiplatform.batchPredictionJobs.get": "roles/aiplatform.user",
+    # Objects of one bucket: the narrowest role holding all four (objectViewer cannot write,
+    # objectCreator cannot read or delete); objectAdmin would add the objects' IAM policies.
+    "storage.objects.create": "roles/storage.objectUser",
+    "storage.objects.get": "roles/storage.objectUser",
+    "storage.objects.list": "roles/storage.objectUser",
+    "storage.objects.delete": "roles/storage.objectUser",
     # Reading users has a narrow role (roles/firebaseauth.viewer), writing them only the broad
     # roles/firebaseauth.admin (which also edits the Auth configuration): all three go into the
     # codebase's custom role, so each codebase gets exactly the user operations it performs.
@@ -126,7 +147,17 @@ PLAIN_TRIGGERS = {
 
 def declarations() -> dict[str, tuple[Need, ...]]:
     """Every declared Google API call, by the dotted name of the function called."""
-    from focus.adapters import app_store, clients, logs, model, push, stripe_events, tracing
+    from focus.adapters import (
+        app_store,
+        clients,
+        logs,
+        model,
+        model_batch,
+        objects,
+        push,
+        stripe_events,
+        tracing,
+    )
 
     found: dict[str, tuple[Need, ...]] = {}
     for module, table in (
@@ -134,6 +165,8 @@ def declarations() -> dict[str, tuple[Need, ...]]:
         ("focus.adapters.clients", clients.NEEDS),
         ("focus.adapters.logs", logs.NEEDS),
         ("focus.adapters.model", model.NEEDS),
+        ("focus.adapters.model_batch", model_batch.NEEDS),
+        ("focus.adapters.objects", objects.NEEDS),
         ("focus.adapters.push", push.NEEDS),
         ("focus.adapters.stripe_events", stripe_events.NEEDS),
         ("focus.adapters.tracing", tracing.NEEDS),

@@ -11,14 +11,17 @@ rule-coverage report. FCM has no emulator: ``FcmServer`` is a local server speak
 send API, and ``FcmRemote`` steers one running in another process. Google Play has none either:
 ``PlayServer`` speaks the Android Publisher API's subscription purchase calls, and ``PlayRemote``
 steers one running in another process. Vertex AI has none either: ``VertexServer`` speaks Gemini's
-``generateContent`` with the answers a test scripts, and ``VertexRemote`` steers one running in
-another process.
+``generateContent`` and batch prediction with the answers a test scripts, and ``VertexRemote``
+steers one running in another process. Nor has Cloud Storage (usable here): ``StorageServer``
+speaks the JSON API subset ``google-cloud-storage`` uses, objects in memory, and
+``StorageRemote`` steers one running in another process.
 
 Start with the ``firebase`` pytest fixture (see ``plugin``), or build an ``EmulatorSuite`` yourself.
 """
 
 from firebase_emulator_harness.assertions import assert_allowed, assert_denied
 from firebase_emulator_harness.auth import User
+from firebase_emulator_harness.cloud_storage import StorageRemote, StorageServer
 from firebase_emulator_harness.errors import (
     CallableError,
     EmulatorError,
@@ -43,10 +46,18 @@ from firebase_emulator_harness.values import (
     Reference,
     StoredValue,
 )
-from firebase_emulator_harness.vertex import VertexError, VertexRemote, VertexServer
+from firebase_emulator_harness.vertex import (
+    BatchJob,
+    BatchState,
+    VertexError,
+    VertexRemote,
+    VertexServer,
+)
 from firebase_emulator_harness.waiting import wait_for
 
 __all__ = [
+    "BatchJob",
+    "BatchState",
     "CallableError",
     "CallableResult",
     "Document",
@@ -71,6 +82,8 @@ __all__ = [
     "ReceivedMessage",
     "Reference",
     "RuleCoverageReport",
+    "StorageRemote",
+    "StorageServer",
     "StoredValue",
     "User",
     "VertexError",

@@ -6,6 +6,8 @@ Settings (``[tool.pytest.ini_options]`` or pytest.ini)::
     firebase_region     = us-central1    # default region of callables and schedules
     firebase_rules_file = firestore.rules  # loaded into the emulator once per session (optional)
     play_endpoint_variable = PLAY_ENDPOINT  # the variable naming a local Play server's URL
+    vertex_endpoint_variable = VERTEX_ENDPOINT  # ... a local Vertex AI server's URL
+    storage_endpoint_variable = STORAGE_EMULATOR_HOST  # ... a local Cloud Storage server's URL
 
 Fixtures:
 
@@ -17,6 +19,12 @@ Fixtures:
   (``firebase_emulator_harness.play``), at the URL in the environment variable
   ``play_endpoint_variable`` names; emptied of purchases, acknowledgements and failures before
   and after the test. The test is skipped when the variable is unset.
+* ``vertex`` (function): a ``VertexRemote`` for the local Vertex AI server
+  (``firebase_emulator_harness.vertex``) at the URL in ``vertex_endpoint_variable``; its scripted
+  answers, requests and batch jobs forgotten before and after the test. Skipped when unset.
+* ``cloud_storage`` (function): a ``StorageRemote`` for the local Cloud Storage server
+  (``firebase_emulator_harness.cloud_storage``) at the URL in ``storage_endpoint_variable``;
+  emptied of objects before and after the test. Skipped when unset.
 
 Option ``--rule-coverage``: a final check (it runs after every other test and reports like one)
 fails unless the session evaluated every expression of the configured rules file and saw every
@@ -37,6 +45,7 @@ from pathlib import Path
 
 import pytest
 
+from firebase_emulator_harness.cloud_storage import StorageRemote
 from firebase_emulator_harness.errors import EmulatorNotRunning
 from firebase_emulator_harness.firestore import (
     RuleCoverageReport,
@@ -47,6 +56,7 @@ from firebase_emulator_harness.firestore import (
 )
 from firebase_emulator_harness.play import PlayRemote
 from firebase_emulator_harness.suite import EmulatorSuite
+from firebase_emulator_harness.vertex import VertexRemote
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +75,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "play_endpoint_variable",
         "environment variable holding the URL of the local Google Play server (the play fixture)",
         default="PLAY_ENDPOINT",
+    )
+    parser.addini(
+        "vertex_endpoint_variable",
+        "environment variable holding the URL of the local Vertex AI server (the vertex fixture)",
+        default="VERTEX_ENDPOINT",
+    )
+    parser.addini(
+        "storage_endpoint_variable",
+        "environment variable holding the URL of the local Cloud Storage server (the "
+        "cloud_storage fixture)",
+        default="STORAGE_EMULATOR_HOST",
     )
     parser.addoption(
         "--rule-coverage",
@@ -218,13 +239,35 @@ def firestore_rules(
         firebase_suite.firestore.load_rules(rules)
 
 
-@pytest.fixture
-def play(pytestconfig: pytest.Config) -> Iterator[PlayRemote]:
-    variable = str(pytestconfig.getini("play_endpoint_variable"))
+def _local_server_url(config: pytest.Config, setting: str, what: str) -> str:
+    """The URL in the variable the ini ``setting`` names; the test is skipped if it is unset."""
+    variable = str(config.getini(setting))
     url = os.environ.get(variable)
     if not url:
-        pytest.skip(f"no local Google Play server ({variable} unset)")
-    server = PlayRemote(url)
+        pytest.skip(f"no local {what} server ({variable} unset)")
+    return url
+
+
+@pytest.fixture
+def play(pytestconfig: pytest.Config) -> Iterator[PlayRemote]:
+    server = PlayRemote(_local_server_url(pytestconfig, "play_endpoint_variable", "Google Play"))
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture
+def vertex(pytestconfig: pytest.Config) -> Iterator[VertexRemote]:
+    server = VertexRemote(_local_server_url(pytestconfig, "vertex_endpoint_variable", "Vertex AI"))
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture
+def cloud_storage(pytestconfig: pytest.Config) -> Iterator[StorageRemote]:
+    url = _local_server_url(pytestconfig, "storage_endpoint_variable", "Cloud Storage")
+    server = StorageRemote(url)
     server.reset()
     yield server
     server.reset()

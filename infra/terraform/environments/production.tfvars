@@ -13,4 +13,7 @@ pager = {
 # placeholder fails validation on purpose.
 billing_account     = "SET-BEFORE-APPLY"
 monthly_budget      = 6000
+# Vertex AI (insights and nudges): docs/insights.md, "Cost" (about 70 USD a week per million
+# people in batch, estimated), with room for the online nudges.
+monthly_vertex_budget = 600
 firestore_app_check = "ENFORCED"

@@ -13,4 +13,5 @@ pager = {
 # placeholder fails validation on purpose.
 billing_account     = "SET-BEFORE-APPLY"
 monthly_budget      = 300
+monthly_vertex_budget = 20
 firestore_app_check = "ENFORCED"

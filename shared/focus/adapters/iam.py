@@ -15,6 +15,9 @@ QUEUE = "queue"  # a Cloud Tasks queue, by name (a task-queue function's queue i
 SERVICE = "service"  # the Cloud Run service of a function, by function name
 SECRET = "secret"  # a Secret Manager secret, by id
 SELF = "self"  # the codebase's own runtime service account
+# A Cloud Storage bucket, by the name the code and Terraform share (infra/terraform
+# local.bucket_names: "insight-batches" is the bucket "<project>-insight-batches").
+BUCKET = "bucket"
 
 
 @dataclass(frozen=True, order=True)

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -162,13 +164,22 @@ def generate(prompt: str, schema: dict[str, Any], *, timeout_s: float) -> ModelA
 
 def _call(model: str, prompt: str, config: Any) -> GenerateContentResponse:
     """One request; the SDK's and the transport's failures as ``ModelError``s."""
+    with vertex_errors():
+        response = _client().models.generate_content(model=model, contents=prompt, config=config)
+    return response
+
+
+@contextmanager
+def vertex_errors() -> Iterator[None]:
+    """Raise the SDK's and the transport's failures of a Vertex AI call made within as
+    ``ModelUnavailable`` or ``ModelRequestRejected`` (also for focus.adapters.model_batch)."""
     import google.auth.exceptions
     import httpx
     import httpx2
     from google.genai import errors
 
     try:
-        return _client().models.generate_content(model=model, contents=prompt, config=config)
+        yield
     except errors.APIError as exc:
         status = exc.status or "UNKNOWN"
         if exc.code in _RETRYABLE or exc.code >= 500:

@@ -36,6 +36,13 @@ STORE_EVENTS = "storeEvents"  # storeEvents/{key}: store notifications applied (
 PURCHASE_ACCOUNTS = "purchaseAccounts"  # purchaseAccounts/{token}: the uid a purchase token names
 # stripePayments/{id}: the subscription a Stripe invoice paid for (or, by payment id, its invoice),
 # for refunds and disputes, which name only the payment; server-only, TTL
+INSIGHTS = "insights"  # users/{uid}/insights/{week}: weekly insights, one per week of theirs
+MODEL_USE = "modelUse"  # users/{uid}/modelUse/{day}: the person's model calls that day (budget)
+MODEL_DAYS = "modelDays"  # modelDays/{day}/shards/{n}: everyone's model calls that day (budget)
+MODEL_DAY_SHARDS = "shards"
+INSIGHT_CACHE = "insightCache"  # insightCache/{id}: checked insights by their figures, TTL
+INSIGHT_RUNS = "insightRuns"  # insightRuns/{run}: a day's weekly batch (+ parts/{part})
+INSIGHT_PARTS = "parts"  # insightRuns/{run}/parts/{part}: batch keys -> people, until applied
 STRIPE_PAYMENTS = "stripePayments"  # stripePayments/{id}: invoice/payment -> subscription links
 
 
@@ -153,6 +160,30 @@ def stripe_payment(stripe_id: str) -> str:
     return f"{STRIPE_PAYMENTS}/{stripe_id}"
 
 
+def insight(uid: str, week: str) -> str:
+    return f"{USERS}/{uid}/{INSIGHTS}/{week}"
+
+
+def model_use(uid: str, day: str) -> str:
+    return f"{USERS}/{uid}/{MODEL_USE}/{day}"
+
+
+def model_day_shard(day: str, shard: int) -> str:
+    return f"{MODEL_DAYS}/{day}/{MODEL_DAY_SHARDS}/{shard}"
+
+
+def insight_cache(key: str) -> str:
+    return f"{INSIGHT_CACHE}/{key}"
+
+
+def insight_run(run: str) -> str:
+    return f"{INSIGHT_RUNS}/{run}"
+
+
+def insight_part(run: str, part: str) -> str:
+    return f"{INSIGHT_RUNS}/{run}/{INSIGHT_PARTS}/{part}"
+
+
 def community_day(local_day: str) -> str:
     return f"{COMMUNITY_DAYS}/{local_day}"
 
@@ -175,5 +206,9 @@ TTL_FIELDS = {
     ERASURE_AUDIT: "expireAt",  # 3 years
     OUTBOX: "expireAt",  # 30 days after an entry was sent, dropped or failed
     STORE_EVENTS: "expireAt",  # 90 days: stores redeliver for days, never for months
-    STRIPE_PAYMENTS: "expireAt",  # 180 days: a card dispute can come 120 days after a payment
+    STRIPE_PAYMENTS: "expireAt",
+    MODEL_USE: "expireAt",  # 2 days: a budget is about today
+    INSIGHT_CACHE: "expireAt",  # 8 days
+    INSIGHT_RUNS: "expireAt",  # 14 days: a run's record, kept for the on-call engineer
+    INSIGHT_PARTS: "expireAt",  # 14 days; emptied of people as soon as applied  # 180 days: a card dispute can come 120 days after a payment
 }

@@ -100,6 +100,12 @@ class Reason(StrEnum):
         "NOT_FOUND",
         "no such export (kept 7 days)",
     )
+    INSIGHT_NOT_FOUND = (
+        "INSIGHT_NOT_FOUND",
+        "NOT_FOUND",
+        "no insight is ready for that week (none was written, or it was deleted when AI "
+        "processing was withdrawn)",
+    )
     RATE_LIMITED = (
         "RATE_LIMITED",
         "RESOURCE_EXHAUSTED",

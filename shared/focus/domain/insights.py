@@ -104,7 +104,7 @@ def answer_schema() -> dict[str, Any]:
 
 # --- The prompt ----------------------------------------------------------------------------------
 
-_LANGUAGE_NAMES = {
+LANGUAGE_NAMES = {
     Language.EN: "English",
     Language.DE: "German",
     Language.FR: "French",
@@ -135,7 +135,7 @@ def prompt_for(features: WeekFeatures) -> str:
     the person wrote, no identifier, no date)."""
     facts = json.dumps(model_view(features), separators=(",", ":"), ensure_ascii=False)
     code = features.language.value
-    return _INSTRUCTION.format(language=_LANGUAGE_NAMES[features.language], code=code) + facts
+    return _INSTRUCTION.format(language=LANGUAGE_NAMES[features.language], code=code) + facts
 
 
 # --- Checking an answer --------------------------------------------------------------------------
@@ -199,7 +199,8 @@ def language_words(text: str) -> dict[Language, int]:
     return {language: sum(w in own for w in words) for language, own in _OWN_WORDS.items()}
 
 
-def _reads_as(text: str, language: Language) -> bool:
+def reads_as(text: str, language: Language) -> bool:
+    """Whether ``text`` reads as ``language``: the heuristic above."""
     counts = language_words(text)
     ours = counts.pop(language)
     return ours >= MIN_OWN_WORDS and all(ours > other for other in counts.values())
@@ -222,7 +223,8 @@ def _digits(text: str) -> int:
     return sum(c.isdigit() for c in text)
 
 
-def _has_personal_data(text: str) -> bool:
+def has_personal_data(text: str) -> bool:
+    """Whether ``text`` holds something shaped like personal data (the shapes above)."""
     if any(pattern.search(text) for pattern in _PERSONAL):
         return True
     if any(
@@ -322,14 +324,19 @@ Answer = Insight | str | bytes | Mapping[str, Any]
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
+def unfenced(answer: str) -> str:
+    """The JSON in ``answer``: some models wrap it in a Markdown fence even when asked for JSON
+    only."""
+    fenced = _FENCE.match(answer)
+    return fenced[1] if fenced else answer
+
+
 def _parsed(answer: Answer) -> Insight | Refusal:
     try:
         if isinstance(answer, bytes):
             answer = answer.decode("utf-8", errors="replace")
         if isinstance(answer, str):
-            # Some models wrap JSON in a Markdown fence even when asked for JSON only.
-            fenced = _FENCE.match(answer)
-            return Insight.model_validate_json(fenced[1] if fenced else answer)
+            return Insight.model_validate_json(unfenced(answer))
         if isinstance(answer, Insight):
             # Validated again: an instance may have been built without validation.
             return Insight.model_validate(answer.model_dump(by_alias=True))
@@ -346,9 +353,9 @@ def check(answer: Answer, features: WeekFeatures) -> Insight | Refusal:
     if isinstance(insight, Refusal):
         return insight
     text = f"{insight.headline}\n{insight.body}"
-    if insight.language is not features.language or not _reads_as(text, features.language):
+    if insight.language is not features.language or not reads_as(text, features.language):
         return Refusal.WRONG_LANGUAGE
-    if _has_personal_data(text):
+    if has_personal_data(text):
         return Refusal.PERSONAL_DATA
     if not _usable(insight.suggested_action, features):
         return Refusal.UNUSABLE_ACTION

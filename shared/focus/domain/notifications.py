@@ -253,13 +253,20 @@ class SessionFinished(Document):
     ended_by: str | None = None
 
 
+# A nudge's body (``focus.domain.nudges``): one line on a lock screen, in every language.
+MAX_NOTE = 110
+
+
 class StreakAtRisk(Document):
-    """On the person's local ``day``, today's goal is not met yet and a streak would end."""
+    """On the person's local ``day``, today's goal is not met yet and a streak would end.
+    ``note``: the body a model wrote for the person (a nudge, checked), shown instead of the
+    template's; None for the template."""
 
     kind: Literal[MessageKind.STREAK_AT_RISK] = MessageKind.STREAK_AT_RISK
     day: date
     streak_days: int = Field(ge=0)
     goal_met_today: bool
+    note: str | None = Field(default=None, min_length=1, max_length=MAX_NOTE)
 
 
 class WeeklyReportReady(Document):
@@ -572,6 +579,8 @@ def localised(message: VisibleMessage, locale: str) -> tuple[str, str]:
     language = language_of(locale)
     text = TEXTS[language][message.kind]
     if isinstance(message, StreakAtRisk):
+        if message.note is not None:
+            return text.title, message.note
         one = text.body_one is not None and _singular(language, message.streak_days)
         body = (text.body_one if one and text.body_one else text.body).format(
             days=message.streak_days

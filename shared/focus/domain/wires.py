@@ -24,6 +24,9 @@ class Task(StrEnum):
     BUILD_EXPORT = "buildExport"
     SEND_PUSH = "sendPush"
     SEND_CAMPAIGN_BATCH = "sendCampaignBatch"
+    PREPARE_INSIGHTS = "prepareInsights"
+    APPLY_INSIGHT_RESULTS = "applyInsightResults"
+    WRITE_NUDGE = "writeNudge"
 
 
 class Topic(StrEnum):

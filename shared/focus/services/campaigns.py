@@ -14,25 +14,36 @@ twice.
 consent, quiet hours, caps: ``notifications.decide``), records the message in the person's outbox
 (one entry per person and week or day: a person, and so a device, is never sent it twice) and
 sends the range's pushes together; what FCM throttles or fails goes on through the outbox's own
-retries.
+retries. A person whose streak is at risk and who granted AI processing gets a ``writeNudge``
+task instead (``focus.services.nudges``): the same message, recorded and sent the same way
+(``owe``), its body written by a model.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import available_timezones
 
 from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
 from focus.domain import campaigns as domain
-from focus.domain import fanout
+from focus.domain import fanout, nudges
 from focus.domain import notifications as rules
 from focus.domain.campaigns import Campaign
-from focus.domain.notifications import Defer, Drop, DropReason, StreakAtRisk
+from focus.domain.consent import Purpose
+from focus.domain.notifications import (
+    Defer,
+    Drop,
+    DropReason,
+    PersonContext,
+    PushTarget,
+    SendNow,
+    StreakAtRisk,
+)
 from focus.domain.outbox import EntryState, visible_entry, visible_entry_id
 from focus.domain.wires import Task
-from focus.services import outbox, profiles, push_sync, tolerant
+from focus.services import consents, outbox, profiles, push_sync, tolerant
 
 BUDGET = "fanout"  # campaigns/fanout: every campaign's waves and the one budget
 KEPT_FOR = timedelta(days=8)  # recorded waves older than this are forgotten (a week's plans)
@@ -198,6 +209,7 @@ def send_batch(data: dict[str, Any], now: datetime) -> None:
     run = tolerant.Isolation("sendCampaignBatch")
     claimed: list[outbox.Claimed] = []
     dropped: dict[str, int] = {}
+    nudged = 0
     after = None
     while True:
         page = store.query(
@@ -216,7 +228,10 @@ def send_batch(data: dict[str, Any], now: datetime) -> None:
                 message = domain.message_for(
                     campaign, day, ready_at, streak.current, streak.last_day
                 )
-                result = _owe(snapshot.id, profile, message, now)
+                if nudges.wanted(message) and consents.require(snapshot.id, Purpose.AI_PROCESSING):
+                    nudged += _enqueue_nudge(snapshot.id, day, ready_at, now)
+                    continue
+                result = owe(snapshot.id, profile, message, now)
                 if isinstance(result, outbox.Claimed):
                     claimed.append(result)
                 elif result is not None:
@@ -233,21 +248,52 @@ def send_batch(data: dict[str, Any], now: datetime) -> None:
         people=len(claimed),
         pushes=sum(len(c.entry.pushes) for c in claimed),
         dropped=dropped,
+        nudges=nudged,
         **run.counts(),
     )
 
 
-def _owe(
+def _enqueue_nudge(uid: str, day: date, ready_at: datetime, now: datetime) -> int:
+    """Have ``writeNudge`` write and send the person's streak push (once per person and day:
+    a redelivered batch enqueues nothing more); 1 if enqueued now."""
+    enqueued = messaging.enqueue(
+        Task.WRITE_NUDGE,
+        {"userId": uid, "day": day.isoformat(), "readyAt": ready_at.isoformat()},
+        at=now,
+        task_id=messaging.task_id("nudge", uid, day.isoformat()),
+    )
+    return int(enqueued)
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A message the person is to be sent, now or (``decision`` a ``Defer``) later: what
+    recording it needs, read and decided beforehand."""
+
+    uid: str
+    message: rules.VisibleMessage
+    targets: list[PushTarget]
+    person: PersonContext
+    decision: SendNow | Defer
+
+
+def owe(
     uid: str, profile: dict[str, Any], message: rules.VisibleMessage, now: datetime
 ) -> outbox.Claimed | str | None:
     """Record the message in the person's outbox: claimed (pushes fixed, lease held) to send now;
     a drop reason; or None when it was recorded already (a redelivered batch) or deferred."""
-    from google.api_core import exceptions
+    owed = decide(uid, profile, message, now)
+    return owed if isinstance(owed, str) else record(owed, now)
 
+
+def decide(
+    uid: str, profile: dict[str, Any], message: rules.VisibleMessage, now: datetime
+) -> Owed | str:
+    """Whether the person is to be sent the message (settings, consent, devices, caps, quiet
+    hours: ``notifications.decide``), with what recording it needs; or why not (a drop
+    reason)."""
     if isinstance(message, StreakAtRisk) and (message.streak_days == 0 or message.goal_met_today):
         return DropReason.NOT_NEEDED.value  # most people: decided without reading anything more
-    entry_id = visible_entry_id(message)
-    ref = clients.firestore().document(paths.outbox_entry(uid, entry_id))
     targets = [
         found[0]
         for snapshot in push_sync.token_documents(uid)
@@ -259,7 +305,18 @@ def _owe(
     decision = rules.decide(message, person, now)
     if isinstance(decision, Drop):
         return decision.reason.value
-    entry = visible_entry(message, now)
+    return Owed(uid, message, targets, person, decision)
+
+
+def record(owed: Owed, now: datetime) -> outbox.Claimed | None:
+    """Record what ``decide`` owed in the person's outbox: claimed (pushes fixed, lease held) to
+    send now; None when it was recorded already (a redelivered batch or task) or deferred."""
+    from google.api_core import exceptions
+
+    uid, decision = owed.uid, owed.decision
+    entry_id = visible_entry_id(owed.message)
+    ref = clients.firestore().document(paths.outbox_entry(uid, entry_id))
+    entry = visible_entry(owed.message, now)
     if isinstance(decision, Defer):
         entry = entry.model_copy(update={"due_at": decision.until})
         try:
@@ -268,10 +325,10 @@ def _owe(
             return None
         outbox.hand_off(uid, entry_id, decision.until)
         return None
-    pushes = rules.visible_pushes(message, person, targets, now)
+    pushes = rules.visible_pushes(owed.message, owed.person, owed.targets, now)
     entry = entry.model_copy(
         update={
-            "pushes": {t.device_id: p for t, p in zip(targets, pushes, strict=True)},
+            "pushes": {t.device_id: p for t, p in zip(owed.targets, pushes, strict=True)},
             "state": EntryState.PENDING,
         }
     )

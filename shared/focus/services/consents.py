@@ -6,6 +6,7 @@ import uuid
 
 from focus.adapters import clients, paths, store, tracing
 from focus.domain.consent import Consent, Purpose, allows
+from focus.services import insights
 
 
 @tracing.traced("firestore.consents.record")
@@ -20,6 +21,14 @@ def record(uid: str, consent: Consent) -> None:
         current.collection(paths.CONSENT_HISTORY).document(uuid.uuid4().hex), consent.to_firestore()
     )
     batch.commit()
+
+
+def change(uid: str, consent: Consent) -> None:
+    """Record a grant or a withdrawal; withdrawing AI processing also deletes what it produced
+    (every stored insight, and the person's place in insight batches still running)."""
+    record(uid, consent)
+    if consent.purpose is Purpose.AI_PROCESSING and not consent.granted:
+        insights.forget(uid)
 
 
 @tracing.traced("firestore.consents.current")

@@ -51,7 +51,7 @@ from google.cloud import firestore as gcf
 from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
 from focus.domain.wires import Task
 from focus.domain.workers import ErasureTask
-from focus.services import subscriptions, tolerant
+from focus.services import insights, subscriptions, tolerant
 from focus.services.privacy.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -368,6 +368,7 @@ def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
     # person (a store notification then finds no one; the same store subscription can be
     # restored to a new account). Idempotent, like every step here.
     subscriptions.forget_account(uid)
+    insights.forget(uid)  # and out of the insight batches still holding them
     for erase in EXTERNAL_ERASERS:
         erase(uid)
     app = clients.firebase_app()

@@ -40,6 +40,8 @@ class DataEntry:
 
 CONTRACT = "contract (providing the service)"
 LEGITIMATE = "legitimate interest"
+CONSENTED = "consent (withdrawable at any time)"
+AI = "AI insights and nudges"
 
 REGISTRY: tuple[DataEntry, ...] = (
     DataEntry(
@@ -103,6 +105,27 @@ REGISTRY: tuple[DataEntry, ...] = (
         "subscriptions",
         CONTRACT,
         "life of the account",
+    ),
+    DataEntry(
+        "users/{uid}/insights/{week}",
+        "weekly AI insights: the week, the text and suggested action written from the week's"
+        " figures, its source (model, cache, template), the figures' fingerprint, the rating",
+        True,
+        Erasure.DELETE,
+        True,
+        AI,
+        CONSENTED,
+        "life of the account; deleted at once when AI processing is withdrawn",
+    ),
+    DataEntry(
+        "users/{uid}/modelUse/{day}",
+        "how many model calls were made for the person that day (the per-person budget)",
+        True,
+        Erasure.DELETE,
+        True,
+        AI,
+        CONSENTED,
+        "2 days (TTL)",
     ),
     DataEntry(
         "users/{uid}/blocks/{blockId}",
@@ -337,6 +360,58 @@ REGISTRY: tuple[DataEntry, ...] = (
         "60 days (TTL)",
     ),
     DataEntry(
+        "insightRuns/{run}/parts/{part}",
+        "an insight batch's key map: each line's random key -> the person (uid) and their week's"
+        " figures (aggregates only); the batch files in Cloud Storage carry the key, never the uid",
+        True,
+        Erasure.DELETE,
+        False,
+        AI,
+        CONSENTED,
+        "until the batch's answers are applied (hours); 14 days (TTL) at most",
+    ),
+    DataEntry(
+        "insightRuns/{run}",
+        "a day's insight batch: its state, the Vertex AI job's name, counts",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        AI,
+        LEGITIMATE,
+        "14 days (TTL)",
+    ),
+    DataEntry(
+        "insightCache/{key}",
+        "checked insights by a fingerprint of the aggregated figures they were written for (no"
+        " uid, no date: the same figures get the same text, whoever has them)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        AI,
+        LEGITIMATE,
+        "8 days (TTL)",
+    ),
+    DataEntry(
+        "modelDays/{day}",
+        "the parent of the day's model-call shards (holds no fields)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        AI,
+        LEGITIMATE,
+        "2 days (its shards' TTL)",
+    ),
+    DataEntry(
+        "modelDays/{day}/shards/{shard}",
+        "everyone's model calls that day, counted in shards (the daily budget)",
+        False,
+        Erasure.KEEP_ANONYMOUS,
+        False,
+        AI,
+        LEGITIMATE,
+        "2 days (TTL)",
+    ),
+    DataEntry(
         "campaigns/{name}",
         "the campaigns' planned waves (time zones, device counts, moments) and their budget",
         False,
@@ -369,7 +444,10 @@ REGISTRY: tuple[DataEntry, ...] = (
 )
 
 # Outside Firestore: the Firebase Auth account (deleted last), Cloud Logging (pseudonymous user
-# ids only, 30 days), Cloud Tasks payloads (uid, until the task runs). Sinks added later (e.g.
+# ids only, 30 days), Cloud Tasks payloads (uid, until the task runs), the insight batch files in
+# Cloud Storage (a week's figures and a random key per line, never a uid; deleted when the run is
+# applied, 3 days at most by the bucket's lifecycle; erasure removes the key's link to the person
+# from insightRuns/{run}/parts at once). Sinks added later (e.g.
 # the BigQuery analytics export) register an eraser in focus.services.privacy.erasure.EXTERNAL_ERASERS.
 
 

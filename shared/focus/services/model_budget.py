@@ -1,0 +1,69 @@
+"""Counting model calls against the day's budgets (``focus.domain.model_budget``) before making
+them: the person's count (``users/{uid}/modelUse/{day}``) and everyone's (``modelDays/{day}/
+shards/{n}``), read and raised in one transaction, so concurrent calls cannot overspend by more
+than the calls in flight between a read and its commit."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from focus.adapters import clients, paths, store, tracing
+from focus.domain import model_budget as domain
+from focus.domain.model_budget import Budget
+
+CONFIG = f"{paths.CONFIG}/insights"  # the limits; admins edit it
+KEPT_FOR = timedelta(days=2)
+
+
+def budget() -> Budget:
+    """Today's limits, as ``config/insights`` sets them (one read: a call costs far more)."""
+    return domain.budget_of(store.get(clients.firestore().document(CONFIG)).to_dict())
+
+
+def _shard_refs(day: str) -> list[Any]:
+    db = clients.firestore()
+    return [db.document(paths.model_day_shard(day, n)) for n in range(domain.SHARDS)]
+
+
+def _calls(snapshot: Any) -> int:
+    return int((snapshot.to_dict() or {}).get("calls", 0)) if snapshot.exists else 0
+
+
+@tracing.traced("model_budget.spend")
+def spend(uid: str | None, now: datetime, calls: int = 1) -> int:
+    """Count ``calls`` model calls for ``uid`` (``None``: the weekly batch, counted for the day
+    only) if the budgets allow them; how many were granted: ``calls`` or none for a person's
+    call, and for the batch as many as the day has left.
+
+    The day's total is read outside the transaction (reading every shard in it would make every
+    call contend with every other): concurrent calls may overspend it by the calls in flight. The
+    person's count is read and raised in the transaction: exact."""
+    from google.cloud import firestore as gcf
+
+    limits = budget()
+    day = domain.budget_day(now).isoformat()
+    shards = _shard_refs(day)
+    day_used = sum(_calls(s) for s in store.get_all(shards))
+    counted = {"calls": gcf.Increment(0), "expireAt": now + KEPT_FOR}
+    if uid is None:
+        allowed = domain.granted(limits, day_used, calls)
+        if allowed:
+            store.set_now(
+                random.choice(shards), counted | {"calls": gcf.Increment(allowed)}, merge=True
+            )
+        return allowed
+    person = clients.firestore().document(paths.model_use(uid, day))
+
+    def run(tx: gcf.Transaction) -> int:
+        person_used = _calls(store.get(person, tx))
+        if not domain.allows(limits, person_used, day_used, calls):
+            return 0
+        out = store.writes(tx)
+        raised = counted | {"calls": gcf.Increment(calls)}
+        out.set(random.choice(shards), raised, merge=True)
+        out.set(person, raised, merge=True)
+        return calls
+
+    return store.transactional(run, name="model_budget.spend")
