@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import envelope, launched_user
 from insight_weeks import WEEKS, PersonWeek
+from test_dead_letters import PubSubRest, listed_when_there
 
 from firebase_emulator_harness import EmulatorSuite, StorageRemote, User, VertexRemote, wait_for
 from focus.adapters import objects
@@ -331,3 +332,23 @@ def test_an_erased_person_gets_nothing_back_and_no_batch_file_or_link_remains(
     assert (insight(firebase, other, EVENING_WEEK) or {})["source"] == "model"
     bucket = objects.bucket_uri().removeprefix("gs://")
     assert cloud_storage.objects(bucket, prefix=f"insights/{run_id(at)}/") == {}
+
+
+def test_an_output_that_cannot_be_applied_is_retried_then_dead_lettered_and_the_run_goes_on(
+    firebase: EmulatorSuite,
+) -> None:
+    letters = PubSubRest(firebase, "applyInsightResults")
+    letters.ensure()
+    letters.drain()
+    at = planned_at(EVENING_WEEK)
+    plan_and_prepare(firebase, at)  # nobody consented: a run with no line
+    lost = {"run": run_id(at), "name": "lost", "output": f"{objects.bucket_uri()}/gone.jsonl"}
+
+    with pytest.raises(objects.ObjectNotFound):
+        insight_runs.apply(lost, at, attempt=1)  # the queue retries it
+    assert insight_runs.apply(lost, at, attempt=insight_runs.APPLY_ATTEMPTS) == 0
+
+    [letter] = listed_when_there("applyInsightResults")
+    assert letter["reason"] == "gaveUp"
+    state = firebase.firestore.as_owner().get(f"insightRuns/{run_id(at)}") or {}
+    assert "lost" in state["applied"]  # counted, so the run finishes with the template

@@ -53,15 +53,16 @@ def follow_insight_batches(event: scheduler_fn.ScheduledEvent) -> None:
 
 @tasks_fn.on_task_dispatched(
     retry_config=options.RetryConfig(
-        max_attempts=5, min_backoff_seconds=60, max_backoff_seconds=600
+        max_attempts=insight_runs.APPLY_ATTEMPTS, min_backoff_seconds=60, max_backoff_seconds=600
     ),
     rate_limits=task_rate_limits(20),
 )
 @background("task")
 def applyInsightResults(request: CallableRequest[dict[str, Any]]) -> None:
     """Check and store one output file's answers, or the fallback for one part of a failed job
-    (``insight_runs.apply``)."""
-    insight_runs.apply(request.data, datetime.now(UTC))
+    (``insight_runs.apply``; dead-lettered on its last attempt)."""
+    attempt = int(request.raw_request.headers.get("X-CloudTasks-TaskRetryCount") or 0) + 1
+    insight_runs.apply(request.data, datetime.now(UTC), attempt)
 
 
 @tasks_fn.on_task_dispatched(

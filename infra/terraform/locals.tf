@@ -9,7 +9,7 @@ locals {
 
   # Task-queue functions that dead-letter what they give up on (focus.adapters.messaging.dead_letter)
   # to the topic `<function>-dead-letter`; scripts/dead-letters replays them as tasks.
-  dead_lettered_tasks = ["countCompletedSession"]
+  dead_lettered_tasks = ["countCompletedSession", "applyInsightResults"]
 
   # Bounded retries for every consumer subscription (the Eventarc ones get them at deploy time from
   # `scripts/dead-letters attach`, which uses the same figures).
@@ -108,7 +108,7 @@ locals {
       ]
       custom  = []
       secrets = ["USER_PSEUDONYM_KEY"]
-      topics  = []
+      topics  = ["applyInsightResults-dead-letter"]
       queues  = ["prepareInsights", "applyInsightResults", "sendPush"]
       invokes = ["prepareInsights", "applyInsightResults", "sendPush"]
       buckets = ["insight-batches"]

@@ -23,6 +23,7 @@ A run is one UTC day (``insightRuns/{day}``); each step is safe to run twice:
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +43,8 @@ KEPT_FOR = timedelta(days=14)
 # A part whose task died for good does not hold the run back longer than this: its people are
 # planned again the next day (their claims expire, insight_history.PENDING_FOR).
 WAIT_FOR_PARTS = timedelta(hours=6)
-RESUBMIT_AFTER = timedelta(hours=1)  # a "submitting" run whose follower died before recording
+RESUBMIT_AFTER = timedelta(hours=1)
+APPLY_ATTEMPTS = 5  # functions/insights/main.py applyInsightResults: the queue's max_attempts  # a "submitting" run whose follower died before recording
 
 CONSENTED = store.QuerySpec(
     "people who granted a purpose (all users)",
@@ -331,11 +333,33 @@ def _chosen(result: model_batch.BatchResult, features: WeekFeatures) -> tuple[In
 
 
 @tracing.traced("insight_runs.apply")
-def apply(data: dict[str, Any], now: datetime) -> int:
-    """Store the answers of one output file (or the fallback for one part); how many stored."""
+def apply(data: dict[str, Any], now: datetime, attempt: int = 1) -> int:
+    """Store the answers of one output file (or the fallback for one part); how many stored.
+
+    A failure goes back to the queue; on the queue's last attempt (``APPLY_ATTEMPTS``) the task
+    is dead-lettered (replayable: ``scripts/dead-letters replay applyInsightResults``) and
+    counted as applied, so the run still finishes and its unanswered weeks get the template."""
     run, name = str(data["run"]), str(data["name"])
     if name in (store.get(_run_ref(run)).to_dict() or {}).get("applied", {}):
         return 0
+    try:
+        return _apply(run, name, data, now)
+    except Exception as exc:
+        if attempt < APPLY_ATTEMPTS:
+            raise
+        messaging.dead_letter(
+            Task.APPLY_INSIGHT_RESULTS,
+            json.dumps(data).encode(),
+            kind="task",
+            reason="gaveUp",
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            function=Task.APPLY_INSIGHT_RESULTS.value,
+        )
+        store.update_now(_run_ref(run), {f"applied.{name}": now})
+        return 0
+
+
+def _apply(run: str, name: str, data: dict[str, Any], now: datetime) -> int:
     isolation = tolerant.Isolation("applyInsightResults")
     stored = 0
     if "part" in data:
