@@ -56,10 +56,11 @@ def test_a_codebase_lists_the_shared_package_s_own_dependencies(codebase: str) -
 
 def test_imports_made_on_first_use_count_only_where_the_code_reaches_them() -> None:
     # clients.publisher() imports the Pub/Sub client when first called: only the jobs codebase
-    # (events, dead letters) and webhooks (a Play notification it cannot read goes to the dead
-    # letters) publish, so only they need the client, though all vendor the module.
+    # (events, dead letters), webhooks (a Play notification it cannot read goes to the dead
+    # letters) and insights (an insight batch's output it gave up on) publish, so only they need
+    # the client, though all vendor the module.
     publishing = {c for c in CODEBASES if "google.cloud.pubsub_v1" in imported_by(c)}
-    assert publishing == {"jobs", "webhooks"}
+    assert publishing == {"jobs", "webhooks", "insights"}
 
 
 def test_every_dependency_pin_lives_in_one_place() -> None:
