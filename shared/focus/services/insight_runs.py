@@ -44,7 +44,8 @@ KEPT_FOR = timedelta(days=14)
 # planned again the next day (their claims expire, insight_history.PENDING_FOR).
 WAIT_FOR_PARTS = timedelta(hours=6)
 RESUBMIT_AFTER = timedelta(hours=1)
-APPLY_ATTEMPTS = 5  # functions/insights/main.py applyInsightResults: the queue's max_attempts  # a "submitting" run whose follower died before recording
+APPLY_ATTEMPTS = 5  # functions/insights/main.py applyInsightResults: the queue's max_attempts
+GAVE_UP = "gaveUp"  # a dead letter's reason: its last attempt failed too (scripts/dead-letters)  # a "submitting" run whose follower died before recording
 
 CONSENTED = store.QuerySpec(
     "people who granted a purpose (all users)",
@@ -351,7 +352,7 @@ def apply(data: dict[str, Any], now: datetime, attempt: int = 1) -> int:
             Task.APPLY_INSIGHT_RESULTS,
             json.dumps(data).encode(),
             kind="task",
-            reason="gaveUp",
+            reason=GAVE_UP,
             error=f"{type(exc).__name__}: {exc}"[:500],
             function=Task.APPLY_INSIGHT_RESULTS.value,
         )
