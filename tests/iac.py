@@ -10,6 +10,7 @@ copies.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,12 +106,18 @@ class Terraform:
         return [r for r in self.resources if r.kind == "resource" and r.type == type_]
 
     def resolve(self, value: Any) -> Any:
-        """A ``${var.x}`` or ``${local.x}`` value replaced by the variable's default / the local."""
-        if isinstance(value, str) and (match := re.fullmatch(r"\$\{(var|local)\.(\w+)\}", value)):
-            kind, name = match.groups()
+        """A ``${var.x}`` or ``${local.x}`` (or ``${local.x.key}``) value replaced by the
+        variable's default / the local (its entry)."""
+        if isinstance(value, str) and (
+            match := re.fullmatch(r"\$\{(var|local)\.(\w+)((?:\.\w+)*)\}", value)
+        ):
+            kind, name, keys = match.groups()
             if kind == "var":
-                return self.variables.get(name, {}).get("default")
-            return self.locals.get(name)
+                return self.variables.get(name, {}).get("default") if not keys else value
+            found = self.locals.get(name)
+            for key in keys.split(".")[1:]:
+                found = found.get(key) if isinstance(found, dict) else None
+            return found
         return value
 
 
@@ -228,6 +235,169 @@ def subscription_problems(tf: Terraform) -> list[str]:
         attempts = tf.resolve(policy.get("max_delivery_attempts"))
         if not (isinstance(attempts, int) and 5 <= attempts <= 100):
             found.append(f"{sub.address}: max_delivery_attempts {attempts!r} is not in 5..100")
+    return found
+
+
+# Product analytics (analytics.tf): the topic validates against the domain's schema and a BigQuery
+# subscription writes it to a partitioned, clustered table that forgets old days by itself.
+ANALYTICS_TOPIC = "product-events"
+ANALYTICS_CLUSTERING = ["event_name", "person_id"]
+# Retention bounds: at least 13 months (a year-over-year month), at most 3 years.
+ANALYTICS_RETENTION_DAYS = range(396, 3 * 366)
+DAY_MS = 86_400_000
+_FILE = re.compile(r'^\$\{file\("\$\{path\.module\}/([^"]+)"\)\}$')
+_BIGQUERY_EU = re.compile(r"^(EU|europe-[a-z]+\d+)$")
+
+
+def _named(tf: Terraform, type_: str, name: str) -> Resource | None:
+    """The resource of ``type_`` whose ``name`` is ``name`` (literally or through a local)."""
+    for resource in tf.of_type(type_):
+        declared = str(resource.body.get("name", ""))
+        for local, value in tf.locals.items():
+            declared = declared.replace(f"${{local.{local}}}", str(value))
+        if declared == name:
+            return resource
+    return None
+
+
+def _ref(resource: Resource) -> str:
+    return f"{resource.type}.{resource.name}"
+
+
+def _file_of(value: Any, folder: Path) -> Path | None:
+    match = _FILE.match(str(value))
+    return folder / match[1] if match else None
+
+
+def _int_expression(tf: Terraform, value: Any) -> int | None:
+    """An integer literal or a ``${local.x * n}`` product of integers."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\$\{(.*)\}", str(value))
+    if not match:
+        return None
+    total = 1
+    for factor in match[1].split("*"):
+        factor = factor.strip()
+        known = (
+            tf.locals.get(factor.removeprefix("local.")) if factor.startswith("local.") else None
+        )
+        number = known if isinstance(known, int) else int(factor) if factor.isdigit() else None
+        if number is None:
+            return None
+        total *= number
+    return total
+
+
+def analytics_problems(tf: Terraform, folder: Path = TERRAFORM) -> list[str]:
+    found: list[str] = []
+    topic = _named(tf, "google_pubsub_topic", ANALYTICS_TOPIC)
+    if topic is None:
+        return [f"no topic {ANALYTICS_TOPIC} is declared"]
+    settings = _block(topic.body, "schema_settings") or {}
+    schema = next(
+        (s for s in tf.of_type("google_pubsub_schema") if _ref(s) in str(settings.get("schema"))),
+        None,
+    )
+    if schema is None:
+        found.append(f"{topic.address}: no schema_settings naming a google_pubsub_schema")
+    elif schema.body.get("type") != "AVRO":
+        found.append(f"{schema.address}: type is not AVRO")
+    if settings.get("encoding") != "JSON":
+        found.append(f"{topic.address}: schema encoding is not JSON")
+    avsc = _file_of(schema.body.get("definition"), folder) if schema else None
+    fields: list[dict[str, Any]] = []
+    if schema is not None and (avsc is None or not avsc.is_file()):
+        found.append(f"{schema.address}: definition is not a schema file in the folder")
+    elif avsc is not None:
+        fields = json.loads(avsc.read_text()).get("fields", [])
+
+    subscriptions = [
+        s
+        for s in tf.of_type("google_pubsub_subscription")
+        if _ref(topic) + ".id" in str(s.body.get("topic", ""))
+        and _block(s.body, "bigquery_config") is not None
+    ]
+    if not subscriptions:
+        return [*found, f"{topic.address}: no BigQuery subscription"]
+    for sub in subscriptions:
+        config = _block(sub.body, "bigquery_config") or {}
+        wanted = {"use_topic_schema": True, "write_metadata": False, "drop_unknown_fields": True}
+        found += [
+            f"{sub.address}: bigquery_config {key} is not {str(value).lower()}"
+            for key, value in wanted.items()
+            if config.get(key) is not value
+        ]
+        policy = _block(sub.body, "dead_letter_policy") or {}
+        dead_letter = next(
+            (
+                t
+                for t in tf.of_type("google_pubsub_topic")
+                if _ref(t) + ".id" in str(policy.get("dead_letter_topic", ""))
+            ),
+            None,
+        )
+        if dead_letter is None:
+            found.append(f"{sub.address}: dead letters go to no declared topic")
+        elif not any(
+            _ref(dead_letter) + ".id" in str(s.body.get("topic", ""))
+            and s.body.get("message_retention_duration") == "604800s"
+            for s in tf.of_type("google_pubsub_subscription")
+        ):
+            found.append(f"{dead_letter.address}: no subscription keeps its dead letters 7 days")
+        table = next(
+            (t for t in tf.of_type("google_bigquery_table") if _ref(t) in str(config.get("table"))),
+            None,
+        )
+        if table is None:
+            found.append(f"{sub.address}: writes to no declared google_bigquery_table")
+            continue
+        found += _table_problems(tf, table, fields, folder)
+    return found
+
+
+def _table_problems(
+    tf: Terraform, table: Resource, fields: list[dict[str, Any]], folder: Path
+) -> list[str]:
+    found = []
+    partitioning = _block(table.body, "time_partitioning") or {}
+    if (partitioning.get("type"), partitioning.get("field")) != ("DAY", "event_time"):
+        found.append(f"{table.address}: not partitioned by DAY on event_time")
+    if partitioning.get("require_partition_filter") is not True:
+        found.append(f"{table.address}: queries without a partition filter are not refused")
+    expiration = _int_expression(tf, partitioning.get("expiration_ms"))
+    if (
+        expiration is None
+        or expiration % DAY_MS
+        or expiration // DAY_MS not in (ANALYTICS_RETENTION_DAYS)
+    ):
+        found.append(f"{table.address}: partition expiration is not a retention of 13-36 months")
+    if table.body.get("clustering") != ANALYTICS_CLUSTERING:
+        found.append(f"{table.address}: not clustered by {', '.join(ANALYTICS_CLUSTERING)}")
+    dataset = next(
+        (d for d in tf.of_type("google_bigquery_dataset") if _ref(d) in table.body["dataset_id"]),
+        None,
+    )
+    if dataset is None:
+        found.append(f"{table.address}: in no declared dataset")
+    else:
+        if not _BIGQUERY_EU.match(str(tf.resolve(dataset.body.get("location")))):
+            found.append(f"{dataset.address}: location is not in the EU")
+        if "default_table_expiration_ms" in dataset.body:
+            found.append(f"{dataset.address}: a default table expiration would drop the table")
+    columns_file = _file_of(table.body.get("schema"), folder)
+    if columns_file is None or not columns_file.is_file():
+        return [*found, f"{table.address}: schema is not a column file in the folder"]
+    columns = {c["name"]: c for c in json.loads(columns_file.read_text())}
+    for message_field in fields:
+        name, kind = message_field["name"], message_field["type"]
+        nullable = isinstance(kind, list) and "null" in kind
+        column = columns.pop(name, None)
+        if column is None:
+            found.append(f"{table.address}: no column for the topic schema's {name}")
+        elif (column.get("mode") == "NULLABLE") != nullable:
+            found.append(f"{table.address}: column {name} nullability differs")
+    found += [f"{table.address}: column {name} is in no message" for name in sorted(columns)]
     return found
 
 
@@ -437,6 +607,7 @@ def problems(folder: Path = TERRAFORM, root: Path = ROOT) -> list[str]:
         reference_problems(tf)
         + firestore_problems(tf)
         + subscription_problems(tf)
+        + analytics_problems(tf, folder)
         + alert_problems(tf, root)
         + channel_problems(tf)
         + iam_problems(tf)

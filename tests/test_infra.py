@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -420,6 +421,74 @@ def test_pushes_failing_or_over_quota_page_by_their_share_per_platform() -> None
     assert "docs/runbooks/push-sending.md" in documentation["content"]
 
 
+# --- Product analytics: a schema-checked topic, a BigQuery subscription, a table that forgets ---
+
+
+def test_product_events_reach_a_partitioned_clustered_table_through_a_bigquery_subscription() -> (
+    None
+):
+    """Events are checked against the topic schema at publish time, written as they come by a
+    BigQuery subscription using that schema (no code of ours in between), and what BigQuery
+    refuses waits 7 days on a dead-letter topic; the table is partitioned by the day of the
+    fact, clustered by event and person, refuses unpruned queries and drops a partition after
+    25 months (docs/analytics.md, "Transport")."""
+    tf = iac.load()
+
+    assert iac.analytics_problems(tf) == []
+    table = _resource(tf, "google_bigquery_table", "events")
+    (partitioning,) = table.body["time_partitioning"]
+    assert iac._int_expression(tf, partitioning["expiration_ms"]) == 760 * iac.DAY_MS
+    assert "760 days" in (iac.ROOT / "docs" / "analytics.md").read_text()
+    subscription = _resource(tf, "google_pubsub_subscription", "product_events_bigquery")
+    (policy,) = subscription.body["dead_letter_policy"]
+    assert (
+        tf.resolve(policy["max_delivery_attempts"])
+        == tf.locals["pubsub_delivery"]["max_delivery_attempts"]
+    )
+    # The Pub/Sub service agent may write that one table and dead-letter, nothing wider; the
+    # functions only publish (their grants are derived from the code, like every other topic's).
+    writers = [
+        b
+        for b in tf.resources
+        if b.type.startswith("google_bigquery_") and b.type.endswith("_iam_member")
+    ]
+    assert {(b.type, b.body["role"], b.body["member"]) for b in writers} == {
+        (
+            "google_bigquery_table_iam_member",
+            "roles/bigquery.dataEditor",
+            "${local.pubsub_service_agent}",
+        ),
+        ("google_bigquery_dataset_iam_member", "roles/bigquery.dataViewer", "${each.key}"),
+    }
+    assert (
+        "(local.analytics_topic) = google_pubsub_topic.product_events.id" in tf.locals["topic_ids"]
+    )
+
+
+def test_the_topic_schema_and_the_table_columns_are_the_ones_the_code_publishes() -> None:
+    """infra/terraform/schemas/ is written from focus.domain.analytics_events.avro_schema() by
+    scripts/lib/analytics_schema.py: a field added in code and not in Terraform would be refused
+    by the topic (or dropped by the subscription), so the files must not drift."""
+    sys.path.insert(0, str(iac.ROOT / "scripts" / "lib"))
+    import analytics_schema
+
+    from focus.domain.analytics_events import avro_schema
+
+    assert analytics_schema.stale() == [], "run .venv/bin/python scripts/lib/analytics_schema.py"
+    columns = json.loads(analytics_schema.TABLE_SCHEMA.read_text())
+    assert [c["name"] for c in columns] == [f["name"] for f in avro_schema()["fields"]]
+    types = {c["name"]: c["type"] for c in columns}
+    assert types["properties"] == "JSON"
+    assert types["event_time"] == types["ingest_time"] == "TIMESTAMP"
+    assert analytics_schema.column({"name": "n", "type": ["null", "int"]}) == {
+        "name": "n",
+        "type": "INTEGER",
+        "mode": "NULLABLE",
+    }
+    with pytest.raises(ValueError, match="no column type"):
+        analytics_schema.column({"name": "m", "type": {"type": "map", "values": "string"}})
+
+
 # The checker must fail on broken copies, or passing it means nothing.
 Mutation = Callable[[Path], None]
 
@@ -541,6 +610,52 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "primitive role": (
         _replace("iam.tf", '"roles/run.admin"', '"roles/editor"'),
         "grants primitive roles/editor",
+    ),
+    "analytics table partitioned by ingest time": (
+        _replace(
+            "analytics.tf", 'field                    = "event_time"', 'field = "ingest_time"'
+        ),
+        "google_bigquery_table.events: not partitioned by DAY on event_time",
+    ),
+    "analytics table without a required partition filter": (
+        _replace(
+            "analytics.tf", "require_partition_filter = true", "require_partition_filter = false"
+        ),
+        "google_bigquery_table.events: queries without a partition filter are not refused",
+    ),
+    "analytics table kept ten years": (
+        _replace(
+            "analytics.tf", "analytics_retention_days = 760", "analytics_retention_days = 3650"
+        ),
+        "google_bigquery_table.events: partition expiration is not a retention of 13-36 months",
+    ),
+    "analytics table not clustered by person": (
+        _replace("analytics.tf", '["event_name", "person_id"]', '["event_name"]'),
+        "google_bigquery_table.events: not clustered by event_name, person_id",
+    ),
+    "BigQuery subscription ignoring the topic schema": (
+        _replace("analytics.tf", "use_topic_schema    = true", "use_topic_schema    = false"),
+        "google_pubsub_subscription.product_events_bigquery: bigquery_config use_topic_schema",
+    ),
+    "analytics dead letters kept by nobody": (
+        _replace(
+            "analytics.tf",
+            "topic                      = google_pubsub_topic.product_events_dead_letter.id",
+            "topic                      = google_pubsub_topic.product_events.id",
+        ),
+        "google_pubsub_topic.product_events_dead_letter: no subscription keeps its dead letters",
+    ),
+    "topic without its schema": (
+        _replace("analytics.tf", '    encoding = "JSON"', '    encoding = "BINARY"'),
+        "google_pubsub_topic.product_events: schema encoding is not JSON",
+    ),
+    "table column renamed": (
+        _replace("schemas/product-events.table.json", '"name": "platform"', '"name": "device"'),
+        "google_bigquery_table.events: no column for the topic schema's platform",
+    ),
+    "analytics dataset outside the EU": (
+        _replace("analytics.tf", 'location                   = "EU"', 'location = "US"'),
+        "google_bigquery_dataset.analytics: location is not in the EU",
     ),
 }
 

@@ -80,6 +80,7 @@ NOT_READ: dict[str, str] = {
     "users/{uid}/milestones/{milestone}": "milestones: not in the features",
     "users/{uid}/consents/{purpose}": "consent: decides whether insights run, never content",
     "users/{uid}/consents/{purpose}/history/{entry}": "consent history: accountability only",
+    "users/{uid}/analyticsKeys/{key}": "analytics key: a secret, never content",
     "users/{uid}/exports/{exportId}": "exports: right of access only",
     "users/{uid}/exports/{exportId}/chunks/{n}": "exports: right of access only",
     "users/{uid}/idempotency/{key}": "replay answers: operational",

@@ -10,7 +10,7 @@ import ast
 import iac
 
 from focus.domain.events import DomainEvent
-from focus.domain.wires import EXTERNAL_TOPICS, Task, Topic
+from focus.domain.wires import CONSUMED_OUTSIDE_CODE, EXTERNAL_TOPICS, Task, Topic
 
 FUNCTIONS = sorted((iac.ROOT / "functions").glob("*/main.py"))
 
@@ -45,24 +45,30 @@ def test_every_task_is_a_task_queue_function_and_every_task_queue_function_a_tas
 
 
 def test_every_topic_has_its_consumer_and_every_consumer_listens_on_a_topic() -> None:
+    """Except the topics a BigQuery subscription consumes (the product events)."""
     consumers = _decorated("pubsub_fn.on_message_published")
 
     assert consumers
-    assert {_topic_of(call) for call in consumers.values()} == {topic.value for topic in Topic}
+    assert {_topic_of(call) for call in consumers.values()} == {
+        topic.value for topic in set(Topic) - CONSUMED_OUTSIDE_CODE
+    }
 
 
 def test_every_topic_carries_a_domain_event_and_every_event_names_its_topic() -> None:
-    """Except the topics another system publishes to (Google Play's notifications)."""
+    """Except the topics another system publishes to (Google Play's notifications) and those
+    consumed outside the code, whose messages follow the topic's own schema (product events)."""
     events = DomainEvent.__subclasses__()
 
     assert events
-    assert {event.topic for event in events} == set(Topic) - EXTERNAL_TOPICS
+    assert {event.topic for event in events} == set(Topic) - EXTERNAL_TOPICS - CONSUMED_OUTSIDE_CODE
 
 
 def test_terraform_creates_every_topic_and_dead_letters_only_real_tasks() -> None:
     tf = iac.load()
 
-    assert set(tf.locals["topics"]) == {topic.value for topic in Topic}
+    assert set(tf.locals["topics"]) == {topic.value for topic in set(Topic) - CONSUMED_OUTSIDE_CODE}
+    # The topics consumed outside the code are declared beside their warehouse (analytics.tf).
+    assert {tf.locals["analytics_topic"]} == {topic.value for topic in CONSUMED_OUTSIDE_CODE}
     assert set(tf.locals["dead_lettered_tasks"]) <= {task.value for task in Task}
     # Each consumer Terraform names is the function that listens on that topic.
     consumers = _decorated("pubsub_fn.on_message_published")

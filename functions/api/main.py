@@ -68,9 +68,11 @@ start_codebase("api", cpu=1, memory=512, concurrency=80, max_instances=100)
 @mobile_callable(LaunchRequest)
 def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
     """Everything the app shows on open, in one round trip; creates the profile on first launch."""
-    profile, created = profiles.get_or_create(
+    profile, created = profiles.open_app(
         call.caller.uid,
         lambda: new_profile(now=call.now, timezone=request.timezone, locale=request.locale),
+        now=call.now,
+        client=call.client,
     )
     community_total = hours_saved.summary()
     next_pass = emergency_domain.next_available_at(profile.emergency_pass, call.now)
@@ -111,7 +113,7 @@ def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
 )
 def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPassResponse:
     """End every active session, limit and lock; once per rolling week, whatever the device."""
-    used = emergency.use_pass(call.caller.uid, call.now)
+    used = emergency.use_pass(call.caller.uid, call.now, call.client)
     return UseEmergencyPassResponse(
         sessions_ended=used.sessions_ended,
         blocks_suspended=used.blocks_suspended,
@@ -138,7 +140,9 @@ def uploadDailyReports(
     """Merge a registered device's daily totals (late, repeated and multi-device uploads are
     expected); what they imply (streaks, weeks, community) is derived once per call, shortly after."""
     reports_domain.check_upload_windows(request.reports, call.now)
-    results = days.upload(call.caller.uid, request.device_id, request.reports, call.now)
+    results = days.upload(
+        call.caller.uid, request.device_id, request.reports, call.now, call.client
+    )
     return UploadDailyReportsResponse(
         days=[
             DayResult(day=r.day, changed=r.changed, revision=r.revision, score=r.score)
@@ -224,7 +228,7 @@ def getInsights(call: Call, request: GetInsightsRequest) -> GetInsightsResponse:
 )
 def rateInsight(call: Call, request: RateInsightRequest) -> RateInsightResponse:
     """Thumbs up or down on a week's insight (the latest rating counts): the evaluation signal."""
-    rated = insights.rate(call.caller.uid, request.week, request.rating, call.now)
+    rated = insights.rate(call.caller.uid, request.week, request.rating, call.now, call.client)
     assert rated.rating is not None and rated.rated_at is not None
     return RateInsightResponse(week=rated.week, rating=rated.rating, rated_at=rated.rated_at)
 

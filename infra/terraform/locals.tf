@@ -49,7 +49,7 @@ locals {
       project = ["roles/datastore.user", "roles/cloudtrace.agent"]
       custom  = ["firebaseauth.users.get", "firebaseauth.users.update"]
       secrets = ["USER_PSEUDONYM_KEY"]
-      topics  = []
+      topics  = ["product-events"]
       queues  = ["buildExport", "eraseAccount"]
       invokes = ["buildExport", "eraseAccount"]
       buckets = []
@@ -59,7 +59,7 @@ locals {
       project = ["roles/datastore.user", "roles/cloudtrace.agent", "roles/eventarc.eventReceiver"]
       custom  = []
       secrets = ["USER_PSEUDONYM_KEY"]
-      topics  = []
+      topics  = ["product-events"]
       queues  = ["completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays", "sendPush"]
       invokes = [
         "completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays", "sendPush",
@@ -77,6 +77,7 @@ locals {
       secrets = ["USER_PSEUDONYM_KEY"]
       topics = [
         "session-completed", "session-completed-dead-letter", "countCompletedSession-dead-letter",
+        "product-events",
       ]
       queues = [
         "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush", "sendCampaignBatch",
@@ -93,7 +94,7 @@ locals {
       project = ["roles/datastore.user", "roles/cloudtrace.agent"]
       custom  = ["firebaseauth.users.get", "firebaseauth.users.update"]
       secrets = ["USER_PSEUDONYM_KEY", "STRIPE_WEBHOOK_SECRET", "APPLE_ROOT_CERTIFICATES"]
-      topics  = ["play-billing-notifications-dead-letter"]
+      topics  = ["play-billing-notifications-dead-letter", "product-events"]
       queues  = ["sendPush"]
       invokes = ["sendPush", "on_play_notification"]
       buckets = []
@@ -108,7 +109,7 @@ locals {
       ]
       custom  = []
       secrets = ["USER_PSEUDONYM_KEY"]
-      topics  = ["applyInsightResults-dead-letter"]
+      topics  = ["applyInsightResults-dead-letter", "product-events"]
       queues  = ["prepareInsights", "applyInsightResults", "sendPush"]
       invokes = ["prepareInsights", "applyInsightResults", "sendPush"]
       buckets = ["insight-batches"]
@@ -168,6 +169,7 @@ locals {
     { for key, topic in google_pubsub_topic.events : key => topic.id },
     { for key, topic in google_pubsub_topic.dead_letter : "${key}-dead-letter" => topic.id },
     { for key, topic in google_pubsub_topic.task_dead_letter : "${key}-dead-letter" => topic.id },
+    { (local.analytics_topic) = google_pubsub_topic.product_events.id }, # analytics.tf
   )
   secret_ids = merge(
     { USER_PSEUDONYM_KEY = google_secret_manager_secret.user_pseudonym_key.id },

@@ -118,3 +118,9 @@ variable "github_repo" {
   type        = string
   default     = "focus-backend"
 }
+
+variable "analytics_readers" {
+  description = "Who may read the product events (BigQuery dataset `analytics`, docs/analytics.md) and run the models on them: IAM members such as `group:analytics@focus.app`. Read access to that dataset only."
+  type        = list(string)
+  default     = []
+}

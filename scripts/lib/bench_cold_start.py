@@ -1,23 +1,46 @@
-"""Cold-start benchmark: how long a fresh Python process takes to load each codebase. Figures only.
+"""Cold-start benchmark: a fresh process per sample that loads a codebase and serves its first
+request, beside the Python SDK's floor and the Node incumbent. Figures only.
 
-A new function instance pays for importing main.py (our code, the SDK, the clients) before its
-first request. Most of that is the SDK's, so an absolute figure says little about our own code.
-Next to each codebase we measure the SDK's floor, a process that only imports the
-firebase_functions modules the codebase uses (found by parsing main.py and the local modules it
-imports, e.g. `focus`), and bare `python -c pass`. Ours / floor is the figure to watch: it grows
-when our start-up gets heavier (an eager import, work at import time).
+A new function instance pays, before it answers anyone, for starting the runtime, loading the
+function's source (our code, the SDK, the clients it imports) and serving the first request (what
+that request imports or builds on first use). An absolute figure on a shared 2-core machine says
+little; the ratios measured side by side in one run are the figures to watch. Per codebase:
 
-Every sample is a fresh process of the codebase's own venv python, cwd = the codebase folder, with
-the emulator's environment (GCLOUD_PROJECT, FUNCTIONS_EMULATOR=true). Per sample we record:
-  wall      perf_counter around the whole child: spawn, interpreter start-up, import, exit;
-  import    the child's own perf_counter delta around the import statement alone;
-  peak RSS  the child's ru_maxrss, from os.wait4.
-Rounds interleave every variant of every codebase (rotating the order) so drift in machine load
-spreads evenly. One unrecorded warm-up round fills the page cache and the bytecode cache, which
-lives in a temp PYTHONPYCACHEPREFIX: nothing is written into the checkout, and every variant,
-ours included, loads from bytecode.
+  ours            functions/<codebase>/main.py as deployed (cwd = the codebase folder, its venv);
+  ours@REF        with --baseline REF: the same codebase and shared/focus as committed at REF
+                  (`git archive`, into a temp folder; same venv): before/after in one run;
+  python floor    a main.py with no project code: the firebase_functions trigger modules the
+                  codebase's main.py loads (found by parsing it and the local modules it imports),
+                  `firebase_admin.initialize_app()`, and one trivial function per trigger kind;
+  node incumbent  the same in Node: firebase-functions v2 + firebase-admin `initializeApp()`, one
+                  trivial function per trigger kind; installed from npm (pinned below) into
+                  .local/bench-node/ (ignored by git) on first use.
 
-Usage: bench_cold_start.py [--runs N]
+Each sample is what the platform does on a cold instance, minus the container: the SDK's own
+server entry loads the source and builds the app, exactly as its CLI does, then a real HTTP
+server listens on a free loopback port and one request is sent to it with the standard library
+client (http.client / node:http). Python: `functions_framework.create_app(target, source)` (what
+`functions-framework --target` runs; served by werkzeug here, gunicorn in production); Node:
+`@google-cloud/functions-framework`'s options, loader and `getServer` (what its CLI runs; the
+production server itself). The request timed, by the codebase's first function kind:
+
+  callable  (api, webhooks)    POST / {"data": {}} with no Authorization header. Ours refuses the
+            envelope (INVALID_ARGUMENT, HTTP 400: jsonschema, the span and the request line run;
+            nothing is read from Firestore); the floor and Node refuse the missing sign-in
+            (UNAUTHENTICATED, HTTP 401) in a one-line handler;
+  schedule  (jobs, insights)   GET /, the worker's start-up probe (handlers.background answers it
+            without running the job; the floor's and Node's handlers do nothing);
+  firestore (triggers)         no request: a Firestore event needs an encoded document from the
+            emulator; the figure is load + server listening.
+
+Per sample: wall = spawn to exit (the child exits as soon as the answer is read), load = the
+child's own time to build the app (source import included), request = the first request's round
+trip in the child, peak RSS = the child's ru_maxrss from os.wait4. Rounds interleave every
+variant (rotating the order) so drift in machine load spreads evenly; one unrecorded warm-up round
+fills the page cache and the bytecode cache (a temp PYTHONPYCACHEPREFIX: nothing is written into
+the checkout). Every child gets the emulator's environment (GCLOUD_PROJECT, FUNCTIONS_EMULATOR).
+
+Usage: bench_cold_start.py [--runs N] [--codebases api,jobs] [--baseline REF]
 """
 
 from __future__ import annotations
@@ -26,6 +49,7 @@ import argparse
 import ast
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,31 +59,148 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tables import format_table
+from tables import format_table  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = json.loads((ROOT / ".firebaserc").read_text())["projects"]["default"]
 SDK = "firebase_functions"
-TIMED_IMPORT = """import time
+NODE_DIR = ROOT / ".local" / "bench-node"
+# The Node incumbent, pinned. firebase-admin 14 needs Node 22; the machine has Node 20.
+NODE_PACKAGES = {
+    "@google-cloud/functions-framework": "5.0.5",
+    "firebase-admin": "13.9.0",
+    "firebase-functions": "7.4.0",
+}
+CALLABLE_BODY = '{"data": {}}'
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Which function of a codebase the sample serves, and the first request it gets."""
+
+    kind: str  # "callable", "schedule" or "firestore"
+    target: str  # our function's name
+    signature: str  # the functions framework's signature type
+    method: str | None  # None: no request, load + listen only
+    body: str | None = None
+
+
+PROBES = {
+    "api": Probe("callable", "launch", "http", "POST", CALLABLE_BODY),
+    "webhooks": Probe("callable", "restorePurchases", "http", "POST", CALLABLE_BODY),
+    "jobs": Probe("schedule", "roll_up_hours_saved", "http", "GET"),
+    "insights": Probe("schedule", "plan_weekly_insights", "http", "GET"),
+    "triggers": Probe("firestore", "on_session_written", "cloudevent", None),
+}
+# One trivial function per trigger kind, in each stack; `probe_<kind>` is what gets the request.
+PYTHON_KINDS = {
+    "https_fn": """
+@https_fn.on_call()
+def probe_callable(request: https_fn.CallableRequest) -> dict:
+    if request.auth is None:
+        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.UNAUTHENTICATED, "Sign in.")
+    return {}
+""",
+    "firestore_fn": """
+@firestore_fn.on_document_written(document="users/{uid}/sessions/{sessionId}")
+def probe_firestore(event) -> None:
+    pass
+""",
+    "tasks_fn": """
+@tasks_fn.on_task_dispatched()
+def probe_task(request) -> None:
+    pass
+""",
+    "scheduler_fn": """
+@scheduler_fn.on_schedule(schedule="every 5 minutes")
+def probe_schedule(event) -> None:
+    pass
+""",
+    "pubsub_fn": """
+@pubsub_fn.on_message_published(topic="probe")
+def probe_pubsub(event) -> None:
+    pass
+""",
+}
+NODE_KINDS = {
+    "https_fn": """const {onCall, HttpsError} = require("firebase-functions/v2/https");
+exports.probe_callable = onCall((request) => {
+  if (!request.auth) throw new HttpsError("unauthenticated", "Sign in.");
+  return {};
+});""",
+    "firestore_fn": """const {onDocumentWritten} = require("firebase-functions/v2/firestore");
+exports.probe_firestore = onDocumentWritten("users/{uid}/sessions/{sessionId}", () => {});""",
+    "tasks_fn": """const {onTaskDispatched} = require("firebase-functions/v2/tasks");
+exports.probe_task = onTaskDispatched(() => {});""",
+    "scheduler_fn": """const {onSchedule} = require("firebase-functions/v2/scheduler");
+exports.probe_schedule = onSchedule("every 5 minutes", () => {});""",
+    "pubsub_fn": """const {onMessagePublished} = require("firebase-functions/v2/pubsub");
+exports.probe_pubsub = onMessagePublished("probe", () => {});""",
+}
+PYTHON_CHILD = """import time
 started = time.perf_counter()
-{statement}
-print("import_ms", (time.perf_counter() - started) * 1000)
+import http.client, os, sys, threading
+import functions_framework
+from werkzeug.serving import make_server
+app = functions_framework.create_app(target={target!r}, source="main.py", signature_type={signature!r})
+server = make_server("127.0.0.1", 0, app, threaded=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+loaded = time.perf_counter()
+status = "-"
+if {method!r} is not None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port)
+    connection.request({method!r}, "/", body={body!r}, headers={{"Content-Type": "application/json"}})
+    status = connection.getresponse().status
+answered = time.perf_counter()
+print("bench", (loaded - started) * 1000, (answered - loaded) * 1000, status, flush=True)
+os._exit(0)
+"""
+NODE_CHILD = """const started = performance.now();
+const http = require("node:http");
+const path = require("node:path");
+const framework = path.dirname(require.resolve("@google-cloud/functions-framework"));
+const {parseOptions} = require(path.join(framework, "options.js"));
+const {getUserFunction} = require(path.join(framework, "loader.js"));
+const {getServer} = require(path.join(framework, "server.js"));
+const [source, target, signature, method, body] = process.argv.slice(2);
+(async () => {
+  const options = parseOptions(["node", "functions-framework", `--target=${target}`,
+    `--source=${source}`, `--signature-type=${signature}`, "--port=0"]);
+  const loaded = await getUserFunction(options.sourceLocation, options.target, options.signatureType);
+  const server = getServer(loaded.userFunction, {...options, signatureType: loaded.signatureType});
+  server.listen(0, "127.0.0.1", () => {
+    const ready = performance.now();
+    const done = (status) => {
+      const answered = performance.now();
+      console.log("bench", ready - started, answered - ready, status);
+      process.exit(0);
+    };
+    if (method === "-") return done("-");
+    const request = http.request({host: "127.0.0.1", port: server.address().port, method, path: "/",
+      headers: {"Content-Type": "application/json"}}, (response) => {
+      response.resume();
+      response.on("end", () => done(response.statusCode));
+    });
+    request.end(body === "-" ? undefined : body);
+  });
+})();
 """
 
 
 @dataclass(frozen=True)
 class Variant:
     codebase: str
-    name: str  # "ours", "sdk floor" or "bare python"
-    folder: Path
-    statement: str | None  # the import to time; None runs `python -c pass`
-    imports: str  # what the statement imports, for the report
+    name: str  # "ours", "ours@REF", "python floor" or "node incumbent"
+    argv: tuple[str, ...]
+    cwd: Path
 
 
 @dataclass(frozen=True)
 class Sample:
     wall_ms: float
-    import_ms: float | None
+    load_ms: float
+    request_ms: float
+    status: str
     rss_mb: float
 
 
@@ -109,27 +250,110 @@ def sdk_modules(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def variants(codebase: str, folder: Path) -> list[Variant]:
+def trigger_kinds(folder: Path) -> list[str]:
+    """The SDK trigger modules (https_fn, tasks_fn, ...) the codebase loads."""
+    loaded = {module.removeprefix(f"{SDK}.") for module in sdk_modules(folder)}
+    return [kind for kind in PYTHON_KINDS if kind in loaded]
+
+
+def floor_target(probe: Probe) -> str:
+    return {"callable": "probe_callable", "schedule": "probe_schedule"}.get(
+        probe.kind, "probe_firestore"
+    )
+
+
+def python_floor_source(folder: Path) -> str:
     modules = sdk_modules(folder)
-    if not modules:
-        raise SystemExit(f"bench: found no {SDK} import behind {folder}/main.py")
-    names = ",".join(module.removeprefix(f"{SDK}.") for module in modules)
-    return [
-        Variant(codebase, "ours", folder, "import main", "main"),
+    lines = ["import firebase_admin", *(f"import {module}" for module in modules)]
+    lines += [f"from {SDK} import {kind}" for kind in trigger_kinds(folder)]
+    lines.append("firebase_admin.initialize_app()")
+    return "\n".join(lines) + "\n" + "".join(PYTHON_KINDS[k] for k in trigger_kinds(folder))
+
+
+def node_source(folder: Path) -> str:
+    lines = ['const {initializeApp} = require("firebase-admin/app");', "initializeApp();"]
+    return "\n".join(lines + [NODE_KINDS[k] for k in trigger_kinds(folder)]) + "\n"
+
+
+def install_node() -> Path:
+    """The Node incumbent's packages in .local/bench-node (npm install when the pins change)."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("bench: node is not on PATH (the Node incumbent needs it)")
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    manifest = {"name": "focus-bench-node-incumbent", "private": True}
+    text = json.dumps({**manifest, "dependencies": NODE_PACKAGES}, indent=2) + "\n"
+    package = NODE_DIR / "package.json"
+    if not (NODE_DIR / "node_modules").is_dir() or package.read_text() != text:
+        package.write_text(text)
+        print(f"bench: npm install into {NODE_DIR} ...", file=sys.stderr)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    (NODE_DIR / "run.js").write_text(NODE_CHILD)
+    return Path(node)
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """functions/ and shared/ as committed at `ref` (the codebases' focus symlinks included)."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "functions", "shared"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def variants(
+    codebase: str, folder: Path, scratch: Path, node: Path, baseline: tuple[str, Path] | None
+) -> list[Variant]:
+    probe = PROBES[codebase]
+    python = str(folder / "venv" / "bin" / "python")
+
+    def python_child(target: str) -> tuple[str, ...]:
+        code = PYTHON_CHILD.format(
+            target=target, signature=probe.signature, method=probe.method, body=probe.body
+        )
+        return (python, "-c", code)
+
+    floor = scratch / f"floor-{codebase}"
+    floor.mkdir()
+    (floor / "main.py").write_text(python_floor_source(folder))
+    node_file = NODE_DIR / f"incumbent-{codebase}.js"
+    node_file.write_text(node_source(folder))
+    signature = "cloudevent" if probe.signature == "cloudevent" else "http"
+    found = [
+        Variant(codebase, "ours", python_child(probe.target), folder),
+        Variant(codebase, "python floor", python_child(floor_target(probe)), floor),
         Variant(
-            codebase, "sdk floor", folder, "import " + ", ".join(modules), f"{SDK}.{{{names}}}"
+            codebase,
+            "node incumbent",
+            (
+                str(node),
+                str(NODE_DIR / "run.js"),
+                str(node_file),
+                floor_target(probe),
+                signature,
+                probe.method or "-",
+                probe.body or "-",
+            ),
+            NODE_DIR,
         ),
-        Variant(codebase, "bare python", folder, None, "nothing (-c pass)"),
     ]
+    if baseline is not None:
+        ref, tree = baseline
+        found.insert(
+            1,
+            Variant(
+                codebase, f"ours@{ref}", python_child(probe.target), tree / folder.relative_to(ROOT)
+            ),
+        )
+    return found
 
 
 def run_once(variant: Variant, env: dict[str, str]) -> Sample:
-    code = "pass" if variant.statement is None else TIMED_IMPORT.format(statement=variant.statement)
-    argv = [str(variant.folder / "venv" / "bin" / "python"), "-c", code]
     started = time.perf_counter()
     with subprocess.Popen(
-        argv,
-        cwd=variant.folder,
+        variant.argv,
+        cwd=variant.cwd,
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -140,38 +364,55 @@ def run_once(variant: Variant, env: dict[str, str]) -> Sample:
         _, status, usage = os.wait4(child.pid, 0)  # unlike wait(), reports this child's rusage
         wall_ms = (time.perf_counter() - started) * 1000
         child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
+    figures = next((line.split() for line in output.splitlines() if line.startswith("bench ")), [])
+    if child.returncode != 0 or len(figures) != 4:
         raise SystemExit(f"bench: {variant.codebase} {variant.name} failed:\n{output}")
-    import_ms = next(
-        (float(line.split()[1]) for line in output.splitlines() if line.startswith("import_ms ")),
-        None,
+    _, load_ms, request_ms, answer = figures
+    return Sample(wall_ms, float(load_ms), float(request_ms), answer, usage.ru_maxrss / 1024)
+
+
+def p90(values: list[float]) -> float:
+    return (
+        statistics.quantiles(values, n=10, method="inclusive")[8] if len(values) > 1 else values[0]
     )
-    return Sample(wall_ms, import_ms, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="recorded runs per variant (default 7)")
+    parser.add_argument("--codebases", default=",".join(PROBES), help="comma-separated subset")
+    parser.add_argument("--baseline", help="also time each codebase as committed at this git ref")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    wanted = args.codebases.split(",")
+    if unknown := set(wanted) - set(PROBES):
+        parser.error(f"unknown codebases: {sorted(unknown)}")
 
     config = json.loads((ROOT / "firebase.json").read_text())
-    jobs = []
-    for entry in config["functions"]:
-        folder = ROOT / entry["source"]
-        if not (folder / "venv" / "bin" / "python").exists():
-            raise SystemExit(f"bench: {folder}/venv is missing: run scripts/setup first")
-        jobs += variants(entry["codebase"], folder)
+    node = install_node()
+    with tempfile.TemporaryDirectory(prefix="focus-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        baseline = None
+        if args.baseline:
+            baseline = (args.baseline, baseline_tree(args.baseline, scratch / "baseline"))
+        jobs: list[Variant] = []
+        for entry in config["functions"]:
+            folder = ROOT / entry["source"]
+            if entry["codebase"] not in wanted:
+                continue
+            if not (folder / "venv" / "bin" / "python").exists():
+                raise SystemExit(f"bench: {folder}/venv is missing: run scripts/setup first")
+            jobs += variants(entry["codebase"], folder, scratch, node, baseline)
 
-    samples: dict[Variant, list[Sample]] = {job: [] for job in jobs}
-    with tempfile.TemporaryDirectory(prefix="focus-bench-pycache-") as pycache:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(GCLOUD_PROJECT=PROJECT, FUNCTIONS_EMULATOR="true", PYTHONPYCACHEPREFIX=pycache)
+        samples: dict[Variant, list[Sample]] = {job: [] for job in jobs}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "NODE"))}
+        env.update(
+            GCLOUD_PROJECT=PROJECT,
+            FUNCTIONS_EMULATOR="true",
+            PYTHONPYCACHEPREFIX=str(scratch / "pycache"),
+            NODE_ENV="production",  # as Cloud Run sets it for Node functions
+        )
         for job in jobs:  # warm-up round, not recorded
             run_once(job, env)
         for round_index in range(args.runs):
@@ -180,71 +421,72 @@ def main() -> int:
                 samples[job].append(run_once(job, env))
 
     print(
-        f"cold start, {args.runs} runs per variant after 1 warm-up round, interleaved; "
-        f"ms as median (min-max); python {sys.version.split()[0]}\n"
+        f"cold start = spawn, load, listen, first request answered; {args.runs} runs per variant "
+        f"after 1 warm-up round, interleaved; ms; python {sys.version.split()[0]}, node "
+        f"{subprocess.run([str(node), '-v'], capture_output=True, text=True).stdout.strip()}\n"
     )
     rows = []
     for job, runs in samples.items():
-        imports = [s.import_ms for s in runs if s.import_ms is not None]
+        walls = [s.wall_ms for s in runs]
         rows.append(
             [
                 job.codebase,
                 job.name,
-                job.imports,
-                spread([s.wall_ms for s in runs]),
-                spread(imports) if imports else "-",
+                PROBES[job.codebase].kind,
+                f"{statistics.median(walls):.0f}",
+                f"{p90(walls):.0f}",
+                f"{statistics.median(s.load_ms for s in runs):.0f}",
+                f"{statistics.median(s.request_ms for s in runs):.0f}",
+                "/".join(sorted({s.status for s in runs})),
                 f"{statistics.median(s.rss_mb for s in runs):.0f}",
             ]
         )
     print(
         format_table(
-            ["codebase", "variant", "imports", "wall ms", "import ms", "peak RSS MB"],
+            [
+                "codebase",
+                "variant",
+                "request",
+                "wall p50",
+                "wall p90",
+                "load",
+                "1st request",
+                "HTTP",
+                "peak RSS MB",
+            ],
             rows,
-            align="lllrrr",
+            align="lllrrrrlr",
         )
     )
 
-    by_name = {(job.codebase, job.name): runs for job, runs in samples.items()}
-
     def wall(codebase: str, name: str) -> float:
-        return statistics.median(s.wall_ms for s in by_name[codebase, name])
-
-    def imported(codebase: str, name: str) -> float:
-        return statistics.median(s.import_ms for s in by_name[codebase, name] if s.import_ms)
+        return statistics.median(
+            s.wall_ms
+            for job, runs in samples.items()
+            if (job.codebase, job.name) == (codebase, name)
+            for s in runs
+        )
 
     summary = []
     for codebase in dict.fromkeys(job.codebase for job in jobs):
-        ours, floor = wall(codebase, "ours"), wall(codebase, "sdk floor")
-        ours_in, floor_in = imported(codebase, "ours"), imported(codebase, "sdk floor")
-        summary.append(
-            [
-                codebase,
-                f"{ours:.0f}",
-                f"{floor:.0f}",
-                f"{ours / floor:.2f}",
-                f"{wall(codebase, 'bare python'):.0f}",
-                f"{ours_in:.0f}",
-                f"{floor_in:.0f}",
-                f"{ours_in / floor_in:.2f}",
-            ]
+        ours, floor, incumbent = (
+            wall(codebase, n) for n in ("ours", "python floor", "node incumbent")
         )
-    print("\nmedians: wall = whole process, import = in-process import only")
-    print(
-        format_table(
-            [
-                "codebase",
-                "ours wall ms",
-                "floor wall ms",
-                "ratio",
-                "bare python ms",
-                "ours import ms",
-                "floor import ms",
-                "ratio",
-            ],
-            summary,
-            align="lrrrrrrr",
-        )
-    )
+        row = [
+            codebase,
+            f"{ours / floor:.2f}",
+            f"{ours / incumbent:.2f}",
+            f"{floor / incumbent:.2f}",
+        ]
+        if baseline is not None:
+            before = wall(codebase, f"ours@{baseline[0]}")
+            row += [f"{before / floor:.2f}", f"{ours / before:.2f}"]
+        summary.append(row)
+    headers = ["codebase", "ours/floor", "ours/node", "floor/node"]
+    if baseline is not None:
+        headers += [f"ours@{baseline[0]}/floor", f"ours/ours@{baseline[0]}"]
+    print("\nratios of median wall times (the figures to compare across runs)")
+    print(format_table(headers, summary, align="l" + "r" * (len(headers) - 1)))
     return 0
 
 

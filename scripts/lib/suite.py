@@ -42,6 +42,8 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from pushes import DEV_PORT, ENDPOINT_SETTING  # scripts/lib/pushes.py
@@ -60,6 +62,11 @@ VERTEX_DEV_PORT = 9192
 # google-cloud-storage's own setting (focus.adapters.objects.EMULATOR_SETTING).
 STORAGE_ENDPOINT_SETTING = "STORAGE_EMULATOR_HOST"
 STORAGE_DEV_PORT = 9193
+# Product events (docs/analytics.md) have no function listening, so the Functions emulator does
+# not create their topic as it does a Pub/Sub trigger's: it is made here, with the pull
+# subscription scripts/analytics-collect drains (made now, so it keeps every event from the start).
+ANALYTICS_TOPIC = "product-events"  # focus.domain.wires, infra/terraform/analytics.tf
+ANALYTICS_SUBSCRIPTION = "product-events-local"  # scripts/lib/analytics_collect.py
 
 
 def main() -> int:
@@ -139,6 +146,7 @@ def main() -> int:
             f"[suite] emulators ready in {time.monotonic() - started:.1f}s (log: {suite.log_path})",
             flush=True,
         )
+        create_analytics_topic(suite.environment())
         env = {
             **os.environ,
             **suite.environment(),
@@ -175,6 +183,33 @@ def main() -> int:
         vertex.stop()
         storage.stop()
         shutil.rmtree(apple_roots, ignore_errors=True)
+
+
+def create_analytics_topic(environment: dict[str, str]) -> None:
+    """The product-events topic and its local pull subscription on the Pub/Sub emulator (REST:
+    no client library to import; an existing one answers 409 and is left as it is)."""
+    base = f"http://{environment['PUBSUB_EMULATOR_HOST']}/v1/projects/{PROJECT}"
+    for path, body in (
+        (f"topics/{ANALYTICS_TOPIC}", {}),
+        (
+            f"subscriptions/{ANALYTICS_SUBSCRIPTION}",
+            {"topic": f"projects/{PROJECT}/topics/{ANALYTICS_TOPIC}", "ackDeadlineSeconds": 60},
+        ),
+    ):
+        request = urllib.request.Request(
+            f"{base}/{path}",
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            # The emulator is on this machine: never through an http_proxy from the environment.
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                request, timeout=10
+            ).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
 
 
 if __name__ == "__main__":

@@ -17,3 +17,5 @@ monthly_budget      = 6000
 # people in batch, estimated), with room for the online nudges.
 monthly_vertex_budget = 600
 firestore_app_check = "ENFORCED"
+# Product analytics (docs/analytics.md): who reads the pseudonymous events and runs the models.
+analytics_readers = ["group:analytics@focus.app"]

@@ -15,3 +15,4 @@ billing_account     = "SET-BEFORE-APPLY"
 monthly_budget      = 300
 monthly_vertex_budget = 20
 firestore_app_check = "ENFORCED"
+analytics_readers = ["group:backend-staging@focus.app"]

@@ -98,6 +98,36 @@ def topic_path(topic: str) -> str:
     return f"projects/{project_id()}/topics/{topic}"
 
 
+# The Pub/Sub emulator's address, read by the client libraries too (unset in production).
+PUBSUB_EMULATOR_SETTING = "PUBSUB_EMULATOR_HOST"
+
+
+@functools.cache
+def pubsub_http() -> Any:
+    """An HTTP session for Pub/Sub's REST API, with the runtime's Google credentials (none on the
+    emulator): for publishing a few messages per request from codebases that do not load the
+    gRPC client (``focus.adapters.messaging.publish_data``)."""
+    import os
+
+    import requests
+
+    if os.environ.get(PUBSUB_EMULATOR_SETTING):
+        return requests.Session()
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/pubsub"])
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+
+
+def pubsub_url(resource: str) -> str:
+    """The REST URL of a Pub/Sub resource (``projects/p/topics/t:publish``)."""
+    import os
+
+    host = os.environ.get(PUBSUB_EMULATOR_SETTING)
+    return f"{f'http://{host}' if host else 'https://pubsub.googleapis.com'}/v1/{resource}"
+
+
 @functools.cache
 def task_queue(function_name: str) -> TaskQueue:
     """The Cloud Tasks queue in front of a task-queue function (names: letters, digits, '-')."""

@@ -17,6 +17,8 @@ AGGREGATES = "aggregates"
 HOURS_SAVED_SUMMARY = "hoursSaved"  # document in AGGREGATES
 CONSENTS = "consents"  # users/{uid}/consents/{purpose}
 CONSENT_HISTORY = "history"  # users/{uid}/consents/{purpose}/history/{entry}
+# users/{uid}/analyticsKeys/current: the person's secret that keys their analytics ids, server-only
+ANALYTICS_KEYS = "analyticsKeys"
 EXPORTS = "exports"  # users/{uid}/exports/{exportId} (+ chunks/{n})
 EXPORT_CHUNKS = "chunks"
 IDEMPOTENCY = "idempotency"  # users/{uid}/idempotency/{key}
@@ -97,6 +99,10 @@ def milestone(uid: str, key: str) -> str:
 
 def consent(uid: str, purpose: str) -> str:
     return f"{USERS}/{uid}/{CONSENTS}/{purpose}"
+
+
+def analytics_key(uid: str) -> str:
+    return f"{USERS}/{uid}/{ANALYTICS_KEYS}/current"  # one document per person
 
 
 def export(uid: str, export_id: str) -> str:

@@ -21,7 +21,14 @@ Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 class Document(BaseModel):
     """A Firestore document's shape, read tolerantly."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # defer_build (here and in Contract): a model's validator and serializer are built on its
+    # first use, not when its module is imported, so a cold instance builds only what its first
+    # requests need (docs/performance.md, "Cold starts"). pydantic >= 2.14 builds a deferred
+    # model under a lock: concurrent first requests are safe (pydantic/pydantic#13438).
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
+    )
 
     def to_firestore(self) -> dict[str, object]:
         """The document as Firestore stores it (camelCase, datetimes kept as datetimes)."""
@@ -32,7 +39,11 @@ class Contract(BaseModel):
     """A callable request or response: strict, camelCase on the wire."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, object]:

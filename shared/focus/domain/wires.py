@@ -35,10 +35,17 @@ class Topic(StrEnum):
     SESSION_COMPLETED = "session-completed"
     # Google Play's real-time developer notifications (the Play Console publishes them here).
     PLAY_NOTIFICATIONS = "play-billing-notifications"
+    # Product events for the warehouse (focus.domain.analytics_events, docs/analytics.md).
+    PRODUCT_EVENTS = "product-events"
 
 
 # Topics another system publishes to, in its own format (not a focus.domain.events DomainEvent).
 EXTERNAL_TOPICS = frozenset({Topic.PLAY_NOTIFICATIONS})
+
+# Topics we publish to that no function consumes: a BigQuery subscription writes each message to
+# the warehouse (infra/terraform/analytics.tf). Their messages follow the topic's Avro schema, not
+# a DomainEvent's shape, and Terraform declares them beside the warehouse, not in ``topics``.
+CONSUMED_OUTSIDE_CODE = frozenset({Topic.PRODUCT_EVENTS})
 
 # Dead letters of a topic or task-queue function ``S`` wait on topic ``S-dead-letter``
 # (infra/terraform/pubsub.tf, scripts/dead-letters).

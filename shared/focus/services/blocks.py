@@ -6,11 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from google.cloud import firestore as gcf
+from pydantic import ValidationError
 
 from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain import blocks as blocks_domain
+from focus.domain.analytics_events import (
+    BlockChange,
+    BlockChangedProperties,
+    EventName,
+    block_changed_fact,
+)
+from focus.domain.blocks import Strictness
 from focus.domain.notifications import SyncChange, SyncScope
-from focus.services import outbox, profiles, push_sync
+from focus.services import analytics, outbox, profiles, push_sync
 
 ALL_BLOCKS = store.QuerySpec("blocks of a person", paths.BLOCKS)
 
@@ -87,6 +95,43 @@ def block_written(
     mark_changed(uid, block_change(before, after, written), now)
     if before is None and after is not None:
         enforce_cap(uid, block_id)
+    _record_change(uid, block_id, before, after, written)
+
+
+# Fields only the server writes (the emergency pass's suspension): not a change the person made.
+_SERVER_FIELDS = frozenset({"suspendedUntil"})
+
+
+def _record_change(
+    uid: str,
+    block_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    written: datetime,
+) -> None:
+    """The ``block_changed`` product event: the block's kind and strictness (no name, no app
+    tokens), and whether it was created, updated or deleted; one per write (a redelivered trigger
+    has the same write time, so the same event id). Never raises (analytics)."""
+    if before is not None and after is not None:
+        if {k: v for k, v in before.items() if k not in _SERVER_FIELDS} == {
+            k: v for k, v in after.items() if k not in _SERVER_FIELDS
+        }:
+            return
+        change = BlockChange.UPDATED
+    else:
+        change = BlockChange.CREATED if before is None else BlockChange.DELETED
+    block = after if after is not None else before or {}
+    try:
+        properties = BlockChangedProperties(
+            kind=block.get("kind"),
+            strictness=block.get("strictness", Strictness.EASY.value),
+            change=change,
+        )
+    except ValidationError:
+        return  # a block no model accepts: its kind is unknown, so is the fact
+    analytics.record(
+        uid, EventName.BLOCK_CHANGED, block_changed_fact(block_id, written), properties, written
+    )
 
 
 def block_change(

@@ -27,12 +27,13 @@ from pydantic import ValidationError
 
 from focus.adapters import logs, messaging
 from focus.domain import workers
+from focus.domain.analytics_events import EventName, session_properties
 from focus.domain.events import SessionCompleted, UnreadableEvent, validation_summary
 from focus.domain.notifications import MessageKind, SyncChange, SyncScope, still_worth_showing
 from focus.domain.outbox import session_finished_entry_id as visible_entry_id_for_session
-from focus.domain.sessions import FocusSession, SessionStatus
+from focus.domain.sessions import FocusSession, SessionStatus, focused_minutes
 from focus.domain.wires import Task
-from focus.services import hours_saved, outbox, push_sync, sessions, tolerant
+from focus.services import analytics, hours_saved, outbox, push_sync, sessions, tolerant
 
 
 def session_written(
@@ -53,6 +54,30 @@ def session_written(
         _schedule_end_or_count(uid, session_id, data, written, now)
     finally:
         _sync_other_devices(uid, before, data, written, now)
+        _record_cancelled(uid, session_id, before, data)
+
+
+def _record_cancelled(
+    uid: str, session_id: str, before: dict[str, Any] | None, data: dict[str, Any]
+) -> None:
+    """A session that has just ended early (by the person, or the emergency pass) is a
+    ``session_completed`` product event with the outcome ``cancelled``; a completed one is
+    recorded when it is counted (``sessions.count_completed``). A redelivered trigger sees the
+    same change and gives the same event id. Never raises (analytics)."""
+    cancelled = SessionStatus.CANCELLED.value
+    if data.get("status") != cancelled or (before or {}).get("status") == cancelled:
+        return
+    try:
+        session = FocusSession.model_validate(data)
+    except ValidationError:
+        return  # a session no model accepts states nothing reliable
+    analytics.record(
+        uid,
+        EventName.SESSION_COMPLETED,
+        (session_id,),
+        session_properties(session, focused_minutes(session)),
+        session.finished_at,
+    )
 
 
 def _sync_other_devices(

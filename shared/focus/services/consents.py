@@ -6,7 +6,7 @@ import uuid
 
 from focus.adapters import clients, paths, store, tracing
 from focus.domain.consent import Consent, Purpose, allows
-from focus.services import insights
+from focus.services import analytics, insights
 
 
 @tracing.traced("firestore.consents.record")
@@ -25,10 +25,13 @@ def record(uid: str, consent: Consent) -> None:
 
 def change(uid: str, consent: Consent) -> None:
     """Record a grant or a withdrawal; withdrawing AI processing also deletes what it produced
-    (every stored insight, and the person's place in insight batches still running)."""
+    (every stored insight, and the person's place in insight batches still running); granting
+    analytics makes sure the person has the key their product events are keyed with."""
     record(uid, consent)
     if consent.purpose is Purpose.AI_PROCESSING and not consent.granted:
         insights.forget(uid)
+    if consent.purpose is Purpose.ANALYTICS and consent.granted:
+        analytics.ensure_key(uid)
 
 
 @tracing.traced("firestore.consents.current")

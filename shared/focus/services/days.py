@@ -13,17 +13,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore as gcf
 
 from focus.adapters import clients, logs, messaging, paths, store, tracing
 from focus.domain import community, derivation, reports, weeks, workers
+from focus.domain.analytics_events import (
+    DayMergedProperties,
+    EventName,
+    ProductFact,
+    day_merged_fact,
+)
 from focus.domain.errors import FailedPrecondition, Reason
 from focus.domain.reports import DailyReportUpload, Day
 from focus.domain.weeks import Week
 from focus.domain.wires import Task
-from focus.services import profiles, tolerant
+from focus.services import analytics, profiles, tolerant
+
+if TYPE_CHECKING:
+    from focus.contracts.envelope import ClientInfo
 
 DAY_BEFORE = store.QuerySpec(
     "day before", paths.DAYS, filters=(("day", "<"),), order_by=(("day", "DESCENDING"),)
@@ -59,7 +68,11 @@ class UploadResult:
 
 @tracing.traced("firestore.days.upload")
 def upload(
-    uid: str, device_id: str, uploads: list[DailyReportUpload], now: datetime
+    uid: str,
+    device_id: str,
+    uploads: list[DailyReportUpload],
+    now: datetime,
+    client: ClientInfo | None = None,
 ) -> list[UploadResult]:
     """Merge a registered device's batch of daily totals, all or nothing (one transaction).
 
@@ -83,7 +96,10 @@ def upload(
     goal = profiles.read(uid, profile_snap.to_dict()).settings.daily_goal_minutes
     day_refs = [db.document(paths.day(uid, u.day)) for u in uploads]
 
+    merged_days: dict[str, Day] = {}  # what the committed attempt merged: product events
+
     def run(tx: gcf.Transaction) -> list[UploadResult]:
+        merged_days.clear()
         days = {
             s.id: Day.model_validate(s.to_dict()) for s in store.get_all(day_refs, tx) if s.exists
         }
@@ -95,7 +111,7 @@ def upload(
                 current = days[item.day]
                 results.append(UploadResult(item.day, False, current.revision, current.score))
                 continue
-            days[item.day] = merged
+            days[item.day] = merged_days[item.day] = merged
             out.set(ref, merged.to_firestore())
             changed.append(item.day)
             results.append(UploadResult(item.day, True, merged.revision, merged.score))
@@ -104,7 +120,29 @@ def upload(
             out.create(change_ref, {"days": sorted(set(changed)), "createdAt": now})
         return results
 
-    return store.transactional(run, name="days.upload")
+    results = store.transactional(run, name="days.upload")
+    # Each day's revision is one fact: a repeated upload changes nothing and states nothing.
+    analytics.record_all(
+        uid,
+        [
+            ProductFact(
+                EventName.DAY_MERGED,
+                day_merged_fact(day.day, day.revision),
+                DayMergedProperties(
+                    screen_time_minutes=day.totals.screen_time_minutes,
+                    pickups=day.totals.pickups,
+                    focused_minutes=day.totals.focused_minutes,
+                    met_goal=day.met_goal,
+                    score=day.score,
+                ),
+                now,
+            )
+            for day in merged_days.values()
+        ],
+        client,
+        create_key=True,
+    )
+    return results
 
 
 @tracing.traced("firestore.days.derive_pending")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore as gcf
 from pydantic import ValidationError
 
 from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain import emergency, sessions
+from focus.domain.analytics_events import EventName
 from focus.domain.blocks import Block, BlockKind
 from focus.domain.errors import FailedPrecondition, Reason
-from focus.services import profiles
+from focus.services import analytics, profiles
 from focus.services.sessions import MAX_ACTIVE, active_ids
+
+if TYPE_CHECKING:
+    from focus.contracts.envelope import ClientInfo
 
 BLOCKS_OF_KINDS = store.QuerySpec("blocks of kinds", paths.BLOCKS, filters=(("kind", "in"),))
 SUSPENDABLE = [BlockKind.TIME_LIMIT.value, BlockKind.APP_LOCK.value]
@@ -36,7 +40,7 @@ class PassUsed:
 
 
 @tracing.traced("firestore.emergency.use_pass")
-def use_pass(uid: str, now: datetime) -> PassUsed:
+def use_pass(uid: str, now: datetime, client: ClientInfo | None = None) -> PassUsed:
     """End every active session and suspend every limit and lock until the local day ends.
 
     The profile holds the pass, so two devices using it at the same moment contend on one
@@ -48,8 +52,10 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
     """
     db = clients.firestore()
     profile_ref = db.document(paths.user(uid))
+    uses: list[int] = []  # the pass's use number, as the committed attempt counted it
 
     def run(tx: gcf.Transaction) -> tuple[PassUsed, Any]:
+        uses.clear()
         snapshot = store.get(profile_ref, tx)
         if not snapshot.exists:
             raise FailedPrecondition(
@@ -67,6 +73,7 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
         if used.day_boundary != profile.day_boundary:
             changes["dayBoundary"] = used.day_boundary.to_firestore()
         out.update(profile_ref, changes)
+        uses.append(used.emergency_pass.times_used)
         for session_id in running:
             out.update(
                 db.document(paths.session(uid, session_id)), sessions.emergency_end_fields(now)
@@ -80,6 +87,10 @@ def use_pass(uid: str, now: datetime) -> PassUsed:
         return answer, _next_page_after(limits)
 
     answer, after = store.transactional(run, name="emergency.use_pass")
+    # The n-th use of the person's pass is one fact (a replayed call answers from its key).
+    analytics.record(
+        uid, EventName.EMERGENCY_PASS_USED, (str(uses[0]),), None, now, client, create_key=True
+    )
     while after is not None:
         # Only for an account over the block cap: the pass is used; the rest, a page at a time.
         suspended, after = _suspend_rest(uid, profile_ref, answer.suspended_until, now, after)

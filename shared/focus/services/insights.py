@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from focus.adapters import clients, paths, store, tracing
+from focus.domain.analytics_events import EventName, InsightRatedProperties, insight_rated_fact
 from focus.domain.errors import NotFound, Reason
 from focus.domain.insight_features import WEEK, WeekFeatures, features_of, week_start
 from focus.domain.insight_history import (
@@ -28,8 +29,11 @@ from focus.domain.insights import Insight
 from focus.domain.profiles import Profile
 from focus.domain.reports import Day
 from focus.domain.sessions import FocusSession
-from focus.services import profiles, tolerant
+from focus.services import analytics, profiles, tolerant
 from focus.services.days import DAYS_FROM
+
+if TYPE_CHECKING:
+    from focus.contracts.envelope import ClientInfo
 
 SESSIONS_STARTED = store.QuerySpec(
     "person's sessions started in a range",
@@ -187,9 +191,11 @@ def history(uid: str, limit: int, before: str | None) -> tuple[list[StoredInsigh
 
 
 @tracing.traced("insights.rate")
-def rate(uid: str, week: str, rating: Rating, now: datetime) -> StoredInsight:
+def rate(
+    uid: str, week: str, rating: Rating, now: datetime, client: ClientInfo | None = None
+) -> StoredInsight:
     """Record the person's thumbs up or down on a week's ready insight (the latest rating
-    counts)."""
+    counts), and the ``insight_rated`` product event (one per week and rating)."""
     from google.cloud import firestore as gcf
 
     ref = _ref(uid, week)
@@ -206,7 +212,18 @@ def rate(uid: str, week: str, rating: Rating, now: datetime) -> StoredInsight:
         store.writes(tx).update(ref, {"rating": rating.value, "ratedAt": now})
         return current.model_copy(update={"rating": rating, "rated_at": now})
 
-    return store.transactional(run, name="insights.rate")
+    rated = store.transactional(run, name="insights.rate")
+    if rated.source is not None:
+        analytics.record(
+            uid,
+            EventName.INSIGHT_RATED,
+            insight_rated_fact(week, rating),
+            InsightRatedProperties(rating=rating, source=rated.source),
+            now,
+            client,
+            create_key=True,
+        )
+    return rated
 
 
 def _every_insight(uid: str) -> Iterator[list[Any]]:

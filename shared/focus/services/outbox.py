@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from focus.adapters import clients, leases, logs, messaging, paths, push, store, tracing
 from focus.domain import notifications as rules
+from focus.domain.analytics_events import EventName, NotificationSentProperties, ProductFact
 from focus.domain.consent import Consent, Purpose
 from focus.domain.notifications import (
     Defer,
@@ -46,7 +47,7 @@ from focus.domain.outbox import (
     sync_entry_id,
 )
 from focus.domain.wires import Task
-from focus.services import consents, profiles, push_sync, push_tokens, tolerant
+from focus.services import analytics, consents, profiles, push_sync, push_tokens, tolerant
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Transaction
@@ -258,8 +259,13 @@ def deliver(claimed: Sequence[Claimed]) -> None:
         elif isinstance(outcome, push.Transient):
             retry_after[c.entry_id].append(None)
         _log_sent(c.entry, outcome, delivery, answered)
+    sent: dict[str, list[ProductFact]] = {}
     for c in claimed:
-        _settle(c, answers[c.entry_id], retry_after[c.entry_id], answered)
+        fact = _settle(c, answers[c.entry_id], retry_after[c.entry_id], answered)
+        if fact is not None:
+            sent.setdefault(c.uid, []).append(fact)
+    # Everyone's at once: one read round trip and one wait for Pub/Sub for a campaign's batch.
+    analytics.record_people(sent)
 
 
 def _log_sent(
@@ -288,7 +294,8 @@ def _settle(
     answers: dict[str, Delivery],
     retry_after: list[int | None],
     answered: datetime,
-) -> None:
+) -> ProductFact | None:
+    """Record an entry's answers; the ``notification_sent`` fact when a visible one was sent."""
     counted = c.entry.model_copy(update={"attempts": c.entry.attempts + 1})
     state, again = after_answers(counted, answers)
     update: dict[str, Any] = {f"deliveries.{d}": a.to_firestore() for d, a in answers.items()}
@@ -301,11 +308,21 @@ def _settle(
         update |= {"state": EntryState.PENDING.value, "dueAt": due}
         _record(c.uid, c.entry_id, c.holder, update)
         hand_off(c.uid, c.entry_id, due, str(counted.attempts))
-        return
+        return None
     update |= _final(state, answered)
     if state is EntryState.SENT:
         update["sentAt"] = answered
     _record(c.uid, c.entry_id, c.holder, update)
+    if state is EntryState.SENT and c.entry.kind is not MessageKind.SYNC:
+        # A visible message reached the person's devices: one per outbox entry (a delivery
+        # repeated after a lost answer states the same fact, the same event id).
+        return ProductFact(
+            EventName.NOTIFICATION_SENT,
+            (c.entry_id,),
+            NotificationSentProperties(kind=c.entry.kind),
+            answered,
+        )
+    return None
 
 
 def _delivery(outcome: push.SendOutcome, at: datetime) -> Delivery:

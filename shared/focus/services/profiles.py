@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore as gcf
 
 from focus.adapters import clients, paths, store, tracing
 from focus.domain.profiles import Profile
-from focus.services import tolerant
+from focus.services import analytics, tolerant
+
+if TYPE_CHECKING:
+    from focus.contracts.envelope import ClientInfo
 
 
 @tracing.traced("firestore.profiles.get_or_create")
@@ -30,6 +34,16 @@ def get_or_create(uid: str, make: Callable[[], Profile]) -> tuple[Profile, bool]
         return profile, True
 
     return store.transactional(run, name="profiles.get_or_create")
+
+
+def open_app(
+    uid: str, make: Callable[[], Profile], *, now: datetime, client: ClientInfo
+) -> tuple[Profile, bool]:
+    """An app launch: the profile (``get_or_create``), and the day's ``app_opened`` product event
+    once it is there (consented; never fails the launch)."""
+    found = get_or_create(uid, make)
+    analytics.app_opened(uid, now, client)
+    return found
 
 
 def read(uid: str, data: Any) -> Profile:

@@ -11,10 +11,11 @@ from pydantic import ValidationError
 
 from focus.adapters import clients, leases, logs, paths, store, tracing
 from focus.domain import sessions as domain
+from focus.domain.analytics_events import EventName, ProductFact, session_properties
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import pending_minutes
 from focus.domain.sessions import CountingStage, FocusSession, SessionStatus
-from focus.services import profiles, tolerant
+from focus.services import analytics, profiles, tolerant
 
 ACTIVE_SESSIONS = store.QuerySpec("active sessions", paths.SESSIONS, filters=(("status", "=="),))
 RECENTLY_COMPLETED = store.QuerySpec(
@@ -123,8 +124,12 @@ def count_completed(
         and domain.stored_counting_stage(snap.to_dict() or {}) is CountingStage.UNCOUNTED
     ]
 
+    # What the committed attempt counted, as product events (published after the commit).
+    counted_facts: list[ProductFact] = []
+
     # store.transactional backs off between attempts and ends in ``Contention``: the task retries.
     def run(tx: gcf.Transaction) -> list[SessionCompleted]:
+        counted_facts.clear()
         session_snap, profile_snap, *other_snaps = store.get_all(
             [session_ref, profile_ref, *others], tx
         )
@@ -174,12 +179,25 @@ def count_completed(
                 ended_by=each.session.updated_by,
             )
             outbox.stage_visible(tx, uid, finished, now)
+        counted_facts.extend(
+            ProductFact(
+                EventName.SESSION_COMPLETED,
+                (each.session_id,),
+                session_properties(each.session, each.result.focused_minutes),
+                each.session.finished_at,
+            )
+            for each in count.sessions
+        )
         return [
             _completion(uid, each.session_id, each.session, each.result.focused_minutes)
             for each in count.sessions
         ]
 
-    return store.transactional(run, name="sessions.count_completed", max_attempts=attempts)
+    completions = store.transactional(run, name="sessions.count_completed", max_attempts=attempts)
+    # Once per session: only the delivery that counts it gets here with it (and a retry of the
+    # same fact has the same event id).
+    analytics.record_all(uid, counted_facts)
+    return completions
 
 
 @tracing.traced("firestore.sessions.count_in_turn")

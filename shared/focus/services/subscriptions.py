@@ -28,8 +28,10 @@ from google.cloud import firestore as gcf
 
 from focus.adapters import clients, logs, paths, store, tracing
 from focus.domain import entitlements as rules
-from focus.domain.entitlements import Entitlements, StoreFact, Subscription
+from focus.domain.analytics_events import EntitlementChangedProperties, EventName
+from focus.domain.entitlements import Entitlements, StoreFact, Subscription, SubscriptionState
 from focus.domain.errors import FailedPrecondition, Reason
+from focus.services import analytics
 
 EVENT_RETENTION = timedelta(days=90)
 MAX_SUBSCRIPTIONS = 50  # per person: far more than anyone buys; bounds the transaction's reads
@@ -73,7 +75,10 @@ def apply(fact: StoreFact, now: datetime, *, claimant: str | None = None) -> App
         db.document(paths.purchase_account(fact.account_token)) if fact.account_token else None
     )
 
+    states: list[SubscriptionState] = []  # the subscription's state the committed attempt set
+
     def run(tx: gcf.Transaction) -> tuple[Applied, bool, str | None]:
+        states.clear()
         refs = [event_ref, binding_ref] + ([token_ref] if token_ref is not None else [])
         event, binding, *token = store.get_all(refs, tx)
         if event.exists:
@@ -98,6 +103,7 @@ def apply(fact: StoreFact, now: datetime, *, claimant: str | None = None) -> App
         if after is None or not profile.exists:
             return Applied(Outcome.UNCHANGED, uid), False, None
         subscriptions[sub_key] = after
+        states.append(after.state)
         out.set(db.document(paths.subscription(uid, sub_key)), after.to_firestore())
         granted = rules.entitlements_of(subscriptions.values(), now)
         previous = Entitlements.model_validate((profile.to_dict() or {}).get("entitlements") or {})
@@ -128,6 +134,17 @@ def apply(fact: StoreFact, now: datetime, *, claimant: str | None = None) -> App
         outbox.hand_off(applied.uid, notice, now)
     if applied.uid is not None and pro_changed and applied.entitlements is not None:
         set_pro_claim(applied.uid, applied.entitlements)
+    if applied.outcome is Outcome.APPLIED and applied.uid and applied.entitlements and states:
+        # One per store event (its key is the fact; a duplicate delivery is DUPLICATE above).
+        analytics.record(
+            applied.uid,
+            EventName.ENTITLEMENT_CHANGED,
+            (event_ref.id,),
+            EntitlementChangedProperties(
+                pro=applied.entitlements.pro, store=fact.store, state=states[0]
+            ),
+            now,
+        )
     return applied
 
 

@@ -51,7 +51,7 @@ from google.cloud import firestore as gcf
 from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
 from focus.domain.wires import Task
 from focus.domain.workers import ErasureTask
-from focus.services import insights, subscriptions, tolerant
+from focus.services import analytics, insights, subscriptions, tolerant
 from focus.services.privacy.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -149,6 +149,9 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
     ``enqueue=False`` records without queueing (tests use it to lose the task on purpose)."""
     db = clients.firestore()
     candidates = erasure_ids(uid)
+    # Read before anything is deleted: once the person's analytics key is gone, no one can say
+    # which warehouse rows were theirs; ``_finish`` names them in ``erasure_completed``.
+    analytics_person = analytics.erasure_person_id(uid)
     refs = [
         db.document(path)
         for eid in candidates
@@ -188,7 +191,8 @@ def request(uid: str, now: datetime, via: str, *, enqueue: bool = True) -> Reque
                 "attempt": 0,
                 "deleted": {},
                 "expireAt": now + PROGRESS_RETENTION,
-            },
+            }
+            | ({"analyticsPersonId": analytics_person} if analytics_person else {}),
         )
         if not audit.exists:
             out.create(audit_ref, _audit_start(now, via, now))
@@ -335,7 +339,8 @@ def run_step(
     uid = progress.get("uid")
     refs = _batch_under(db.document(paths.user(uid)), batch_size)
     if not refs:
-        _finish(uid, eid, holder, now)
+        analytics_person = (progress.to_dict() or {}).get("analyticsPersonId")
+        _finish(uid, eid, holder, now, analytics_person=analytics_person)
         return StepResult(eid, True, 0)
 
     def delete_batch(tx: Transaction) -> int:
@@ -360,7 +365,9 @@ def run_step(
     return StepResult(eid, False, deleted)
 
 
-def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
+def _finish(
+    uid: str, eid: str, holder: str, now: datetime, *, analytics_person: str | None = None
+) -> None:
     from firebase_admin import auth
 
     db = clients.firestore()
@@ -419,6 +426,10 @@ def _finish(uid: str, eid: str, holder: str, now: datetime) -> None:
     deleted = store.transactional(complete, name="erasure.complete")
     if deleted is not None:
         logs.get_logger().info("account erased", documents=sum(deleted.values()))
+        if isinstance(analytics_person, str):
+            # The person's key went with users/{uid}: their rows are unlinkable from now on,
+            # and this event tells the warehouse which to delete (docs/analytics.md).
+            analytics.erasure_completed(analytics_person, now)
 
 
 def _sweep_step(eid: str, uid: str, now: datetime, batch_size: int) -> StepResult:

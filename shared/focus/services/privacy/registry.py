@@ -218,6 +218,21 @@ REGISTRY: tuple[DataEntry, ...] = (
         "life of the account",
     ),
     DataEntry(
+        "users/{uid}/analyticsKeys/{key}",
+        "the person's analytics key: 32 random bytes keying their warehouse id and event ids"
+        " (HMAC-SHA256), created when analytics consent is granted; deleting it with the account"
+        " makes every warehouse row of theirs unlinkable (crypto-shredding, docs/analytics.md)",
+        True,
+        Erasure.DELETE,
+        # Not exported: a server-made secret, not data about the person (Art. 15 and 20 cover
+        # what we hold about them and what they provided); an export bundle that leaked would
+        # otherwise re-link their warehouse rows. The privacy notice says that it exists.
+        False,
+        "product analytics",
+        CONSENTED,
+        "life of the account",
+    ),
+    DataEntry(
         "users/{uid}/exports/{exportId}",
         "export requests",
         True,
@@ -259,7 +274,7 @@ REGISTRY: tuple[DataEntry, ...] = (
     ),
     DataEntry(
         "erasures/{erasureId}",
-        "an erasure in progress (holds the uid until done)",
+        "an erasure in progress (holds the uid and the person's analytics id until done)",
         True,
         Erasure.DELETE,
         False,
@@ -447,8 +462,10 @@ REGISTRY: tuple[DataEntry, ...] = (
 # ids only, 30 days), Cloud Tasks payloads (uid, until the task runs), the insight batch files in
 # Cloud Storage (a week's figures and a random key per line, never a uid; deleted when the run is
 # applied, 3 days at most by the bucket's lifecycle; erasure removes the key's link to the person
-# from insightRuns/{run}/parts at once). Sinks added later (e.g.
-# the BigQuery analytics export) register an eraser in focus.services.privacy.erasure.EXTERNAL_ERASERS.
+# from insightRuns/{run}/parts at once), and the product events in BigQuery (person ids keyed
+# with users/{uid}/analyticsKeys, unlinkable once erasure deletes it; the erasure_completed event
+# names the rows the warehouse deletes: docs/analytics.md). Sinks added later that hold a uid
+# register an eraser in focus.services.privacy.erasure.EXTERNAL_ERASERS.
 
 
 def user_entries() -> list[DataEntry]:
