@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from local_vendors import INSIGHT, captured_log, logged, pointed_at
 
 from firebase_emulator_harness import VertexError, VertexServer
 from firebase_emulator_harness.vertex import BlockReason, tokens
-from focus.adapters import logs, model
+from focus.adapters import model
 from focus.adapters.model import (
     ModelAnswer,
     ModelRefused,
@@ -28,33 +28,13 @@ from focus.adapters.model import (
 )
 from focus.domain.insights import Insight, answer_schema
 
-INSIGHT = {
-    "headline": "Tuesdays drift",
-    "body": "Tuesday ran 1 h 10 min over your goal. A short session after lunch could help.",
-    "suggestedAction": {"kind": "startFocusSession", "minutes": 25},
-    "language": "en",
-}
 PROMPT = 'Write a weekly insight. Facts: {"days":[{"screenMinutes":190}]}'
-
-
-def _forget_client() -> None:
-    """The client and settings are made once per process, under the settings of that moment:
-    start from none, and leave none made under this module's settings."""
-    for cached in (model._client, model.model_name, model.location, model._timeout_ceiling_ms):
-        cached.cache_clear()
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[VertexServer]:
-    with VertexServer() as vertex, pytest.MonkeyPatch.context() as env:
-        env.setenv("GCLOUD_PROJECT", "demo-focus")
-        env.setenv("FUNCTIONS_EMULATOR", "true")
-        env.setenv(model.ENDPOINT_SETTING, vertex.url)
-        for setting in (model.MODEL_SETTING, model.LOCATION_SETTING, model.TIMEOUT_SETTING):
-            env.delenv(setting, raising=False)
-        _forget_client()
+    with VertexServer() as vertex, pointed_at(vertex=vertex):
         yield vertex
-        _forget_client()
 
 
 @pytest.fixture
@@ -65,14 +45,7 @@ def vertex(server: VertexServer) -> VertexServer:
 
 @pytest.fixture
 def log() -> io.StringIO:
-    stream = io.StringIO()
-    logs.configure("insights", stream=stream)
-    return stream
-
-
-def logged(stream: io.StringIO, message: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    return [line for line in lines if line.get("message") == message]
+    return captured_log()
 
 
 def generate(prompt: str = PROMPT, timeout_s: float = 10) -> ModelAnswer:

@@ -11,32 +11,18 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from local_vendors import BUCKET, INSIGHT, captured_log, logged, pointed_at
 
 from firebase_emulator_harness import StorageServer, VertexError, VertexServer
 from firebase_emulator_harness.vertex import BlockReason, tokens
-from focus.adapters import logs, model, model_batch, objects
+from focus.adapters import model, model_batch, objects
 from focus.adapters.model import ModelRequestRejected, ModelUnavailable, TokenUsage
 from focus.adapters.model_batch import BatchJob, BatchResult, BatchState
 from focus.domain.insights import Insight, answer_schema
 
-INSIGHT = {
-    "headline": "Tuesdays drift",
-    "body": "Tuesday ran 1 h 10 min over your goal. A short session after lunch could help.",
-    "suggestedAction": {"kind": "startFocusSession", "minutes": 25},
-    "language": "en",
-}
-BUCKET = "demo-focus-insight-batches"
 RUN = f"gs://{BUCKET}/runs/2026-11-30"
-
-
-def _forget_clients() -> None:
-    """Clients and settings are made once per process, under the settings of that moment."""
-    for cached in (model._client, model.model_name, model.location, model._timeout_ceiling_ms):
-        cached.cache_clear()
-    objects._client.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +30,9 @@ def servers() -> Iterator[tuple[VertexServer, StorageServer]]:
     with (
         StorageServer() as storage,
         VertexServer(storage=storage) as vertex,
-        pytest.MonkeyPatch.context() as env,
+        pointed_at(vertex=vertex, storage=storage),
     ):
-        env.setenv("GCLOUD_PROJECT", "demo-focus")
-        env.setenv("FUNCTIONS_EMULATOR", "true")
-        env.setenv(model.ENDPOINT_SETTING, vertex.url)
-        env.setenv(objects.EMULATOR_SETTING, storage.url)
-        for setting in (model.MODEL_SETTING, model.LOCATION_SETTING, model.TIMEOUT_SETTING):
-            env.delenv(setting, raising=False)
-        _forget_clients()
         yield vertex, storage
-        _forget_clients()
 
 
 @pytest.fixture
@@ -71,14 +49,7 @@ def vertex(servers: tuple[VertexServer, StorageServer], storage: StorageServer) 
 
 @pytest.fixture
 def log() -> io.StringIO:
-    stream = io.StringIO()
-    logs.configure("insights", stream=stream)
-    return stream
-
-
-def logged(stream: io.StringIO, message: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    return [line for line in lines if line.get("message") == message]
+    return captured_log()
 
 
 def prompt(key: str) -> str:

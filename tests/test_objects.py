@@ -11,33 +11,19 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from local_vendors import BUCKET, captured_log, logged, pointed_at
 
 from firebase_emulator_harness import StorageServer
-from focus.adapters import logs, objects
+from focus.adapters import objects
 from focus.adapters.objects import ObjectNotFound
-
-BUCKET = "demo-focus-insight-batches"
-
-
-def _forget_client() -> None:
-    """The client and bucket are made once per process, under the settings of that moment."""
-    objects._client.cache_clear()
-    objects.bucket_uri.cache_clear()
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[StorageServer]:
-    with StorageServer() as storage, pytest.MonkeyPatch.context() as env:
-        env.setenv("GCLOUD_PROJECT", "demo-focus")
-        env.setenv("FUNCTIONS_EMULATOR", "true")
-        env.setenv(objects.EMULATOR_SETTING, storage.url)
-        env.delenv(objects.BUCKET_SETTING, raising=False)
-        _forget_client()
+    with StorageServer() as storage, pointed_at(storage=storage):
         yield storage
-        _forget_client()
 
 
 @pytest.fixture
@@ -48,14 +34,7 @@ def storage(server: StorageServer) -> StorageServer:
 
 @pytest.fixture
 def log() -> io.StringIO:
-    stream = io.StringIO()
-    logs.configure("insights", stream=stream)
-    return stream
-
-
-def logged(stream: io.StringIO, message: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    return [line for line in lines if line.get("message") == message]
+    return captured_log()
 
 
 def test_lines_written_are_read_back_in_order(storage: StorageServer) -> None:
