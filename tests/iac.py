@@ -72,6 +72,9 @@ DEPLOYER_ROLES = {
     "roles/firebaseextensions.viewer",
 }
 SERVICE_AGENT_ROLES = {"roles/pubsub.subscriber"}
+# The account of the monthly delete of erased people's analytics rows (analytics_erasure.tf):
+# query jobs are project resources; its data access is on the events table alone.
+ANALYTICS_ERASER_ROLES = {"roles/bigquery.jobUser"}
 
 _REF = re.compile(
     r"(?<![\w.\]])(?:(var|local|module)\.([\w-]+)|data\.(\w+)\.([\w-]+)|(google_\w+)\.([A-Za-z_][\w-]*))"
@@ -549,6 +552,8 @@ def iam_problems(tf: Terraform, needed: dict[str, set[Any]] | None = None) -> li
             allowed = DEPLOYER_ROLES
         elif "gcp-sa-pubsub" in member or "pubsub_service_agent" in member:
             allowed = SERVICE_AGENT_ROLES
+        elif "google_service_account.analytics_eraser" in member:
+            allowed = ANALYTICS_ERASER_ROLES
         else:
             found.append(f"{binding.address}: project role for an unknown member {member}")
             continue

@@ -459,10 +459,89 @@ def test_product_events_reach_a_partitioned_clustered_table_through_a_bigquery_s
             "${local.pubsub_service_agent}",
         ),
         ("google_bigquery_dataset_iam_member", "roles/bigquery.dataViewer", "${each.key}"),
+        (
+            "google_bigquery_table_iam_member",
+            "roles/bigquery.dataEditor",
+            "serviceAccount:${google_service_account.analytics_eraser.email}",
+        ),
     }
     assert (
         "(local.analytics_topic) = google_pubsub_topic.product_events.id" in tf.locals["topic_ids"]
     )
+
+
+ERASER = "serviceAccount:${google_service_account.analytics_eraser.email}"
+
+
+def test_erased_people_s_rows_are_deleted_monthly_by_a_scheduled_query_of_its_own() -> None:
+    """Crypto-shredding makes an erased person's rows unlinkable; a scheduled query deletes them
+    too, once a month, as an account that can run jobs and edit the events table and nothing
+    else, and a failed run opens a ticket with its runbook (docs/analytics.md, "Pseudonymisation
+    and erasure")."""
+    tf = iac.load()
+    query = _resource(tf, "google_bigquery_data_transfer_config", "delete_erased_people")
+    dataset = _resource(tf, "google_bigquery_dataset", "analytics")
+
+    assert query.body["data_source_id"] == "scheduled_query"
+    assert query.body["schedule"] == "1 of month 03:00"
+    assert query.body["location"] == "${google_bigquery_dataset.analytics.location}"
+    assert dataset.body["location"] == "EU"
+    assert "destination_dataset_id" not in query.body  # DML: it changes analytics.events itself
+    assert query.body["params"]["query"] == '${file("${path.module}/sql/delete-erased-people.sql")}'
+    assert query.body["service_account_name"] == "${google_service_account.analytics_eraser.email}"
+    # What the eraser holds, everywhere: jobs on the project, edit on the one table.
+    held = {
+        (b.type, b.body["role"])
+        for b in tf.resources
+        if b.type.endswith("_iam_member") and b.body.get("member") == ERASER
+    }
+    assert held == {
+        ("google_project_iam_member", "roles/bigquery.jobUser"),
+        ("google_bigquery_table_iam_member", "roles/bigquery.dataEditor"),
+    }
+    edits = _resource(tf, "google_bigquery_table_iam_member", "analytics_eraser_edits_events")
+    assert edits.body["table_id"] == "${google_bigquery_table.events.table_id}"
+    # The transfer service runs the query as the eraser: a token grant on that account alone.
+    agent = _resource(
+        tf, "google_service_account_iam_member", "transfer_agent_acts_as_analytics_eraser"
+    )
+    assert agent.body["service_account_id"] == "${google_service_account.analytics_eraser.name}"
+    assert agent.body["member"] == "${local.bigquery_transfer_agent}"
+    # A failed run: the log-based metric on the transfer's ERROR lines, and a ticket.
+    failed = _resource(tf, "google_logging_metric", "erased_people_delete_failed")
+    assert set(failed.body["filter"].split(" AND ")) == {
+        'resource.type="bigquery_dts_config"',
+        'resource.labels.config_id="${basename(google_bigquery_data_transfer_config'
+        '.delete_erased_people.name)}"',
+        "severity>=ERROR",
+    }
+    alert = tf.locals["alerts"]["erased-people-delete-failed"]
+    assert "google_logging_metric.erased_people_delete_failed.name" in alert["filter"]
+    assert (alert["absent"], alert["value"], alert["duration"]) == (False, 0, "0s")
+    assert alert["page"] is False  # a ticket: the rows are unlinkable already
+    assert alert["runbook"] == "docs/runbooks/analytics-erasure.md"
+
+
+def test_the_scheduled_delete_reads_the_events_within_their_retention_and_keeps_the_erasures() -> (
+    None
+):
+    """analytics.events refuses a query without an event_time filter: both reads of the
+    statement bound it to the table's retention; the erasure rows stay (the count of erasures)
+    and erasures of the last day wait (rows in the streaming buffer cannot be deleted). What the
+    statement does to rows is run on DuckDB in tests/test_analytics_erasure.py."""
+    tf = iac.load()
+    sql = (iac.TERRAFORM / "sql" / "delete-erased-people.sql").read_text()
+    statement = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    retention = (
+        f"TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {tf.locals['analytics_retention_days']} DAY)"
+    )
+
+    assert statement.strip().startswith("DELETE FROM analytics.events\n")
+    assert statement.count("FROM analytics.events") == 2
+    assert statement.count(f"event_time >= {retention}") == 2
+    assert "AND event_name != 'erasure_completed'" in statement
+    assert "WHERE event_name = 'erasure_completed'" in statement
+    assert "event_time < TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)" in statement
 
 
 def test_the_topic_schema_and_the_table_columns_are_the_ones_the_code_publishes() -> None:
@@ -652,6 +731,15 @@ MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "table column renamed": (
         _replace("schemas/product-events.table.json", '"name": "platform"', '"name": "device"'),
         "google_bigquery_table.events: no column for the topic schema's platform",
+    ),
+    "analytics eraser given more than jobs on the project": (
+        _replace("analytics_erasure.tf", '"roles/bigquery.jobUser"', '"roles/bigquery.dataOwner"'),
+        "google_project_iam_member.analytics_eraser_runs_jobs: roles/bigquery.dataOwner is not "
+        "allowed",
+    ),
+    "erasure delete alert linking a missing runbook": (
+        _replace("alerts.tf", "runbooks/analytics-erasure.md", "runbooks/erasure.md"),
+        "runbook docs/runbooks/erasure.md does not exist",
     ),
     "analytics dataset outside the EU": (
         _replace("analytics.tf", 'location                   = "EU"', 'location = "US"'),

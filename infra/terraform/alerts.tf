@@ -218,6 +218,19 @@ locals {
       duration = "10800s"
       value    = 0
     }
+    "erased-people-delete-failed" = {
+      display  = "Erased people's analytics rows not deleted"
+      page     = false
+      runbook  = "docs/runbooks/analytics-erasure.md"
+      why      = "The monthly scheduled query deleting erased people's rows from analytics.events failed (analytics_erasure.tf). Their rows are already unlinkable (their secrets are gone), but the erasure promise is to delete them within the month."
+      absent   = false
+      filter   = "resource.type=\"bigquery_dts_config\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.erased_people_delete_failed.name}\""
+      aligner  = "ALIGN_SUM"
+      reducer  = "REDUCE_SUM"
+      group_by = []
+      duration = "0s"
+      value    = 0
+    }
   }
 }
 

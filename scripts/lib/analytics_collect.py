@@ -9,6 +9,9 @@ message against the event contract (docs/analytics.md) and appends it to
   .local/analytics/events.duckdb                table ``raw_events``, the dbt project's local source
 
 once per ``event_id``: a message delivered twice (or an event published twice) is one row.
+An ``erasure_completed`` event deletes the rows of the person it names from both (that event
+stays, as in the warehouse: infra/terraform/sql/delete-erased-people.sql), and their events that
+arrive later are not kept.
 Messages off the contract are kept in .local/analytics/rejected.jsonl with the reason, and
 acknowledged. The DuckDB table is loaded by the analytics venv's Python
 (.local/analytics-venv, which has duckdb: scripts/lib/analytics_load.py); without that venv the
@@ -17,8 +20,8 @@ JSON lines are all there is, and the next run with it loads them.
   analytics_collect.py            drain what is waiting, print the counts, exit
   analytics_collect.py --follow   keep pulling until Ctrl-C
   analytics_collect.py --forget PERSON_ID
-                                  delete a person's rows from the local store (what the
-                                  warehouse's scheduled delete does in production)
+                                  delete a person's rows from the local store by hand (as
+                                  their erasure_completed event does)
 
 Only against the emulator (PUBSUB_EMULATOR_HOST, which scripts/dev prints): production
 events never land on a laptop.
@@ -48,6 +51,7 @@ ANALYTICS_PYTHON = ROOT / ".local" / "analytics-venv" / "bin" / "python"
 LOADER = Path(__file__).with_name("analytics_load.py")
 TOPIC = "product-events"  # focus.domain.wires, infra/terraform/analytics.tf
 SUBSCRIPTION = "product-events-local"  # scripts/lib/suite.py creates it at start
+ERASURE = "erasure_completed"  # names a person whose rows go (docs/analytics.md)
 PULL_BATCH = 500
 PULL_TIMEOUT_S = 3.0  # an empty subscription answers after this long: drained
 FOLLOW_PAUSE_S = 1.0
@@ -201,15 +205,25 @@ def check(data: bytes) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Added:
+    new: int  # events kept
+    late: int  # events of people already erased: not kept
+    deleted: int  # rows of people erased by a new erasure_completed: deleted
+
+
 @dataclass
 class Store:
-    """The JSON-lines files: what is kept, and which event ids they already hold."""
+    """The JSON-lines files: what is kept, which event ids they already hold, and who was erased."""
 
     folder: Path = field(default_factory=lambda: EVENTS)
     seen: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.seen = {row["event_id"] for row in self.rows()}
+        rows = list(self.rows())
+        self.seen = {row["event_id"] for row in rows}
+        self.erased = {row["person_id"] for row in rows if row["event_name"] == ERASURE}
 
     def files(self) -> list[Path]:
         return sorted(self.folder.glob("*.jsonl"))
@@ -221,27 +235,37 @@ class Store:
                     if line.strip():
                         yield json.loads(line)
 
-    def add(self, events: Iterable[dict[str, Any]]) -> int:
-        """Append the events whose ids are new (durably, before anything is acknowledged);
-        how many were new."""
-        new = []
+    def add(self, events: Iterable[dict[str, Any]]) -> Added:
+        """Append the events whose ids are new (durably, before anything is acknowledged), then
+        delete the rows of each person a new ``erasure_completed`` names."""
+        new, late = [], 0
         for event in events:
-            if event["event_id"] not in self.seen:
-                self.seen.add(event["event_id"])
-                new.append(event)
+            if event["event_id"] in self.seen:
+                continue
+            if event["person_id"] in self.erased and event["event_name"] != ERASURE:
+                late += 1  # published before the erasure, delivered after it
+                continue
+            self.seen.add(event["event_id"])
+            new.append(event)
         if new:
             self.folder.mkdir(parents=True, exist_ok=True)
             day = datetime.now(UTC).date().isoformat()
             _append(self.folder / f"{day}.jsonl", new)
-        return len(new)
+        erased = {e["person_id"] for e in new if e["event_name"] == ERASURE} - self.erased
+        self.erased |= erased
+        deleted = sum(self.forget(person_id) for person_id in sorted(erased))
+        return Added(new=len(new), late=late, deleted=deleted)
 
     def forget(self, person_id: str) -> int:
-        """Rewrite every file without the person's rows; how many were deleted."""
+        """Rewrite every file without the person's rows but an ``erasure_completed`` (the count
+        of erasures, as in the warehouse); how many were deleted."""
         deleted = 0
         for path in self.files():
             with path.open() as lines:
                 rows = [json.loads(line) for line in lines if line.strip()]
-            kept = [row for row in rows if row["person_id"] != person_id]
+            kept = [
+                row for row in rows if row["person_id"] != person_id or row["event_name"] == ERASURE
+            ]
             if len(kept) != len(rows):
                 deleted += len(rows) - len(kept)
                 temporary = path.with_suffix(".tmp")
@@ -265,11 +289,13 @@ class Counts:
     new: int = 0
     duplicates: int = 0
     rejected: int = 0
+    erased: int = 0
 
     def __str__(self) -> str:
+        erased = f", {self.erased} rows of erased people deleted" if self.erased else ""
         return (
             f"{self.pulled} pulled: {self.new} new, {self.duplicates} already kept, "
-            f"{self.rejected} rejected"
+            f"{self.rejected} rejected{erased}"
         )
 
 
@@ -327,7 +353,7 @@ class Collector:
                         "data": item.message.data.decode(errors="replace"),
                     }
                 )
-        new = self.store.add(events)
+        added = self.store.add(events)
         if rejected:
             STORE.mkdir(parents=True, exist_ok=True)
             _append(REJECTED, rejected)
@@ -336,9 +362,10 @@ class Collector:
             request={"subscription": self.subscription, "ack_ids": [r.ack_id for r in received]}
         )
         counts.pulled += len(received)
-        counts.new += new
-        counts.duplicates += len(events) - new
+        counts.new += added.new
+        counts.duplicates += len(events) - added.new - added.late
         counts.rejected += len(rejected)
+        counts.erased += added.late + added.deleted
         return len(received)
 
     def drain(self, counts: Counts) -> None:

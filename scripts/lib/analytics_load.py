@@ -7,6 +7,11 @@ the dev venv does not): scripts/lib/analytics_collect.py calls it.
 
 ``raw_events`` has the contract's columns (docs/analytics.md), the same as BigQuery's
 ``analytics.events``: times are TIMESTAMP in UTC, ``properties`` is the JSON object's text.
+
+Every load ends with the warehouse's erasure delete (infra/terraform/sql/delete-erased-people.sql):
+the rows of each person an ``erasure_completed`` event names go, that event stays. Here at once
+and over every row: the local store has no partition filter to satisfy and no streaming buffer
+to wait for, which is all the production statement's time bounds are for.
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ FROM read_json(?, format = 'newline_delimited', columns = {
 WHERE event_id NOT IN (SELECT event_id FROM raw_events)
 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingest_time) = 1
 """
+ERASURE = "erasure_completed"
+DELETE_ERASED_PEOPLE = f"""
+DELETE FROM raw_events
+WHERE event_name != '{ERASURE}'
+  AND person_id IN (SELECT person_id FROM raw_events WHERE event_name = '{ERASURE}')
+"""
 
 
 def load(events: Path, database: Path) -> str:
@@ -60,15 +71,21 @@ def load(events: Path, database: Path) -> str:
             return f"{database.name}: no events yet"
         before = _count(db)
         db.execute(LOAD, [files])
+        loaded = _count(db)
+        db.execute(DELETE_ERASED_PEOPLE)
         after = _count(db)
-    return f"{database.name}: raw_events {after} rows ({after - before} added)"
+    erased = f", {loaded - after} of erased people deleted" if loaded != after else ""
+    return f"{database.name}: raw_events {after} rows ({loaded - before} added{erased})"
 
 
 def forget(person_id: str, database: Path) -> str:
+    """Delete a person's rows but an ``erasure_completed`` (as the warehouse's delete does)."""
     with duckdb.connect(str(database)) as db:
         db.execute(CREATE)
         before = _count(db)
-        db.execute("DELETE FROM raw_events WHERE person_id = ?", [person_id])
+        db.execute(
+            "DELETE FROM raw_events WHERE person_id = ? AND event_name != ?", [person_id, ERASURE]
+        )
         after = _count(db)
     return f"{database.name}: deleted {before - after} rows"
 
