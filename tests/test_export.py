@@ -33,7 +33,9 @@ def download(
         ).unwrap()["data"]
         return answer if answer["state"] == "ready" else None
 
-    first = wait_for(ready, timeout=timeout, message="export ready")
+    # Poll as the app does, well within getExport's per-minute allowance: a slow build polled
+    # every 0.1 s was answered RATE_LIMITED before it was ready.
+    first = wait_for(ready, timeout=timeout, interval=1.5, message="export ready")
     chunks = [
         firebase.functions.call(
             "getExport", envelope({"exportId": export_id, "chunk": n}), user=user

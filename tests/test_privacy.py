@@ -342,7 +342,7 @@ def test_an_export_holds_every_registered_path_and_nothing_of_anyone_else(
         ).unwrap()["data"]
         return answer if answer["state"] == "ready" else None
 
-    first = wait_for(ready, timeout=30, message="export ready")
+    first = wait_for(ready, timeout=30, interval=1.5, message="export ready")  # as the app polls
     text = "".join(
         firebase.functions.call(
             "getExport", envelope({"exportId": export_id, "chunk": n}), user=person
