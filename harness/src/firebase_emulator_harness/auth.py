@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from firebase_emulator_harness.errors import EmulatorError
-from firebase_emulator_harness.http import OWNER, TIMEOUT_S, session
+from firebase_emulator_harness.http import OWNER, TIMEOUT_S, node_session
 from firebase_emulator_harness.values import JsonInput, JsonObject, JsonValue, json_object, to_json
 
 API_KEY = "fake-api-key"  # the Auth emulator accepts any key
@@ -48,7 +48,7 @@ class AuthEmulator:
         self.project = project
 
     def _post(self, path: str, body: JsonObject, *, owner: bool = False) -> JsonObject:
-        response = session().post(
+        response = node_session().post(
             f"{self.base_url}{path}",
             params=None if owner else {"key": API_KEY},
             json=body,
@@ -63,7 +63,7 @@ class AuthEmulator:
 
     def clear(self) -> None:
         """Delete every account in the project."""
-        response = session().delete(
+        response = node_session().delete(
             f"{self.base_url}/emulator/v1/projects/{self.project}/accounts", timeout=TIMEOUT_S
         )
         response.raise_for_status()
@@ -137,7 +137,7 @@ class AuthEmulator:
 
     def refresh(self, user: User) -> User:
         """Exchange the refresh token for a fresh ID token (as the client SDKs do hourly)."""
-        response = session().post(
+        response = node_session().post(
             f"{self.base_url}/securetoken.googleapis.com/v1/token",
             params={"key": API_KEY},
             data={"grant_type": "refresh_token", "refresh_token": user.refresh_token},

@@ -11,7 +11,7 @@ from typing import cast
 
 from firebase_emulator_harness.auth import User
 from firebase_emulator_harness.errors import CallableError, EmulatorError
-from firebase_emulator_harness.http import TIMEOUT_S, session
+from firebase_emulator_harness.http import TIMEOUT_S, node_session
 from firebase_emulator_harness.pubsub import MessagePublishedEvent
 from firebase_emulator_harness.values import JsonInput, JsonObject, JsonValue, to_json
 
@@ -84,7 +84,7 @@ class FunctionsEmulator:
         if user is not None:
             request_headers.update(user.bearer)
         for attempt in range(1, LOST_WORKER_ATTEMPTS + 1):
-            response = session().post(
+            response = node_session().post(
                 f"{self.base_url}/{self.project}/{region or self.region}/{name}",
                 json={"data": to_json(data)},
                 headers=request_headers,
@@ -111,7 +111,7 @@ class FunctionsEmulator:
         """Deliver one task to the task-queue function ``name`` now, as Cloud Tasks would
         (``{"data": ...}`` POSTed to the function); the HTTP status. Lets a test run a task
         with chosen data, e.g. to stop a multi-step job half-way."""
-        response = session().post(
+        response = node_session().post(
             f"{self.base_url}/{self.project}/{region or self.region}/{name}",
             json={"data": to_json(data)},
             timeout=TIMEOUT_S,
@@ -137,7 +137,7 @@ class FunctionsEmulator:
         user's ID token, if any; ``body`` sent byte for byte, as signed payloads need):
         (HTTP status, JSON body or text)."""
         request_headers = {**(headers or {}), **(user.bearer if user is not None else {})}
-        response = session().request(
+        response = node_session().request(
             method,
             f"{self.base_url}/{self.project}/{region or self.region}/{name}",
             headers=request_headers,
@@ -161,7 +161,7 @@ class FunctionsEmulator:
         does not know (``handleHttpsTrigger``: "Function <key> does not exist, valid functions are:
         <key>, <key>, ..."), which runs nothing. That answer is read here, and any other answer is
         an error, never an empty list."""
-        response = session().post(
+        response = node_session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/__list__",
             timeout=TIMEOUT_S,
         )
@@ -191,7 +191,7 @@ class FunctionsEmulator:
         """
         key = self._background_key(name, region, what="scheduled function")
         when = (at or datetime.now(UTC)).astimezone(UTC)
-        response = session().post(
+        response = node_session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/{key}",
             headers={
                 "X-CloudScheduler-JobName": job_name
@@ -239,7 +239,7 @@ class FunctionsEmulator:
         a duplicate delivery changes nothing.
         """
         key = self._background_key(name, region, what="event function")
-        response = session().post(
+        response = node_session().post(
             f"{self.base_url}/functions/projects/{self.project}/triggers/{key}",
             # A MessagePublishedEvent is a JSON object too (a TypedDict is no Mapping[str, ...]).
             json=to_json(cast("Mapping[str, JsonInput]", event)),
@@ -254,7 +254,7 @@ class FunctionsEmulator:
         the emulator let go of; how many processes were reaped. The emulator starts one worker
         per concurrent invocation of a function and keeps it until it stops, so a long suite
         with bursts of concurrent events can otherwise run a machine out of memory."""
-        session().put(
+        node_session().put(
             f"{self.hub_url}/functions/enableBackgroundTriggers", timeout=TIMEOUT_S
         ).raise_for_status()
         return reap_orphaned_workers()
@@ -262,14 +262,14 @@ class FunctionsEmulator:
     @contextmanager
     def background_triggers_disabled(self) -> Iterator[None]:
         """Within the block, Firestore/Pub/Sub/Auth event triggers do not fire (arrange data quietly)."""
-        response = session().put(
+        response = node_session().put(
             f"{self.hub_url}/functions/disableBackgroundTriggers", timeout=TIMEOUT_S
         )
         response.raise_for_status()
         try:
             yield
         finally:
-            session().put(
+            node_session().put(
                 f"{self.hub_url}/functions/enableBackgroundTriggers", timeout=TIMEOUT_S
             ).raise_for_status()
 
