@@ -43,6 +43,15 @@ class ProductEvents:
         self.topic = f"projects/{firebase.project}/topics/{TOPIC}"
         self.received: list[dict[str, Any]] = []
 
+    @classmethod
+    def from_now(cls, firebase: EmulatorSuite) -> ProductEvents:
+        """Collecting every event published from now on (what was published before is drained)."""
+        events = cls(firebase)
+        events.ensure()
+        events.pull()
+        events.received.clear()
+        return events
+
     def ensure(self) -> None:
         for path, body in (
             (f"topics/{TOPIC}", {}),
@@ -91,11 +100,7 @@ class ProductEvents:
 
 @pytest.fixture(scope="module")
 def product_events(firebase_suite: EmulatorSuite) -> ProductEvents:
-    events = ProductEvents(firebase_suite)
-    events.ensure()
-    events.pull()  # whatever earlier modules published
-    events.received.clear()
-    return events
+    return ProductEvents.from_now(firebase_suite)
 
 
 def consenting(firebase: EmulatorSuite) -> tuple[User, str]:

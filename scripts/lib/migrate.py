@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from focus_tools import migrations
 from focus_tools import migrations_runner as runner
-from focus_tools.migrations_runner import MigrationProgress, Outcome
+from focus_tools.migrations_runner import Outcome
 
 BAR_WIDTH = 30
 LOG_EVERY_S = 2.0  # when stderr is not a terminal, a progress line at most this often
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
         return _list()
-    if not _choose_target(args.project):
+    if not choose_target(args.project):
         return 2
     try:
         migration = migrations.get(args.name)
@@ -46,7 +46,9 @@ def main(argv: list[str]) -> int:
         batch_size=args.batch_size,
         limit=args.limit,
         restart=args.restart,
-        on_batch=bar.update,
+        on_batch=lambda p: bar.update(
+            p.scanned, f"upgraded {p.upgraded:,}  current {p.current:,}", p.finished_at is not None
+        ),
     )
     bar.close()
     if args.json:
@@ -80,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         default=runner.DEFAULT_BATCH,
         help=f"documents per atomic batch, 1..{runner.MAX_BATCH} (default {runner.DEFAULT_BATCH})",
     )
-    run.add_argument("--limit", type=_positive, help="stop after scanning this many documents")
+    run.add_argument("--limit", type=positive, help="stop after scanning this many documents")
     run.add_argument("--restart", action="store_true", help="scan again from the beginning")
     run.add_argument("--json", action="store_true", help="print the outcome as JSON")
     return parser
@@ -94,7 +96,7 @@ def _batch_size(text: str) -> int:
     return size
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     number = int(text)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
@@ -108,7 +110,7 @@ def _list() -> int:
     return 0
 
 
-def _choose_target(project: str | None) -> bool:
+def choose_target(project: str | None) -> bool:
     """Point the clients at the emulator or at production, and say which, before anything runs."""
     emulator = os.environ.get("FIRESTORE_EMULATOR_HOST")
     if project:
@@ -130,7 +132,8 @@ def _choose_target(project: str | None) -> bool:
 
 
 class ProgressBar:
-    """``[#####-----] 420/1,050 40%  upgraded 400  current 20  350 docs/s`` on stderr.
+    """``[#####-----] 420/1,050 40%  upgraded 400  current 20  350 docs/s`` on stderr (the
+    counts are the caller's: scripts/analytics-backfill shows its own).
 
     Redrawn in place on a terminal; in a log (not a terminal), one line every few seconds.
     """
@@ -144,19 +147,18 @@ class ProgressBar:
         self.started = time.monotonic()
         self.last_line_at = 0.0
 
-    def update(self, progress: MigrationProgress) -> None:
-        self.scanned = progress.scanned
+    def update(self, scanned: int, counts: str, finished: bool) -> None:
+        self.scanned = scanned
         now = time.monotonic()
-        if not self.tty and now - self.last_line_at < LOG_EVERY_S and progress.finished_at is None:
+        if not self.tty and now - self.last_line_at < LOG_EVERY_S and not finished:
             return
         self.last_line_at = now
-        total = max(self.total, progress.scanned)  # the collection may have grown since counted
-        filled = BAR_WIDTH * progress.scanned // total if total else BAR_WIDTH
-        percent = 100 * progress.scanned // total if total else 100
+        total = max(self.total, scanned)  # the collection may have grown since counted
+        filled = BAR_WIDTH * scanned // total if total else BAR_WIDTH
+        percent = 100 * scanned // total if total else 100
         line = (
-            f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {progress.scanned:,}/{total:,} "
-            f"{percent}%  upgraded {progress.upgraded:,}  current {progress.current:,}  "
-            f"{self.rate():,.0f} docs/s"
+            f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {scanned:,}/{total:,} "
+            f"{percent}%  {counts}  {self.rate():,.0f} docs/s"
         )
         self.stream.write(("\r" + line) if self.tty else (line + "\n"))
         self.stream.flush()

@@ -37,10 +37,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from focus.domain import sessions
 from focus.domain.blocks import BlockKind, Strictness
 from focus.domain.entitlements import Store, SubscriptionState
 from focus.domain.insight_history import InsightSource, Rating
 from focus.domain.notifications import MessageKind
+from focus.domain.reports import Day
 from focus.domain.sessions import FocusSession, SessionStatus
 
 SECRET_BYTES = 32  # the per-person key: 256 random bits, as long as HMAC-SHA256's output
@@ -237,6 +239,46 @@ class ProductFact:
             raise TypeError(f"{self.event_name} carries {expected.__name__}")
         if not self.fact or not all(self.fact):
             raise ValueError(f"{self.event_name}: a fact has non-empty parts")
+
+
+# The facts stored documents state, built once for the live paths and the backfill alike (so a
+# backfilled fact has the live event's id, properties and time).
+def completed_session(session_id: str, session: FocusSession, focused_minutes: int) -> ProductFact:
+    """``session_completed`` for a session that ended: counted (``focused_minutes`` as counted)
+    or cancelled."""
+    return ProductFact(
+        EventName.SESSION_COMPLETED,
+        (session_id,),
+        session_properties(session, focused_minutes),
+        session.finished_at,
+    )
+
+
+def stored_session(session_id: str, session: FocusSession) -> ProductFact | None:
+    """What a stored session states, as the live paths state it: a counted session its counted
+    minutes (``sessions.count_completed``), a cancelled one its own (``completions``); an active
+    session, or a completed one not counted yet, nothing yet."""
+    if session.status is SessionStatus.CANCELLED:
+        return completed_session(session_id, session, sessions.focused_minutes(session))
+    if session.status is SessionStatus.COMPLETED and session.result is not None:
+        return completed_session(session_id, session, session.result.focused_minutes)
+    return None
+
+
+def merged_day(day: Day, merged_at: datetime) -> ProductFact:
+    """``day_merged`` for one revision of a person's day, merged at ``merged_at``."""
+    return ProductFact(
+        EventName.DAY_MERGED,
+        day_merged_fact(day.day, day.revision),
+        DayMergedProperties(
+            screen_time_minutes=day.totals.screen_time_minutes,
+            pickups=day.totals.pickups,
+            focused_minutes=day.totals.focused_minutes,
+            met_goal=day.met_goal,
+            score=day.score,
+        ),
+        merged_at,
+    )
 
 
 class ProductEvent(BaseModel):

@@ -109,27 +109,37 @@ def record_people(
         return 0
     try:
         keys = consented_keys(list(people), create=create_key)
-        now = datetime.now(UTC)
-        app_version, platform = _client_fields(client)
-        events = [
-            ProductEvent.of(
-                fact,
-                person=person_id(uid, secret),
-                secret=secret,
-                ingest_time=now,
-                app_version=app_version,
-                platform=platform,
-            )
-            for uid, secret in keys.items()
-            if secret is not None
-            for fact in people[uid]
-        ]
+        events = events_of(people, keys, datetime.now(UTC), client)
     except Exception as exc:  # a read failing, a malformed key: the facts stay true, unreported
         for facts in people.values():
             for fact in facts:
                 _dropped(fact.event_name, _reason(exc))
         return 0
     return publish(events) if events else 0
+
+
+def events_of(
+    facts_by_person: Mapping[str, Sequence[ProductFact]],
+    keys: Mapping[str, bytes | None],
+    ingest_time: datetime,
+    client: ClientInfo | None = None,
+) -> list[ProductEvent]:
+    """The events stating each person's facts, for the people with a key in ``keys`` (what
+    ``consented_keys`` answered: None for a person who does not consent or has no key)."""
+    app_version, platform = _client_fields(client)
+    return [
+        ProductEvent.of(
+            fact,
+            person=person_id(uid, secret),
+            secret=secret,
+            ingest_time=ingest_time,
+            app_version=app_version,
+            platform=platform,
+        )
+        for uid, facts in facts_by_person.items()
+        if (secret := keys.get(uid)) is not None
+        for fact in facts
+    ]
 
 
 @tracing.traced("firestore.analytics.consented_keys")
@@ -215,7 +225,7 @@ def publish(events: Sequence[ProductEvent]) -> int:
     published = 0
     for start in range(0, len(events), EVENTS_PER_PUBLISH):
         page = events[start : start + EVENTS_PER_PUBLISH]
-        reason = _publish_page(page)
+        reason = publish_page(page)
         if reason is None:
             published += len(page)
             continue
@@ -225,7 +235,7 @@ def publish(events: Sequence[ProductEvent]) -> int:
     return published
 
 
-def _publish_page(page: Sequence[ProductEvent]) -> str | None:
+def publish_page(page: Sequence[ProductEvent]) -> str | None:
     """Publish one page, all or nothing, within ``PUBLISH_ATTEMPTS``; None, or why it failed."""
     reason = "not attempted"
     for attempt in range(PUBLISH_ATTEMPTS):

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from focus.adapters import logs, messaging
 from focus.domain import workers
-from focus.domain.analytics_events import EventName, session_properties
+from focus.domain.analytics_events import completed_session
 from focus.domain.events import SessionCompleted, UnreadableEvent, validation_summary
 from focus.domain.notifications import MessageKind, SyncChange, SyncScope, still_worth_showing
 from focus.domain.outbox import session_finished_entry_id as visible_entry_id_for_session
@@ -71,13 +71,7 @@ def _record_cancelled(
         session = FocusSession.model_validate(data)
     except ValidationError:
         return  # a session no model accepts states nothing reliable
-    analytics.record(
-        uid,
-        EventName.SESSION_COMPLETED,
-        (session_id,),
-        session_properties(session, focused_minutes(session)),
-        session.finished_at,
-    )
+    analytics.record_all(uid, [completed_session(session_id, session, focused_minutes(session))])
 
 
 def _sync_other_devices(

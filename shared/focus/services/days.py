@@ -19,12 +19,7 @@ from google.cloud import firestore as gcf
 
 from focus.adapters import clients, logs, messaging, paths, store, tracing
 from focus.domain import community, derivation, reports, weeks, workers
-from focus.domain.analytics_events import (
-    DayMergedProperties,
-    EventName,
-    ProductFact,
-    day_merged_fact,
-)
+from focus.domain.analytics_events import merged_day
 from focus.domain.errors import FailedPrecondition, Reason
 from focus.domain.reports import DailyReportUpload, Day
 from focus.domain.weeks import Week
@@ -123,24 +118,7 @@ def upload(
     results = store.transactional(run, name="days.upload")
     # Each day's revision is one fact: a repeated upload changes nothing and states nothing.
     analytics.record_all(
-        uid,
-        [
-            ProductFact(
-                EventName.DAY_MERGED,
-                day_merged_fact(day.day, day.revision),
-                DayMergedProperties(
-                    screen_time_minutes=day.totals.screen_time_minutes,
-                    pickups=day.totals.pickups,
-                    focused_minutes=day.totals.focused_minutes,
-                    met_goal=day.met_goal,
-                    score=day.score,
-                ),
-                now,
-            )
-            for day in merged_days.values()
-        ],
-        client,
-        create_key=True,
+        uid, [merged_day(day, now) for day in merged_days.values()], client, create_key=True
     )
     return results
 

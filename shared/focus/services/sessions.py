@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from focus.adapters import clients, leases, logs, paths, store, tracing
 from focus.domain import sessions as domain
-from focus.domain.analytics_events import EventName, ProductFact, session_properties
+from focus.domain.analytics_events import ProductFact, completed_session
 from focus.domain.events import SessionCompleted
 from focus.domain.hours_saved import pending_minutes
 from focus.domain.sessions import CountingStage, FocusSession, SessionStatus
@@ -180,12 +180,7 @@ def count_completed(
             )
             outbox.stage_visible(tx, uid, finished, now)
         counted_facts.extend(
-            ProductFact(
-                EventName.SESSION_COMPLETED,
-                (each.session_id,),
-                session_properties(each.session, each.result.focused_minutes),
-                each.session.finished_at,
-            )
+            completed_session(each.session_id, each.session, each.result.focused_minutes)
             for each in count.sessions
         )
         return [
@@ -303,7 +298,7 @@ def needing_count(since: datetime, until: datetime) -> Iterator[tuple[str, str]]
             start_after=after,
         )
         for snapshot in page:
-            owner = _owner(snapshot)
+            owner = owner_of(snapshot)
             if owner is None:
                 continue
             stage = domain.stored_counting_stage(snapshot.to_dict() or {})
@@ -329,7 +324,7 @@ def overdue_active(since: datetime, until: datetime) -> Iterator[tuple[str, str]
             start_after=after,
         )
         for snapshot in page:
-            owner = _owner(snapshot)
+            owner = owner_of(snapshot)
             if owner is not None:
                 yield owner, snapshot.id
         if len(page) < SWEEP_PAGE:
@@ -337,9 +332,9 @@ def overdue_active(since: datetime, until: datetime) -> Iterator[tuple[str, str]
         after = page[-1]
 
 
-def _owner(snapshot: Any) -> str | None:
-    """The uid owning a session found by a collection-group query; None for a "sessions"
-    collection somewhere else (not a person's session)."""
+def owner_of(snapshot: Any) -> str | None:
+    """The uid owning a session (or a day: any ``users/{uid}/...`` document) found by a
+    collection-group query; None for a collection of that name somewhere else."""
     owner = snapshot.reference.parent.parent
     if owner is None or owner.parent.id != paths.USERS:
         return None
