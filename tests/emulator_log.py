@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from firebase_emulator_harness import wait_for
+from focus.adapters import logs
 
 PREFIX = ">  {"
 TRACE_KEY = "logging.googleapis.com/trace"
@@ -39,6 +40,17 @@ def json_lines() -> list[Line]:
             except json.JSONDecodeError:
                 continue  # a line still being written
     return lines
+
+
+def person_requests(uid: str) -> list[Line]:
+    """The request lines of every invocation done for the person so far (each function binds
+    the pseudonymous user it serves)."""
+    pseudonym = logs.pseudonymous_user_id(uid)
+    return [
+        line
+        for line in json_lines()
+        if line.get("message") == "request" and line.get("user") == pseudonym
+    ]
 
 
 def trace_id(line: Line) -> str | None:

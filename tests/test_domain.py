@@ -55,8 +55,38 @@ def test_completion_is_due_only_for_active_sessions_past_their_planned_end() -> 
     assert not sessions.completion_due(session(), START + timedelta(days=1))
 
 
+def test_at_its_planned_end_a_session_needs_nothing_once_ended_and_fully_counted() -> None:
+    """The planned-end task stops after reading the session when the devices already did
+    everything: completed, counted and added to hours saved, or cancelled."""
+    counted = {"focusedMinutes": 50, "countedAt": START + timedelta(minutes=51)}
+    added = counted | {"addedToHoursSavedAt": START + timedelta(minutes=52)}
+
+    assert sessions.settled(session(result=added))
+    assert sessions.settled(session(status="cancelled"))
+    assert not sessions.settled(session())  # completed, not counted yet
+    assert not sessions.settled(session(result=counted))  # not in hours saved yet
+    assert not sessions.settled(session(status="active"))
+
+
+def test_a_planned_end_task_arriving_early_waits_unless_the_session_is_settled() -> None:
+    before_end, at_end = START + timedelta(minutes=49), START + timedelta(minutes=50)
+    added = {
+        "focusedMinutes": 49,
+        "countedAt": before_end,
+        "addedToHoursSavedAt": before_end,
+    }
+
+    # Active, or completed early but not counted yet: the count task's turn first.
+    assert sessions.planned_end_task_waits(session(status="active"), before_end) == at_end
+    assert sessions.planned_end_task_waits(session(), before_end) == at_end
+    assert sessions.planned_end_task_waits(session(), at_end) is None
+    # Nothing left to do: no waiting either.
+    assert sessions.planned_end_task_waits(session(result=added), before_end) is None
+    assert sessions.planned_end_task_waits(session(status="cancelled"), before_end) is None
+
+
 def test_contributions_land_on_a_stable_shard_within_range() -> None:
-    keys = [f"user{n}/session{n}" for n in range(2000)]
+    keys = [f"user{n}/session{n}" for n in range(5000)]
     shards = [hours_saved.shard_for(key) for key in keys]
 
     assert shards == [hours_saved.shard_for(key) for key in keys]

@@ -3,7 +3,7 @@ emergency pass, milestones and counting: tests/test_pure_rules.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -94,6 +94,22 @@ def test_the_community_share_counts_half_of_ones_own_bucket() -> None:
     assert community.share_using_more(summary, 100) == 50.0
     assert community.share_using_more(summary, 5) == 87.5
     assert community.bucket_of(24 * 60) == community.BUCKET_COUNT - 1
+
+
+def test_a_persons_day_stays_on_one_shard_and_only_a_new_day_gets_the_new_shard_count() -> None:
+    """A later upload moves the person's bucket on the shard the day was counted on: the shard
+    count is the day's, so a release raising it never splits one day over two shards."""
+    people = [f"person-{n}" for n in range(5000)]
+    before = date.fromisoformat(community.SHARD_COUNT_FROM) - timedelta(days=1)
+    earlier, cut_over = before.isoformat(), community.SHARD_COUNT_FROM
+
+    assert [community.shard_of(uid, earlier) for uid in people] == [
+        community.shard_of(uid, earlier) for uid in people
+    ]
+    assert {community.shard_of(uid, earlier) for uid in people} <= set(range(500))
+    assert {community.shard_of(uid, cut_over) for uid in people} <= set(range(1000))
+    assert len({community.shard_of(uid, cut_over) for uid in people}) > 900  # spread
+    assert community.shard_count("2027-06-01") == community.SHARD_COUNT == 1000
 
 
 # -- hardcore only tightens (focus.domain.blocks.tightens) ---------------------------------------

@@ -30,6 +30,7 @@ def queries() -> list[store.QuerySpec]:
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             importlib.import_module(module.name)
     importlib.import_module("focus_tools.migrations_runner")  # its scans, one per migration
+    importlib.import_module("focus_tools.analytics_backfill")  # its scans of sessions and days
     return list(store.QUERIES.values())
 
 

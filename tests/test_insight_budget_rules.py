@@ -62,3 +62,18 @@ def test_the_limits_come_from_config_with_defaults_for_missing_or_bad_values() -
     assert model_budget.budget_of({"callsPerPersonPerDay": -1, "callsPerDay": "many"}) == (
         model_budget.DEFAULT
     )
+
+
+def test_an_instance_counts_on_the_days_total_for_a_minute_then_reads_it_again() -> None:
+    """Reading every shard of the day's total on each nudge would cost 200 reads a call: an
+    instance keeps what it read for a minute and adds its own calls to it."""
+    read = model_budget.DayTotal(MONDAY_NOON.date(), MONDAY_NOON, used=40)
+    after_two_calls = read.counted(1).counted(1)
+
+    assert after_two_calls.used == 42
+    assert after_two_calls.usable(MONDAY_NOON + timedelta(seconds=59))
+    assert not after_two_calls.usable(MONDAY_NOON + model_budget.TOTAL_KEPT_FOR)
+    # A new budget day starts from the shards, even within the minute.
+    just_before_midnight = datetime(2026, 11, 23, 23, 59, 30, tzinfo=UTC)
+    late = model_budget.DayTotal(just_before_midnight.date(), just_before_midnight, used=40)
+    assert not late.usable(just_before_midnight + timedelta(seconds=31))

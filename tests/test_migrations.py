@@ -113,7 +113,10 @@ def test_every_migration_moves_one_version_and_is_named_after_its_module() -> No
     assert NAME in declared
     assert list(declared) == sorted(declared)
     for migration in declared.values():
-        assert migration.to_version == migration.from_version + 1
+        if isinstance(migration, migrations.Migration):
+            assert migration.to_version == migration.from_version + 1
+        else:  # a backfill moves no version
+            assert (migration.from_version, migration.to_version) == (None, None)
     with pytest.raises(KeyError, match="no migration named"):
         migrations.get("9999_nothing")
 
@@ -293,3 +296,80 @@ def test_migration_progress_is_server_only(firebase: EmulatorSuite, user: User) 
     assert_denied(lambda: db.get(f"migrations/{NAME}"))
     assert_denied(lambda: db.set(f"migrations/{NAME}", {"scanned": 0}))
     assert_denied(lambda: db.query("migrations"))
+
+
+# -- sweep shards: a backfill of documents without a version ------------------------------------
+SHARD_BACKFILLS = (
+    "0002_day_changes_sweep_shard",
+    "0003_outbox_sweep_shard",
+    "0004_push_tokens_sweep_shard",
+)
+
+
+def test_a_persons_sweep_shard_is_a_stable_hash_that_spreads_people_evenly() -> None:
+    from focus.domain import sweep_shards
+
+    # CRC-32, not Python's salted hash(): the same in every process and release.
+    assert [sweep_shards.shard_of(uid) for uid in ("ada", "grace", "uid-ada")] == [0, 3, 4]
+    counts = [0] * sweep_shards.SHARDS
+    for n in range(8_000):
+        counts[sweep_shards.shard_of(f"user-{n}")] += 1
+    assert min(counts) > 900 and max(counts) < 1_100
+
+
+def test_the_backfill_gives_a_document_its_owners_shard_and_leaves_one_that_has_it() -> None:
+    from focus.domain import sweep_shards
+
+    backfill = migrations.get("0003_outbox_sweep_shard")
+    entry = {"kind": "sync", "state": "pending"}
+
+    assert backfill.outcome("users/ada/outbox/e1", entry) == {**entry, "sweepShard": 0}
+    assert backfill.outcome("users/grace/outbox/e1", entry) == {**entry, "sweepShard": 3}
+    assert backfill.outcome("users/ada/outbox/e1", {**entry, "sweepShard": 0}) == "current"
+    assert entry == {"kind": "sync", "state": "pending"}  # pure
+    for name in SHARD_BACKFILLS:
+        declared = migrations.get(name)
+        assert isinstance(declared, migrations.Backfill) and declared.field == sweep_shards.FIELD
+
+
+def test_documents_written_before_the_sweep_shards_are_swept_once_backfilled(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    """The rollout (docs/data-model.md, "Sweep shards"): the sweeps read shard by shard, so a
+    document written before the writers set its shard waits for the backfill, then is found."""
+    from datetime import timedelta
+
+    from focus.adapters import sweeps
+    from focus.domain import sweep_shards
+    from focus.domain.outbox import EntryState
+    from focus.services import days, outbox, push_tokens
+
+    now = datetime.now(UTC)
+    hour_ago, month_ago = now - timedelta(hours=1), now - push_tokens.STALE_AFTER - timedelta(1)
+    legacy: dict[str, dict[str, Any]] = {
+        "dayChanges/c1": {"days": ["2026-11-01"], "createdAt": hour_ago},
+        "outbox/sync-1": {"kind": "sync", "state": "pending", "dueAt": hour_ago},
+        "pushTokens/old-ipad": {"token": "t-1", "platform": "ios", "refreshedAt": month_ago},
+    }
+    owner = firebase.firestore.as_owner()
+    with firebase.functions.background_triggers_disabled():
+        for path, data in legacy.items():
+            owner.set(f"users/{user.uid}/{path}", data)
+
+    def swept() -> dict[str, bool]:
+        pending = [EntryState.PENDING.value, now - outbox.SWEEP_AFTER]
+        return {
+            "dayChanges": user.uid in days.left_behind(now - timedelta(minutes=5)),
+            "outbox": any(uid == user.uid for uid, _ in sweeps.owned(outbox.OVERDUE, pending, page=50)),
+            "pushTokens": any(t.uid == user.uid for t in push_tokens.stale(now - push_tokens.STALE_AFTER)),
+        }  # fmt: skip
+
+    assert swept() == {"dayChanges": False, "outbox": False, "pushTokens": False}
+
+    for name in SHARD_BACKFILLS:
+        migrate("run", name)
+
+    assert swept() == {"dayChanges": True, "outbox": True, "pushTokens": True}
+    for path in legacy:
+        stored = owner.get(f"users/{user.uid}/{path}") or {}
+        assert stored["sweepShard"] == sweep_shards.shard_of(user.uid)

@@ -17,6 +17,7 @@ from conftest import block_doc, envelope, register_device, session_doc
 
 from firebase_emulator_harness import EmulatorSuite, FcmError, FcmRemote, User, wait_for
 from firebase_emulator_harness.errors import EmulatorError
+from focus.domain import sweep_shards
 from focus.domain.notifications import SessionFinished, WeeklyReportReady
 from focus.domain.outbox import visible_entry, visible_entry_id
 
@@ -63,7 +64,7 @@ def owe(firebase: EmulatorSuite, user: User, message: Any) -> str:
     entry_id = visible_entry_id(message)
     firebase.firestore.as_owner().set(
         f"users/{user.uid}/outbox/{entry_id}",
-        visible_entry(message, datetime.now(UTC)).to_firestore(),
+        visible_entry(message, datetime.now(UTC)).to_firestore() | sweep_shards.fields(user.uid),
     )
     return entry_id
 
@@ -139,6 +140,22 @@ def test_a_session_finished_on_one_device_is_shown_on_the_others(
         )
     )
     assert sent["deliveries"]["mac-1"]["outcome"] == "accepted"
+    assert sent["sweepShard"] == sweep_shards.shard_of(user.uid)  # the sweep's index
+
+
+def test_an_entry_whose_task_was_lost_is_sent_by_the_sweep(
+    firebase: EmulatorSuite, user: User, fcm: FcmRemote
+) -> None:
+    with_devices(firebase, user, {"iphone-1": "ios", "mac-1": "macos"})
+    no_quiet_hours(firebase, user)
+    entry_id = owe(firebase, user, finished_session())  # recorded; its task never enqueued
+    overdue = datetime.now(UTC) - timedelta(minutes=6)  # the sweep waits 5 minutes past due
+    firebase.firestore.as_owner().update(f"users/{user.uid}/outbox/{entry_id}", {"dueAt": overdue})
+
+    firebase.functions.run_scheduled("sweep_outbox")
+
+    wait_for(lambda: entry(firebase, user, entry_id).get("state") == "sent", message="swept")
+    assert len(pushes_to(fcm, "mac-1", "session_finished")) == 1
 
 
 def test_a_duplicated_task_sends_nothing_twice(

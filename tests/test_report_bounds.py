@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import envelope, register_device
-from emulator_log import json_lines
+from emulator_log import person_requests
 from test_reports import report, settle
 
 from firebase_emulator_harness import EmulatorSuite, User, wait_for
-from focus.adapters import logs
 
 MONTH = 31
 # Upper bounds documented in docs/data-model.md ("Cost per flow"), per upload call of D days:
@@ -39,13 +38,10 @@ def month(tz: str = "Europe/Berlin", screen: int = 60) -> list[dict[str, Any]]:
 def background_lines(user: User) -> list[dict[str, Any]]:
     """The request lines of every background invocation done for ``user`` so far, but for the
     device registrations the test makes itself (they are not the upload's doing)."""
-    pseudonym = logs.pseudonymous_user_id(user.uid)
     return [
         line
-        for line in json_lines()
-        if line.get("message") == "request"
-        and line.get("user") == pseudonym
-        and line.get("kind") in {"firestore", "task", "pubsub"}
+        for line in person_requests(user.uid)
+        if line.get("kind") in {"firestore", "task", "pubsub"}
         and line.get("function") != "on_device_created"
     ]
 

@@ -264,6 +264,26 @@ def test_a_repeated_derivation_changes_nothing(firebase: EmulatorSuite, user: Us
     assert firebase.firestore.as_owner().query(f"users/{user.uid}/dayChanges") == []
 
 
+def test_a_change_whose_derivation_was_lost_is_derived_by_the_sweep(
+    firebase: EmulatorSuite, user: User
+) -> None:
+    from focus.domain import sweep_shards
+
+    with firebase.functions.background_triggers_disabled():  # its trigger never runs
+        upload(firebase, user, report(day(0), screen=50)).unwrap()
+    changes = firebase.firestore.as_owner().query(f"users/{user.uid}/dayChanges")
+    assert [c["sweepShard"] for _, c in changes] == [sweep_shards.shard_of(user.uid)]
+    ((path, _),) = changes
+    ten_minutes_ago = datetime.now(UTC) - timedelta(minutes=10)
+    firebase.firestore.as_owner().update(path, {"createdAt": ten_minutes_ago})
+
+    firebase.functions.run_scheduled("sweep_day_changes")
+
+    (derived_day,) = settle(firebase, user, day(0))
+    assert derived_day["streak"] == 1
+    assert firebase.firestore.as_owner().query(f"users/{user.uid}/dayChanges") == []
+
+
 def test_the_community_comparison_places_a_person_among_everyone_that_day(
     firebase: EmulatorSuite,
 ) -> None:

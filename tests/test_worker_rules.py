@@ -24,6 +24,20 @@ def test_an_early_planned_end_task_defers_itself_only_beyond_its_queues_retries(
     assert workers.defers_early_task(NOW + timedelta(hours=3), NOW)
 
 
+def test_planned_end_tasks_of_one_round_minute_spread_over_half_a_minute() -> None:
+    """Planned ends bunch at :00 and :30: each planned-end task is due a few seconds after its
+    session's planned end, the same moment every time it is enqueued, never before; a planned
+    end already passed is due at once."""
+    earlier = NOW - timedelta(hours=1)
+    due = [workers.planned_end_task_due(NOW, f"person-{n}/s", earlier) for n in range(1000)]
+
+    assert due == [workers.planned_end_task_due(NOW, f"person-{n}/s", earlier) for n in range(1000)]
+    assert all(NOW <= at < NOW + workers.PLANNED_END_SPREAD for at in due)
+    assert len({at.second for at in due}) == 30  # every second of the half minute gets some
+    assert workers.planned_end_task_due(NOW, "person-1/s", NOW) == NOW
+    assert workers.planned_end_task_due(earlier, "person-1/s", NOW) == earlier
+
+
 def test_a_counts_age_is_its_sessions_completion_or_now_for_a_task_sent_by_hand() -> None:
     written = NOW - timedelta(hours=2)
 

@@ -254,7 +254,7 @@ def requestExport(call: Call, _: RequestExportRequest) -> RequestExportResponse:
 
 @mobile_callable(
     GetExportRequest,
-    per_minute=120,
+    per_minute=60,  # a chunk (<= 900 KB) a second: its rate-limit document, 1 write/s at most
     errors=(Reason.EXPORT_NOT_FOUND, Reason.NO_SUCH_CHUNK),
 )
 def getExport(call: Call, request: GetExportRequest) -> GetExportResponse:

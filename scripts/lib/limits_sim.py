@@ -93,20 +93,22 @@ FCM_PER_MINUTE = 600_000.0
 CAMPAIGN_PACE_PER_MINUTE = 0.95 * FCM_PER_MINUTE  # docs/notifications.md: campaigns pace at 95%
 CAMPAIGN_BATCH = 500  # messages per sendCampaignBatch task (send_each)
 
-HOURS_SAVED_SHARDS = 500  # focus.domain.hours_saved.SHARD_COUNT
-COMMUNITY_SHARDS = 500  # focus.domain.community.SHARD_COUNT
-MODEL_DAY_SHARDS = 20  # focus.domain.model_budget.SHARDS
-GET_EXPORT_PER_MINUTE = 120  # the highest per-callable allowance (functions/api/main.py)
+HOURS_SAVED_SHARDS = 1000  # focus.domain.hours_saved.SHARD_COUNT
+COMMUNITY_SHARDS = 1000  # focus.domain.community.SHARD_COUNT (local days from SHARD_COUNT_FROM)
+MODEL_DAY_SHARDS = 200  # focus.domain.model_budget.SHARDS
+GET_EXPORT_PER_MINUTE = 60  # the highest per-callable allowance (functions/api/main.py)
+# Collection-group timestamp indexes carry the sweep shard in front (focus.domain.sweep_shards).
+SWEEP_SHARDS = 8  # focus.domain.sweep_shards.SHARDS
 # applyInsightResults: 20 concurrent tasks of ~20 s (an assumption), each marking the run once.
 INSIGHT_RUN_WRITES = 20 / 20.0
 
 QUEUES = {
-    "deriveDays": Queue(100, 0.4),
+    "deriveDays": Queue(400, 0.4),
     "countCompletedSession": Queue(100, 0.2),
     "completeSessionAtPlannedEnd": Queue(50, 0.1),
     "sendPush": Queue(500, 0.2),
     "sendCampaignBatch": Queue(20, 1.0),
-    "writeNudge": Queue(50, 2.0),
+    "writeNudge": Queue(400, 2.0),
     "buildExport": Queue(10, 5.0),
     "eraseAccount": Queue(20, 5.0),
 }
@@ -153,7 +155,7 @@ def simulate(
     rows = [
         Row(
             "document",
-            "hoursSavedShards/{0..499}",
+            f"hoursSavedShards/{{0..{HOURS_SAVED_SHARDS - 1}}}",
             sessions / HOURS_SAVED_SHARDS,
             DOCUMENT_WRITES,
             "w/s each",
@@ -161,7 +163,7 @@ def simulate(
         ),
         Row(
             "document",
-            "communityDays/{day}/shards/{0..499}",
+            f"communityDays/{{day}}/shards/{{0..{COMMUNITY_SHARDS - 1}}}",
             uploads * day.upload_moves_bucket / COMMUNITY_SHARDS,
             DOCUMENT_WRITES,
             "w/s each",
@@ -169,11 +171,11 @@ def simulate(
         ),
         Row(
             "document",
-            "modelDays/{day}/shards/{0..19}",
+            f"modelDays/{{day}}/shards/{{0..{MODEL_DAY_SHARDS - 1}}}",
             nudges / MODEL_DAY_SHARDS,
             DOCUMENT_WRITES,
             "w/s each",
-            "one increment per online nudge (evening hour)",
+            "one increment per online nudge (evening hour); read once a minute per instance",
         ),
         Row(
             "document",
@@ -181,7 +183,7 @@ def simulate(
             GET_EXPORT_PER_MINUTE / 60,
             DOCUMENT_WRITES,
             "w/s",
-            "one client paging an export at its allowance, briefly",
+            "one client paging an export at its allowance (60/min), briefly",
         ),
         Row(
             "document",
@@ -225,11 +227,11 @@ def simulate(
         ),
         Row(
             "index",
-            "dayChanges.createdAt (collection group)",
-            uploads,
+            "dayChanges (sweepShard, createdAt) (collection group)",
+            uploads / SWEEP_SHARDS,
             SEQUENTIAL_INDEX_WRITES,
-            "w/s",
-            "one change record per upload, createdAt = now",
+            "w/s a shard",
+            f"one change record per upload, createdAt = now; {SWEEP_SHARDS} ranges",
         ),
         Row(
             "index",
@@ -241,19 +243,19 @@ def simulate(
         ),
         Row(
             "index",
-            "pushTokens.refreshedAt (collection group)",
-            rate(day.launches),
+            "pushTokens (sweepShard, refreshedAt) (collection group)",
+            rate(day.launches) / SWEEP_SHARDS,
             SEQUENTIAL_INDEX_WRITES,
-            "w/s",
-            "registerPushToken on every launch",
+            "w/s a shard",
+            f"registerPushToken on every launch; {SWEEP_SHARDS} ranges",
         ),
         Row(
             "index",
-            "outbox (state, dueAt) (collection group)",
-            organic_pushes,
+            "outbox (sweepShard, state, dueAt) (collection group)",
+            organic_pushes / SWEEP_SHARDS,
             SEQUENTIAL_INDEX_WRITES,
-            "w/s",
-            "one outbox entry per organic push, dueAt ~ now",
+            "w/s a shard",
+            f"one outbox entry per organic push, dueAt ~ now; {SWEEP_SHARDS} ranges",
         ),
         Row(
             "quota",

@@ -1,8 +1,8 @@
 """Applies a named migration (focus_tools.migrations) to Firestore: the engine behind scripts/migrate.
 
 A run pages through the migration's collection in document-name order and upgrades, in batched
-writes, each document at the migration's from-version; documents at any other version are left
-alone (counted). Every batch commits its upgrades together with the progress document
+writes, each document at the migration's from-version (a backfill: each document lacking its
+field); documents at any other version are left alone (counted). Every batch commits its upgrades together with the progress document
 ``migrations/{name}`` (cursor and counts), atomically, so an interrupted run resumes exactly
 where the last committed batch ended and nothing is counted twice.
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from focus.adapters import clients, paths, store
 from focus.domain.model import Document
-from focus_tools.migrations import Migration, all_migrations
+from focus_tools.migrations import Step, all_migrations
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentSnapshot
@@ -41,8 +41,8 @@ class MigrationProgress(Document):
     schema_version: int = 1
     name: str
     collection: str
-    from_version: int
-    to_version: int
+    from_version: int | None = None  # None: a backfill, which changes no version
+    to_version: int | None = None
     cursor: str | None = None  # path of the last document processed; the next run starts after it
     scanned: int = 0
     upgraded: int = 0
@@ -64,7 +64,7 @@ class Outcome:
     examples: list[str] = field(default_factory=list)  # dry run: what would change, for a few
 
 
-def scan_spec(migration: Migration) -> store.QuerySpec:
+def scan_spec(migration: Step) -> store.QuerySpec:
     scope = " (collection group)" if migration.collection_group else ""
     return store.QuerySpec(
         f"migration scan of {migration.collection}{scope}",
@@ -78,12 +78,12 @@ def scan_spec(migration: Migration) -> store.QuerySpec:
 SCANS = {name: scan_spec(m) for name, m in all_migrations().items()}
 
 
-def status(migration: Migration) -> MigrationProgress | None:
+def status(migration: Step) -> MigrationProgress | None:
     snapshot = store.get(clients.firestore().document(paths.migration(migration.name)))
     return MigrationProgress.model_validate(snapshot.to_dict()) if snapshot.exists else None
 
 
-def estimate_total(migration: Migration) -> int:
+def estimate_total(migration: Step) -> int:
     """How many documents a full run scans (a count aggregation: 1 read per 1,000)."""
     return store.count(SCANS[migration.name], None)
 
@@ -93,7 +93,7 @@ def _now() -> datetime:
 
 
 def run(
-    migration: Migration,
+    migration: Step,
     *,
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH,
@@ -151,7 +151,7 @@ def _finished(progress: MigrationProgress, dry_run: bool) -> MigrationProgress:
 
 
 def upgrade_page(
-    migration: Migration,
+    migration: Step,
     page: list[DocumentSnapshot[Any]],
     progress: MigrationProgress,
     dry_run: bool,
@@ -208,7 +208,7 @@ def upgrade_page(
 
 
 def _plan(
-    migration: Migration, page: list[DocumentSnapshot[Any]]
+    migration: Step, page: list[DocumentSnapshot[Any]]
 ) -> tuple[list[tuple[DocumentSnapshot[Any], dict[str, Any]]], dict[str, int]]:
     """Which documents change, with the fields to write; how many are current or unexpected."""
     from google.cloud.firestore import DELETE_FIELD
@@ -220,18 +220,10 @@ def _plan(
         if not snapshot.exists:
             continue
         before = snapshot.to_dict() or {}
-        version = before.get("schemaVersion")
-        if isinstance(version, int) and version >= migration.to_version:
-            counts["current"] += 1
+        after = migration.outcome(snapshot.reference.path, before)
+        if isinstance(after, str):
+            counts[after] += 1
             continue
-        if version != migration.from_version:
-            counts["unexpected"] += 1
-            continue
-        after = migration.upgrade(before)
-        try:
-            migration.check(after)
-        except ValueError as exc:
-            raise ValueError(f"{snapshot.reference.path}: upgraded document is invalid") from exc
         # Only the top-level fields that differ: update() replaces each one whole.
         changes: dict[str, Any] = {
             FieldPath(key).to_api_repr(): value

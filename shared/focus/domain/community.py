@@ -18,16 +18,30 @@ from focus.domain.model import Document
 
 BUCKET_MINUTES = 15
 BUCKET_COUNT = 24 * 60 // BUCKET_MINUTES + 1  # the last bucket holds exactly 24 h
-SHARD_COUNT = 500
+# ~1 sustained write/s per shard: 1,000 shards carry ~1,000 bucket moves/s (scripts/limits-sim:
+# ~670/s in the busiest hour at 10M daily users). The count may only change from one day to the
+# next: a later upload decrements the person's old bucket and increments the new one on the shard
+# of that day, so both must land on the same shard (or a shard's bucket goes negative). Days
+# before the cut-over keep the count they were counted with; the cut-over lies after every
+# instance runs this code (instances of the previous release count every day with 500).
+SHARD_COUNT = 1000
+EARLIER_SHARD_COUNT = 500
+SHARD_COUNT_FROM = "2026-12-14"  # the first local day counted over SHARD_COUNT shards
 
 
 def bucket_of(screen_time_minutes: int) -> int:
     return min(screen_time_minutes // BUCKET_MINUTES, BUCKET_COUNT - 1)
 
 
-def shard_of(uid: str) -> int:
+def shard_count(local_day: str) -> int:
+    """How many shards a local day's histogram has: a function of the day alone."""
+    return SHARD_COUNT if local_day >= SHARD_COUNT_FROM else EARLIER_SHARD_COUNT
+
+
+def shard_of(uid: str, local_day: str) -> int:
+    """The shard a person's day lands on: the same for every upload of that day."""
     digest = hashlib.blake2b(uid.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % SHARD_COUNT
+    return int.from_bytes(digest, "big") % shard_count(local_day)
 
 
 class CommunityDay(Document):

@@ -13,12 +13,17 @@ of the call: a budget is a cost control, not something a person sees.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # Spread over this many shard documents so the day's total is not one hot document: at 10M people
-# a streak-at-risk evening may ask for a few hundred nudges a second (docs/insights.md).
-SHARDS = 20
+# a streak-at-risk evening may ask for ~150 nudges a second (scripts/limits-sim), under 1 write/s
+# per shard. Reading them all costs 200 reads, so an instance reads them once per TOTAL_KEPT_FOR.
+SHARDS = 200
+# How long an instance counts on the day's total it read: its own calls since are added to it,
+# other instances' are not, so the day's budget may be overspent by about this long's calls of
+# the other instances (a few thousand on the busiest evening, against a budget of millions).
+TOTAL_KEPT_FOR = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,21 @@ def granted(budget: Budget, day_used: int, wanted: int) -> int:
 
 def budget_day(now: datetime) -> date:
     return now.astimezone(UTC).date()
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    """The day's calls as an instance last read them from the shards, plus the calls it counted
+    itself since (``counted``)."""
+
+    day: date
+    read_at: datetime
+    used: int
+
+    def usable(self, now: datetime) -> bool:
+        """Whether it may stand for the day's total at ``now``: the same budget day, read less
+        than ``TOTAL_KEPT_FOR`` ago."""
+        return self.day == budget_day(now) and now - self.read_at < TOTAL_KEPT_FOR
+
+    def counted(self, calls: int) -> DayTotal:
+        return DayTotal(self.day, self.read_at, self.used + calls)

@@ -217,6 +217,16 @@ def stored_counting_stage(stored: Mapping[str, object]) -> CountingStage:
     return CountingStage.DONE
 
 
+def settled(session: FocusSession) -> bool:
+    """Nothing is left to do for the session at its planned end: it has ended, and it is counted
+    and in hours saved, or it is never to be counted (cancelled)."""
+    if session.status is SessionStatus.ACTIVE:
+        return False
+    return session.status is not SessionStatus.COMPLETED or (
+        counting_stage(session) is CountingStage.DONE
+    )
+
+
 def completion_due(session: FocusSession, now: datetime) -> bool:
     """An active session whose planned end has passed is complete even if no device said so."""
     return session.status is SessionStatus.ACTIVE and now >= session.planned_end
@@ -228,6 +238,16 @@ def due_later(session: FocusSession, now: datetime) -> datetime | None:
     if session.status is SessionStatus.ACTIVE and now < session.planned_end:
         return session.planned_end
     return None
+
+
+def planned_end_task_waits(session: FocusSession, now: datetime) -> datetime | None:
+    """Until when the planned-end task, arriving at ``now``, waits: the planned end while it is
+    ahead and the session is not settled, whatever the devices did meanwhile (a session completed
+    early is the count task's to count; this task is the backstop at the planned end, and comes
+    early only by clock skew or on the Tasks emulator). None when it is to act now, or settled."""
+    if settled(session) or now >= session.planned_end:
+        return None
+    return session.planned_end
 
 
 def completion_fields(session: FocusSession) -> dict[str, object]:

@@ -8,6 +8,7 @@ write; these rules only decide.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,24 @@ def defers_early_task(planned_end: datetime, now: datetime) -> bool:
     """Whether a planned-end task arriving at ``now`` is too early for its queue's retries to
     reach ``planned_end``: it then re-enqueues itself for the planned end, once."""
     return planned_end - now > EARLY_RETRY_REACH
+
+
+# Planned ends bunch at round times (:00, :30), and the queue dispatches at most 500 tasks a
+# second: each session's task is due up to this long after its planned end, so a bunch spreads
+# over half a minute. Never before it: an early task only waits (``defers_early_task``).
+PLANNED_END_SPREAD = timedelta(seconds=30)
+
+
+def planned_end_task_due(planned_end: datetime, session_key: str, now: datetime) -> datetime:
+    """When a session's planned-end task is due: its planned end plus a share of
+    ``PLANNED_END_SPREAD`` chosen by the session (stable: every enqueue asks for the same
+    moment). The planned end itself, and so the session's end, stay as they are. A planned end
+    already passed is due at once, as it was: there is no bunch to spread, only a late session."""
+    if planned_end <= now:
+        return planned_end
+    digest = hashlib.blake2b(session_key.encode(), digest_size=8).digest()
+    spread_ms = int(PLANNED_END_SPREAD.total_seconds() * 1000)
+    return planned_end + timedelta(milliseconds=int.from_bytes(digest, "big") % spread_ms)
 
 
 # --- The count task ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from zoneinfo import available_timezones
 
 from focus.adapters import clients, leases, logs, messaging, paths, store, tracing
 from focus.domain import campaigns as domain
-from focus.domain import fanout, nudges
+from focus.domain import fanout, nudges, sweep_shards
 from focus.domain import notifications as rules
 from focus.domain.campaigns import Campaign
 from focus.domain.consent import Purpose
@@ -320,7 +320,7 @@ def record(owed: Owed, now: datetime) -> outbox.Claimed | None:
     if isinstance(decision, Defer):
         entry = entry.model_copy(update={"due_at": decision.until})
         try:
-            store.create_now(ref, entry.to_firestore())
+            store.create_now(ref, entry.to_firestore() | sweep_shards.fields(uid))
         except (exceptions.AlreadyExists, exceptions.Conflict):
             return None
         outbox.hand_off(uid, entry_id, decision.until)
@@ -333,10 +333,14 @@ def record(owed: Owed, now: datetime) -> outbox.Claimed | None:
         }
     )
     holder = leases.new_holder()
-    stored = entry.to_firestore() | {
-        "pushes": outbox.stored_pushes(entry),
-        leases.FIELD: {"holder": holder, "until": now + outbox.LEASE},
-    }
+    stored = (
+        entry.to_firestore()
+        | sweep_shards.fields(uid)
+        | {
+            "pushes": outbox.stored_pushes(entry),
+            leases.FIELD: {"holder": holder, "until": now + outbox.LEASE},
+        }
+    )
     try:
         # Pending with a lease: if this batch dies before recording FCM's answers, the sweep
         # finds the entry past due and the outbox sends it once the lease expired.

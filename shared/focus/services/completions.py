@@ -111,7 +111,7 @@ def _schedule_end_or_count(
             messaging.enqueue(
                 Task.COMPLETE_SESSION_AT_PLANNED_END,
                 {"userId": uid, "sessionId": session_id},
-                at=session.planned_end,
+                at=workers.planned_end_task_due(session.planned_end, f"{uid}/{session_id}", now),
                 task_id=messaging.task_id(
                     "complete", uid, session_id, session.planned_end.isoformat()
                 ),
@@ -165,9 +165,12 @@ def reach_planned_end(uid: str, session_id: str, now: datetime) -> None:
     # ends; any other failure is raised, so Cloud Tasks retries it.
     run = tolerant.Isolation("completeSessionAtPlannedEnd")
     with run.item("session", uid, session_id, retry_others=True):
-        planned_end = sessions.not_yet_due(uid, session_id, now)
-        if planned_end is not None:
-            _wait_for(uid, session_id, planned_end, now)
+        found = sessions.at_planned_end(uid, session_id, now)
+        if found.waits_until is not None:
+            _wait_for(uid, session_id, found.waits_until, now)
+            return
+        if found.settled:  # ended, and counted (or never to count): the usual case
+            logs.get_logger().info("planned end reached", completedByServer=False, published=0)
             return
         completed = sessions.complete_if_due(uid, session_id, now)
         pending = sessions.ensure_counted(uid, session_id, now)
@@ -191,7 +194,7 @@ def _wait_for(uid: str, session_id: str, planned_end: datetime, now: datetime) -
         deferred = messaging.enqueue(
             Task.COMPLETE_SESSION_AT_PLANNED_END,
             {"userId": uid, "sessionId": session_id},
-            at=planned_end,
+            at=workers.planned_end_task_due(planned_end, f"{uid}/{session_id}", now),
             task_id=messaging.task_id(
                 "complete", uid, session_id, planned_end.isoformat(), "deferred"
             ),

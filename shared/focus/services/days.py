@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore as gcf
 
-from focus.adapters import clients, logs, messaging, paths, store, tracing
-from focus.domain import community, derivation, reports, weeks, workers
+from focus.adapters import clients, logs, messaging, paths, store, sweeps, tracing
+from focus.domain import community, derivation, reports, sweep_shards, weeks, workers
 from focus.domain.analytics_events import merged_day
 from focus.domain.errors import FailedPrecondition, Reason
 from focus.domain.reports import DailyReportUpload, Day
@@ -38,12 +38,8 @@ DAYS_FROM = store.QuerySpec(
 PENDING_CHANGES = store.QuerySpec(
     "pending day changes", paths.DAY_CHANGES, order_by=(("createdAt", "ASCENDING"),)
 )
-STALE_CHANGES = store.QuerySpec(
-    "day changes left behind (all users)",
-    paths.DAY_CHANGES,
-    filters=(("createdAt", "<"),),
-    order_by=(("createdAt", "ASCENDING"),),
-    collection_group=True,
+STALE_CHANGES = sweeps.sharded(
+    "day changes left behind (all users)", paths.DAY_CHANGES, ("createdAt", "<")
 )
 # Days exist from at most MAX_LATE_DAYS before the upload to tomorrow: reading this many from the
 # earliest changed day reaches the person's latest day.
@@ -112,7 +108,8 @@ def upload(
             results.append(UploadResult(item.day, True, merged.revision, merged.score))
         if changed:
             change_ref = db.collection(paths.day_changes(uid)).document()
-            out.create(change_ref, {"days": sorted(set(changed)), "createdAt": now})
+            change = {"days": sorted(set(changed)), "createdAt": now}
+            out.create(change_ref, change | sweep_shards.fields(uid))
         return results
 
     results = store.transactional(run, name="days.upload")
@@ -189,7 +186,7 @@ def _write(out: store.Writes, uid: str, result: derivation.Derivation) -> None:
     for key, week in result.weeks.items():
         out.set(db.document(paths.week(uid, key)), week.to_firestore())
     for move in result.community:
-        shard_ref = db.document(paths.community_shard(move.day, community.shard_of(uid)))
+        shard_ref = db.document(paths.community_shard(move.day, community.shard_of(uid, move.day)))
         buckets: dict[str, object] = {str(b): gcf.Increment(n) for b, n in move.moves.items()}
         out.set(shard_ref, {"buckets": buckets, "expireAt": _shard_expiry(move.day)}, merge=True)
     if result.streak_summary is not None:
@@ -201,12 +198,12 @@ def _write(out: store.Writes, uid: str, result: derivation.Derivation) -> None:
 @tracing.traced("firestore.days.left_behind")
 def left_behind(older_than: datetime) -> list[str]:
     """People with a day change older than ``older_than`` still pending: what a failed trigger
-    run or task left for the sweep (one read per change document, at most a page)."""
+    run or task left for the sweep (one read per change document, at most a page a shard)."""
     owners: list[str] = []
-    for snap in store.query(STALE_CHANGES, None, [older_than], limit=SWEEP_PAGE):
-        owner = snap.reference.parent.parent
-        if owner is not None and owner.parent.id == paths.USERS and owner.id not in owners:
-            owners.append(owner.id)
+    found = sweeps.owned(STALE_CHANGES, [older_than], page=SWEEP_PAGE, first_page_only=True)
+    for uid, _ in found:
+        if uid not in owners:
+            owners.append(uid)
     return owners
 
 

@@ -1,11 +1,13 @@
 """Counting model calls against the day's budgets (``focus.domain.model_budget``) before making
-them: the person's count (``users/{uid}/modelUse/{day}``) and everyone's (``modelDays/{day}/
-shards/{n}``), read and raised in one transaction, so concurrent calls cannot overspend by more
-than the calls in flight between a read and its commit."""
+them: the person's count (``users/{uid}/modelUse/{day}``), read and raised in one transaction,
+and everyone's (``modelDays/{day}/shards/{n}``), raised in it on a random shard. An instance reads
+the day's shards at most once a minute (``TOTAL_KEPT_FOR``) and adds its own calls to what it
+read: 200 reads a minute per instance instead of 200 per call."""
 
 from __future__ import annotations
 
 import random
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +33,32 @@ def _calls(snapshot: Any) -> int:
     return int((snapshot.to_dict() or {}).get("calls", 0)) if snapshot.exists else 0
 
 
+# The day's total as this instance knows it; calls on its threads update it under the lock.
+_day_total: domain.DayTotal | None = None
+_day_total_lock = threading.Lock()
+
+
+def _day_used(shards: list[Any], now: datetime, *, fresh: bool) -> int:
+    """The day's calls so far: what this instance read less than a minute ago plus its own calls
+    since, or (``fresh``, or none usable) the sum of the shards, read now."""
+    global _day_total
+    with _day_total_lock:
+        known = _day_total
+    if not fresh and known is not None and known.usable(now):
+        return known.used
+    used = sum(_calls(s) for s in store.get_all(shards))
+    with _day_total_lock:
+        _day_total = domain.DayTotal(domain.budget_day(now), now, used)
+    return used
+
+
+def _counted_here(calls: int, now: datetime) -> None:
+    global _day_total
+    with _day_total_lock:
+        if _day_total is not None and _day_total.usable(now):
+            _day_total = _day_total.counted(calls)
+
+
 @tracing.traced("model_budget.spend")
 def spend(uid: str | None, now: datetime, calls: int = 1) -> int:
     """Count ``calls`` model calls for ``uid`` (``None``: the weekly batch, counted for the day
@@ -38,14 +66,16 @@ def spend(uid: str | None, now: datetime, calls: int = 1) -> int:
     call, and for the batch as many as the day has left.
 
     The day's total is read outside the transaction (reading every shard in it would make every
-    call contend with every other): concurrent calls may overspend it by the calls in flight. The
-    person's count is read and raised in the transaction: exact."""
+    call contend with every other), and a person's call takes the instance's total of the last
+    minute (``_day_used``): concurrent calls may overspend it by the calls in flight and the
+    other instances' calls of that minute. The weekly batch, asking for many lines at once, reads
+    the shards afresh. The person's count is read and raised in the transaction: exact."""
     from google.cloud import firestore as gcf
 
     limits = budget()
     day = domain.budget_day(now).isoformat()
     shards = _shard_refs(day)
-    day_used = sum(_calls(s) for s in store.get_all(shards))
+    day_used = _day_used(shards, now, fresh=uid is None)
     counted = {"calls": gcf.Increment(0), "expireAt": now + KEPT_FOR}
     if uid is None:
         allowed = domain.granted(limits, day_used, calls)
@@ -53,6 +83,7 @@ def spend(uid: str | None, now: datetime, calls: int = 1) -> int:
             store.set_now(
                 random.choice(shards), counted | {"calls": gcf.Increment(allowed)}, merge=True
             )
+            _counted_here(allowed, now)
         return allowed
     person = clients.firestore().document(paths.model_use(uid, day))
 
@@ -66,4 +97,6 @@ def spend(uid: str | None, now: datetime, calls: int = 1) -> int:
         out.set(person, raised, merge=True)
         return calls
 
-    return store.transactional(run, name="model_budget.spend")
+    granted = store.transactional(run, name="model_budget.spend")
+    _counted_here(granted, now)
+    return granted

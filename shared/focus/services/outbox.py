@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from focus.adapters import clients, leases, logs, messaging, paths, push, store, tracing
+from focus.adapters import clients, leases, logs, messaging, paths, push, store, sweeps, tracing
 from focus.domain import notifications as rules
+from focus.domain import sweep_shards
 from focus.domain.analytics_events import EventName, NotificationSentProperties, ProductFact
 from focus.domain.consent import Consent, Purpose
 from focus.domain.notifications import (
@@ -61,11 +62,8 @@ SWEEP_PAGE = 300
 SENT_OF_KIND = store.QuerySpec(
     "pushes of a kind sent to a person since", paths.OUTBOX, (("kind", "=="), ("sentAt", ">="))
 )
-OVERDUE = store.QuerySpec(
-    "outbox entries pending past due",
-    paths.OUTBOX,
-    (("state", "=="), ("dueAt", "<")),
-    collection_group=True,
+OVERDUE = sweeps.sharded(
+    "outbox entries pending past due", paths.OUTBOX, ("state", "=="), ("dueAt", "<")
 )
 
 
@@ -98,7 +96,8 @@ def stage_visible(tx: Transaction, uid: str, message: rules.VisibleMessage, now:
     from focus.domain.outbox import visible_entry, visible_entry_id
 
     entry_id = visible_entry_id(message)
-    store.writes(tx).set(_entry_ref(uid, entry_id), visible_entry(message, now).to_firestore())
+    entry = visible_entry(message, now).to_firestore() | sweep_shards.fields(uid)
+    store.writes(tx).set(_entry_ref(uid, entry_id), entry)
     return entry_id
 
 
@@ -435,24 +434,10 @@ def sweep(now: datetime) -> int:
     run = tolerant.Isolation("sweep_outbox")
     handed = 0
     bucket = str(int(now.timestamp()) // 600)  # one sweep task per entry per ten minutes
-    after = None
-    while True:
-        page = store.query(
-            OVERDUE,
-            None,
-            [EntryState.PENDING.value, now - SWEEP_AFTER],
-            limit=SWEEP_PAGE,
-            start_after=after,
-        )
-        for snapshot in page:
-            owner = snapshot.reference.parent.parent
-            if owner is None or owner.parent.id != paths.USERS:
-                continue
-            with run.item("outboxEntry", str(owner.id), snapshot.id):
-                hand_off(str(owner.id), snapshot.id, now, "sweep", bucket)
-                handed += 1
-        if len(page) < SWEEP_PAGE:
-            break
-        after = page[-1]
+    overdue = [EntryState.PENDING.value, now - SWEEP_AFTER]
+    for uid, snapshot in sweeps.owned(OVERDUE, overdue, page=SWEEP_PAGE):
+        with run.item("outboxEntry", uid, snapshot.id):
+            hand_off(uid, snapshot.id, now, "sweep", bucket)
+            handed += 1
     logs.get_logger().info("outbox swept", handedOff=handed, **run.counts())
     return handed

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from focus.adapters import clients, environment, paths, store, tracing
+from focus.domain import sweep_shards
 from focus.domain.devices import Platform
 from focus.domain.notifications import (
     SYNC_COALESCING_WINDOW,
@@ -115,7 +116,8 @@ def stage(
             first_change_at=change.changed_at,
             budget_delayed=pending.due_at > now + window,
         )
-        out.set(db.document(paths.outbox_entry(uid, entry_id)), entry.to_firestore())
+        stored = entry.to_firestore() | sweep_shards.fields(uid)  # the outbox sweep's index
+        out.set(db.document(paths.outbox_entry(uid, entry_id)), stored)
         handoffs.append(HandOff(entry_id, pending.due_at))
     return handoffs
 

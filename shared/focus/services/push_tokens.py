@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from focus.adapters import clients, logs, paths, store, tracing
+from focus.adapters import clients, logs, paths, store, sweeps, tracing
 from focus.contracts.envelope import ClientInfo
+from focus.domain import sweep_shards
 from focus.domain.devices import Platform
 from focus.domain.errors import FailedPrecondition, Reason
 from focus.services import tolerant
@@ -36,13 +37,9 @@ PAGE = 300  # stale tokens read per query
 HOLDERS = store.QuerySpec(
     "push tokens holding a token", paths.PUSH_TOKENS, (("token", "=="),), collection_group=True
 )
-# Tokens not refreshed since a moment (collection-group index on refreshedAt).
-STALE = store.QuerySpec(
-    "push tokens not refreshed since",
-    paths.PUSH_TOKENS,
-    (("refreshedAt", "<"),),
-    collection_group=True,
-)
+# Tokens not refreshed since a moment, in one sweep shard (collection-group index on
+# sweepShard, refreshedAt).
+STALE = sweeps.sharded("push tokens not refreshed since", paths.PUSH_TOKENS, ("refreshedAt", "<"))
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,8 @@ def register(
                 "registeredAt": stored.get("registeredAt", now) if same else now,
                 "refreshedAt": now,
                 "appVersion": client.app_version,
-            },
+            }
+            | sweep_shards.fields(uid),
             merge=True,
         )
         return now
@@ -128,16 +126,8 @@ def forget(uid: str, device_id: str, token: str) -> bool:
 def stale(before: datetime) -> Iterator[StaleToken]:
     """Every person's tokens last refreshed before ``before``, a page at a time (one read each);
     a ``pushTokens`` collection outside ``users/{uid}`` is not a person's and is passed over."""
-    after = None
-    while True:
-        page = store.query(STALE, None, [before], limit=PAGE, start_after=after)
-        for snapshot in page:
-            owner = snapshot.reference.parent.parent
-            if owner is not None and owner.parent.id == paths.USERS:
-                yield StaleToken(str(owner.id), snapshot.id, snapshot)
-        if len(page) < PAGE:
-            return
-        after = page[-1]
+    for uid, snapshot in sweeps.owned(STALE, [before], page=PAGE):
+        yield StaleToken(uid, snapshot.id, snapshot)
 
 
 @tracing.traced("firestore.push_tokens.prune")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -260,14 +261,24 @@ def complete_if_due(uid: str, session_id: str, now: datetime) -> bool:
     return store.transactional(run, name="sessions.complete_if_due")
 
 
-@tracing.traced("firestore.sessions.not_yet_due")
-def not_yet_due(uid: str, session_id: str, now: datetime) -> datetime | None:
-    """The planned end of an active session that has not reached it yet; None otherwise (no
-    such session, already ended, or due). Read strictly, like ``complete_if_due``."""
+@dataclass(frozen=True)
+class PlannedEndCheck:
+    """What a planned-end task finds in one read of the session."""
+
+    waits_until: datetime | None  # the planned end, not reached yet, of an unsettled session
+    settled: bool  # nothing left to do (``domain.settled``), or no such session
+
+
+@tracing.traced("firestore.sessions.at_planned_end")
+def at_planned_end(uid: str, session_id: str, now: datetime) -> PlannedEndCheck:
+    """The session as its planned-end task finds it, in one read: most sessions were completed
+    and counted by then, and the task stops here instead of checking the count again (five
+    reads). Read strictly, like ``complete_if_due``."""
     snapshot = store.get(clients.firestore().document(paths.session(uid, session_id)))
     if not snapshot.exists:
-        return None
-    return domain.due_later(FocusSession.model_validate(snapshot.to_dict()), now)
+        return PlannedEndCheck(None, settled=True)
+    session = FocusSession.model_validate(snapshot.to_dict())
+    return PlannedEndCheck(domain.planned_end_task_waits(session, now), domain.settled(session))
 
 
 def ensure_counted(uid: str, session_id: str, now: datetime) -> list[SessionCompleted]:

@@ -438,7 +438,8 @@ REGISTRY: tuple[DataEntry, ...] = (
     ),
     DataEntry(
         "migrations/{name}",
-        "schema migration progress: counts, and while running a cursor (a document path)",
+        "schema migration and analytics backfill progress: counts, and while running a cursor "
+        "(a document path)",
         False,
         Erasure.KEEP_ANONYMOUS,
         False,
