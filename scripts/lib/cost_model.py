@@ -206,8 +206,9 @@ FLOWS: tuple[Flow, ...] = (
         callable=None,
         client_writes=1,
         runs=(
-            Run("on_block_written", 6, 3),
+            Run("on_block_written", 6, 5),
             Run("on_profile_updated", 0, 0),
+            Run("sendPush", 4, 3),
             Run("sendPush", 4, 3),
         ),
         minimum_reads=2,
