@@ -25,10 +25,6 @@ import load_run  # noqa: E402  (scripts/lib/load_run.py)
 PEOPLE, DEVICES = 8, 3
 
 
-@pytest.mark.skip(
-    reason="flaky on CI: the Functions emulator sometimes answers a callable from a background "
-    "function's worker (400 'parsing CloudEvent failed'); scripts/load runs it (issue 15)"
-)
 def test_a_day_of_eight_people_on_three_devices_each_loses_nothing(
     firebase: EmulatorSuite, tmp_path: Path
 ) -> None:

@@ -506,6 +506,17 @@ def test_a_connection_the_emulator_lost_to_its_worker_is_sent_again_never_read_a
     assert len(server.requests) == 2 and server.requests[0] == server.requests[1]
 
 
+def test_a_callable_handed_to_a_background_functions_worker_is_sent_again(
+    answers: tuple[FunctionsEmulator, type[_Answers]],
+) -> None:
+    functions, server = answers
+    refused = "<!doctype html><title>400 Bad Request</title><p>parsing CloudEvent failed</p>"
+    server.script = [(400, refused), (200, '{"result":{"n":1}}')]
+
+    assert functions.call("upload", {"idempotencyKey": "k"}).result == {"n": 1}
+    assert len(server.requests) == 2 and server.requests[0] == server.requests[1]
+
+
 def test_an_answer_outside_the_callable_protocol_is_an_emulator_error(
     answers: tuple[FunctionsEmulator, type[_Answers]],
 ) -> None:

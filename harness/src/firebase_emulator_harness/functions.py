@@ -51,12 +51,18 @@ class CallableResult:
 # and kills the worker. Nothing of the function answered, so that is never a result: the call is
 # sent again, the same request (a mutating callable's idempotency key included, so it applies
 # nothing twice), as an app does after a network failure; the emulator starts a fresh worker.
+# Under load it also, rarely, hands a callable's request to a worker that serves a background
+# function: that worker refuses it as an event it cannot parse (400, an HTML page, "parsing
+# CloudEvent failed"), and nothing of the callable ran. A callable always answers JSON, so a 400
+# that is not JSON is that misrouting, and the request is sent again in the same way.
 LOST_WORKER_ATTEMPTS = 3
 
 
 def _lost_worker(status: int, body: JsonValue) -> bool:
-    """Whether an answer is the emulator's own report of a connection lost to its worker."""
-    return status == 500 and isinstance(body, dict) and isinstance(body.get("code"), str)
+    """Whether an answer is the emulator's own report of a connection lost to its worker, or of a
+    request it handed to the wrong function's worker."""
+    lost = status == 500 and isinstance(body, dict) and isinstance(body.get("code"), str)
+    return lost or (status == 400 and body is None)
 
 
 class FunctionsEmulator:
