@@ -187,9 +187,9 @@ FLOWS: tuple[Flow, ...] = (
             Run("on_session_completed", 1, 2),
             Run("on_session_completed", 1, 0),
             Run("completeSessionAtPlannedEnd", 1, 0),
-            Run("sendPush", 4, 3),
-            Run("sendPush", 4, 1),
-            Run("sendPush", 4, 1),
+            Run("sendPush", 9, 2),  # the "session finished" push, sent
+            Run("sendPush", 4, 3),  # the silent sync of the session's start
+            Run("sendPush", 4, 1),  # the "session finished" push, deferred to the planned end
             Run("on_profile_updated", 0, 0),
         ),
         minimum_reads=2,
