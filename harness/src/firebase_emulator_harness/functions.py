@@ -59,8 +59,8 @@ LOST_WORKER_ATTEMPTS = 3
 
 
 def _lost_worker(status: int, body: JsonValue) -> bool:
-    """Whether an answer is the emulator's own report of a connection lost to its worker, or of a
-    request it handed to the wrong function's worker."""
+    """Whether the answer came from the emulator, not the function: a connection lost to its
+    worker, or a request handed to another function's worker."""
     lost = status == 500 and isinstance(body, dict) and isinstance(body.get("code"), str)
     return lost or (status == 400 and body is None)
 
