@@ -143,6 +143,52 @@ def test_a_session_finished_on_one_device_is_shown_on_the_others(
     assert sent["sweepShard"] == sweep_shards.shard_of(user.uid)  # the sweep's index
 
 
+def test_a_delivery_that_stalled_past_its_lease_leaves_the_entry_to_its_replacement(
+    firebase: EmulatorSuite, user: User, fcm: FcmRemote
+) -> None:
+    """A delivery that stalled while FCM answered, long enough for its lease to run out and
+    another delivery to claim the entry, records none of its answers: the entry is the
+    replacement's to settle (the claim's update time fences the write)."""
+    from focus.adapters import clients, paths
+    from focus.domain import notifications as rules
+    from focus.domain.outbox import EntryState, OutboxEntry
+    from focus.services import outbox, push_sync
+
+    with_devices(firebase, user, {"iphone-1": "ios", "mac-1": "macos"})
+    no_quiet_hours(firebase, user)
+    message = finished_session()
+    entry_id = owe(firebase, user, message)
+    now = datetime.now(UTC)
+    devices = [
+        found[0]
+        for snapshot in push_sync.token_documents(user.uid)
+        if (found := push_sync.target_of(snapshot)) is not None
+    ]
+    targets = rules.visible_targets(devices, message)
+    person = outbox.person_context(user.uid, message.kind, now)
+    pushes = rules.visible_pushes(message, person, targets, now)
+    stalled = OutboxEntry.model_validate(entry(firebase, user, entry_id)).model_copy(
+        update={
+            "pushes": {t.device_id: p for t, p in zip(targets, pushes, strict=True)},
+            "state": EntryState.SENDING,
+        }
+    )
+    ref = clients.firestore().document(paths.outbox_entry(user.uid, entry_id))
+    claimed_at = ref.get().update_time  # the entry as the stalled delivery's claim left it
+    replacement = {"holder": "replacement", "until": now + timedelta(minutes=1)}
+    firebase.firestore.as_owner().update(
+        f"users/{user.uid}/outbox/{entry_id}", {"lease": replacement, "state": "sending"}
+    )
+
+    outbox.deliver([outbox.Claimed(user.uid, entry_id, stalled, "stalled", claimed_at)])
+
+    assert len(pushes_to(fcm, "mac-1", "session_finished")) == 1  # FCM had it before the stall
+    after = entry(firebase, user, entry_id)
+    assert after["lease"]["holder"] == "replacement"
+    assert after["state"] == "sending"
+    assert not after.get("deliveries")  # no answer of the stalled delivery recorded
+
+
 def test_an_entry_whose_task_was_lost_is_sent_by_the_sweep(
     firebase: EmulatorSuite, user: User, fcm: FcmRemote
 ) -> None:

@@ -147,7 +147,7 @@ FLOWS: tuple[Flow, ...] = (
         per_day=2,
         callable="registerPushToken",
         client_writes=0,
-        runs=(Run("registerPushToken", 7, 4),),
+        runs=(Run("registerPushToken", 6, 4),),
         minimum_reads=2,
         minimum_writes=1,
         minimum_why=(
@@ -161,7 +161,7 @@ FLOWS: tuple[Flow, ...] = (
         callable="uploadDailyReports",
         client_writes=0,
         runs=(
-            Run("uploadDailyReports", 8, 5),
+            Run("uploadDailyReports", 7, 5),
             Run("on_days_changed", 0, 0),
             Run("deriveDays", 5, 3),
         ),
@@ -187,8 +187,8 @@ FLOWS: tuple[Flow, ...] = (
             Run("on_session_completed", 1, 2),
             Run("on_session_completed", 1, 0),
             Run("completeSessionAtPlannedEnd", 1, 0),
-            Run("sendPush", 9, 2),  # the "session finished" push, sent
-            Run("sendPush", 4, 3),  # the silent sync of the session's start
+            Run("sendPush", 8, 2),  # the "session finished" push, sent
+            Run("sendPush", 2, 3),  # the silent sync of the session's start
             Run("sendPush", 4, 1),  # the "session finished" push, deferred to the planned end
             Run("on_profile_updated", 0, 0),
         ),
@@ -208,8 +208,8 @@ FLOWS: tuple[Flow, ...] = (
         runs=(
             Run("on_block_written", 6, 5),
             Run("on_profile_updated", 0, 0),
-            Run("sendPush", 4, 3),
-            Run("sendPush", 4, 3),
+            Run("sendPush", 2, 3),
+            Run("sendPush", 2, 3),
         ),
         minimum_reads=2,
         minimum_writes=2,

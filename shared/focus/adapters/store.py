@@ -202,17 +202,27 @@ def set_now(ref: DocumentReference, data: dict[str, Any], *, merge: bool = False
     ref.set(data, merge=merge)
 
 
-def update_now(ref: DocumentReference, data: dict[str, Any]) -> None:
-    """Update fields of one existing document outside any transaction (NotFound if it is gone)."""
+def update_now(
+    ref: DocumentReference, data: dict[str, Any], *, last_update_time: Any = None
+) -> None:
+    """Update fields of one existing document outside any transaction (NotFound if it is gone);
+    with ``last_update_time``, only if it has not changed since (FailedPrecondition otherwise):
+    a write fenced by the time of an earlier write, without reading the document again."""
+    from focus.adapters import clients
+
     usage().writes += 1
-    ref.update(data)
+    if last_update_time is None:
+        ref.update(data)
+    else:
+        ref.update(data, option=clients.firestore().write_option(last_update_time=last_update_time))
 
 
-def create_now(ref: DocumentReference, data: dict[str, Any]) -> None:
+def create_now(ref: DocumentReference, data: dict[str, Any]) -> Any:
     """Create one document outside any transaction; AlreadyExists (or the emulator's Conflict)
-    if it exists: a create-only marker that exactly one writer can take."""
+    if it exists: a create-only marker that exactly one writer can take. Its update time (for a
+    later ``update_now(..., last_update_time=)``)."""
     usage().writes += 1
-    ref.create(data)
+    return ref.create(data).update_time
 
 
 def delete_now(ref: DocumentReference, *, last_update_time: Any = None) -> None:
@@ -254,8 +264,23 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(0, min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)))
 
 
-def transactional(
+def transactional_at(
     fn: Callable[[Transaction], T], *, name: str | None = None, max_attempts: int = MAX_ATTEMPTS
+) -> tuple[T, Any]:
+    """``transactional``, and the commit's time (None if ``fn`` staged no write): the update
+    time of every document the transaction changed, for a later write fenced by it."""
+    committed: list[Any] = []
+    result = transactional(fn, name=name, max_attempts=max_attempts, committed=committed)
+    times = [w.update_time for w in committed if w.update_time is not None]
+    return result, (max(times) if times else None)
+
+
+def transactional(
+    fn: Callable[[Transaction], T],
+    *,
+    name: str | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    committed: list[Any] | None = None,
 ) -> T:
     """Run ``fn(transaction)`` in a Firestore transaction and commit it; what ``fn`` returned.
 
@@ -264,6 +289,7 @@ def transactional(
     by default ``fn``'s name, and ``attempt``) and retried after ``backoff_seconds``; after
     ``max_attempts`` it raises ``Contention``. Anything else ``fn`` raises rolls back and
     propagates unchanged. ``fn`` must only read and stage writes: it runs once per attempt.
+    ``committed`` collects the commit's write results (``transactional_at`` reads their time).
 
     The google-cloud-firestore ``transactional`` decorator retries at once, without backoff, and
     ends in a ValueError that reaches the client as INTERNAL: hence this loop. Like that decorator
@@ -285,7 +311,9 @@ def transactional(
             retry_id = retry_id or transaction._id
             result = fn(transaction)
             committing = True
-            transaction._commit()
+            write_results = transaction._commit()
+            if committed is not None:
+                committed.extend(write_results)
             return result
         except exceptions.Aborted as exc:
             if not committing:  # a failed commit ends the transaction; an aborted read does not

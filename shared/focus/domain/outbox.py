@@ -119,6 +119,11 @@ def sync_entry_id(device_id: str, started_at: datetime) -> str:
     return f"sync-{device_id}-{int(started_at.timestamp() * 1000)}"
 
 
+def is_sync_entry(entry_id: str) -> bool:
+    """Whether ``entry_id`` names a sync entry (``sync_entry_id``'s form)."""
+    return entry_id.startswith("sync-")
+
+
 def session_finished_entry_id(session_id: str) -> str:
     return f"session_finished-{session_id}"
 

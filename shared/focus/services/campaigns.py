@@ -344,7 +344,7 @@ def record(owed: Owed, now: datetime) -> outbox.Claimed | None:
     try:
         # Pending with a lease: if this batch dies before recording FCM's answers, the sweep
         # finds the entry past due and the outbox sends it once the lease expired.
-        store.create_now(ref, stored)
+        claimed_at = store.create_now(ref, stored)
     except (exceptions.AlreadyExists, exceptions.Conflict):
         return None
-    return outbox.Claimed(uid, entry_id, entry, holder)
+    return outbox.Claimed(uid, entry_id, entry, holder, claimed_at)

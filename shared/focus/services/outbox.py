@@ -45,6 +45,7 @@ from focus.domain.outbox import (
     EntryState,
     OutboxEntry,
     after_answers,
+    is_sync_entry,
     sync_entry_id,
 )
 from focus.domain.wires import Task
@@ -107,40 +108,46 @@ def stage_visible(tx: Transaction, uid: str, message: rules.VisibleMessage, now:
 @tracing.traced("outbox.send")
 def send_for_task(uid: str, entry_id: str, now: datetime) -> None:
     """Send the entry if it is due and not final (the ``sendPush`` task's body)."""
-    ref = _entry_ref(uid, entry_id)
-    snapshot = store.get(ref)
-    if not snapshot.exists:
-        return  # erased with the account, or expired
-    entry = OutboxEntry.model_validate(snapshot.to_dict())
-    if entry.is_final:
-        logs.get_logger().info("push already handled", kind=entry.kind, state=entry.state)
-        return
-    if now < entry.due_at:
-        raise NotDue(f"due in {round((entry.due_at - now).total_seconds())} s")
-    if entry.kind is MessageKind.SYNC:
+    if is_sync_entry(entry_id):
+        # A sync entry needs nothing read outside its claim: the claim's own read checks it.
         claimed = _claim_sync(uid, entry_id, now)
     else:
+        snapshot = store.get(_entry_ref(uid, entry_id))
+        if not snapshot.exists:
+            return  # erased with the account, or expired
+        entry = OutboxEntry.model_validate(snapshot.to_dict())
+        if _handled_or_not_due(entry, now):
+            return
         claimed = _claim_visible(uid, entry_id, entry, now)
-    if claimed is None:
-        return
-    entry, holder = claimed
-    deliver([Claimed(uid, entry_id, entry, holder)])
+    if claimed is not None:
+        deliver([claimed])
 
 
-def _claim_sync(uid: str, entry_id: str, now: datetime) -> tuple[OutboxEntry, str] | None:
+def _handled_or_not_due(entry: OutboxEntry, now: datetime) -> bool:
+    """True when the entry is final (nothing to do); ``NotDue`` before it is due."""
+    if entry.is_final:
+        logs.get_logger().info("push already handled", kind=entry.kind, state=entry.state)
+        return True
+    if now < entry.due_at:
+        raise NotDue(f"due in {round((entry.due_at - now).total_seconds())} s")
+    return False
+
+
+def _claim_sync(uid: str, entry_id: str, now: datetime) -> Claimed | None:
     """Take the entry's lease and, on its first claim, fix its push from the device's pending
-    sync (counting the send in the device's hourly budget); None when there is nothing to send."""
+    sync (counting the send in the device's hourly budget); None when there is nothing to send
+    (gone, final). ``NotDue`` before it is due."""
     from google.cloud import firestore as gcf
 
     ref = _entry_ref(uid, entry_id)
     holder = leases.new_holder()
 
-    def run(tx: gcf.Transaction) -> tuple[OutboxEntry, str] | None:
+    def run(tx: gcf.Transaction) -> OutboxEntry | None:
         snapshot = store.get(ref, tx)
         if not snapshot.exists:
-            return None
+            return None  # erased with the account, or expired
         entry = OutboxEntry.model_validate(snapshot.to_dict())
-        if entry.is_final:
+        if _handled_or_not_due(entry, now):
             return None
         lease = leases.hold(snapshot, holder, now, LEASE)
         out = store.writes(tx)
@@ -163,9 +170,10 @@ def _claim_sync(uid: str, entry_id: str, now: datetime) -> tuple[OutboxEntry, st
             out.update(token_ref, {push_sync.SYNC_FIELD: sent_state.to_firestore()})
             entry = entry.model_copy(update={"pushes": {target.device_id: fixed}})
         out.update(ref, _claim(lease, entry))
-        return entry.model_copy(update={"state": EntryState.SENDING}), holder
+        return entry.model_copy(update={"state": EntryState.SENDING})
 
-    return store.transactional(run, name="outbox.claim_sync")
+    entry, claimed_at = store.transactional_at(run, name="outbox.claim_sync")
+    return None if entry is None else Claimed(uid, entry_id, entry, holder, claimed_at)
 
 
 def _claim(lease: dict[str, Any], entry: OutboxEntry) -> dict[str, Any]:
@@ -183,9 +191,7 @@ def stored_pushes(entry: OutboxEntry) -> dict[str, Any]:
     return {d: p.model_dump(by_alias=True, mode="json") for d, p in entry.pushes.items()}
 
 
-def _claim_visible(
-    uid: str, entry_id: str, entry: OutboxEntry, now: datetime
-) -> tuple[OutboxEntry, str] | None:
+def _claim_visible(uid: str, entry_id: str, entry: OutboxEntry, now: datetime) -> Claimed | None:
     """Decide (settings, consent, caps, quiet hours) on the first claim and fix the pushes; a
     retry sends what was decided then. None when it was deferred or dropped."""
     message = entry.message
@@ -211,7 +217,7 @@ def _claim_visible(
     ref = _entry_ref(uid, entry_id)
     holder = leases.new_holder()
 
-    def run(tx: gcf.Transaction) -> tuple[OutboxEntry, str] | None:
+    def run(tx: gcf.Transaction) -> OutboxEntry | None:
         snapshot = store.get(ref, tx)
         if not snapshot.exists:
             return None
@@ -225,19 +231,22 @@ def _claim_visible(
                 update={"pushes": {t.device_id: p for t, p in zip(targets, fixed, strict=True)}}
             )
         store.writes(tx).update(ref, _claim(lease, current))
-        return current.model_copy(update={"state": EntryState.SENDING}), holder
+        return current.model_copy(update={"state": EntryState.SENDING})
 
-    return store.transactional(run, name="outbox.claim_visible")
+    claimed, claimed_at = store.transactional_at(run, name="outbox.claim_visible")
+    return None if claimed is None else Claimed(uid, entry_id, claimed, holder, claimed_at)
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """An entry a delivery holds the lease on (``holder``), its pushes fixed."""
+    """An entry a delivery holds the lease on (``holder``), its pushes fixed; ``claimed_at`` is
+    the entry's update time as the claim left it (its answers are recorded only if unchanged)."""
 
     uid: str
     entry_id: str
     entry: OutboxEntry
     holder: str
+    claimed_at: Any
 
 
 def deliver(claimed: Sequence[Claimed]) -> None:
@@ -305,13 +314,13 @@ def _settle(
         )
         due = answered + wait
         update |= {"state": EntryState.PENDING.value, "dueAt": due}
-        _record(c.uid, c.entry_id, c.holder, update)
+        _record(c, update)
         hand_off(c.uid, c.entry_id, due, str(counted.attempts))
         return None
     update |= _final(state, answered)
     if state is EntryState.SENT:
         update["sentAt"] = answered
-    _record(c.uid, c.entry_id, c.holder, update)
+    _record(c, update)
     if state is EntryState.SENT and c.entry.kind is not MessageKind.SYNC:
         # A visible message reached the person's devices: one per outbox entry (a delivery
         # repeated after a lost answer states the same fact, the same event id).
@@ -343,21 +352,20 @@ def _final(state: EntryState, at: datetime, dropped: Any = None) -> dict[str, An
     return update
 
 
-def _record(uid: str, entry_id: str, holder: str, update: dict[str, Any]) -> None:
-    """Write the answers, if this delivery still holds the entry's lease (a delivery that stalled
-    past its lease and was replaced records nothing: the replacement does)."""
-    from google.cloud import firestore as gcf
+def _record(c: Claimed, update: dict[str, Any]) -> None:
+    """Write the answers, if the entry is as this delivery's claim left it (a delivery that
+    stalled past its lease and was replaced records nothing: the replacement does). The claim's
+    update time fences the write, so no read is needed."""
+    from google.api_core import exceptions
 
-    ref = _entry_ref(uid, entry_id)
-
-    def run(tx: gcf.Transaction) -> None:
-        snapshot = store.get(ref, tx)
-        lease = ((snapshot.to_dict() or {}).get(leases.FIELD) or {}) if snapshot.exists else {}
-        if lease.get("holder") != holder:
-            return
-        store.writes(tx).update(ref, {leases.FIELD: None, **update})
-
-    store.transactional(run, name="outbox.record")
+    try:
+        store.update_now(
+            _entry_ref(c.uid, c.entry_id),
+            {leases.FIELD: None, **update},
+            last_update_time=c.claimed_at,
+        )
+    except (exceptions.FailedPrecondition, exceptions.NotFound):
+        logs.get_logger().info("push answers not recorded: the entry changed since its claim")
 
 
 def _finish(uid: str, entry_id: str, update: dict[str, Any]) -> None:

@@ -51,7 +51,22 @@ def _ref(uid: str, key: str) -> gcf.DocumentReference:
 
 def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer | None:
     """Claim ``key`` for this call (None: go ahead) or return the first call's stored answer."""
+    from google.api_core import exceptions
+
     ref = _ref(uid, key)
+    pending = {
+        "state": "pending",
+        "requestHash": fingerprint,
+        "claimedAt": now,
+        "expireAt": now + RETENTION,
+    }
+    try:
+        # A fresh key (nearly every call) is claimed by one create: one write, no read. Only a
+        # key that exists (a retry, a race, a stale claim) needs the transaction below.
+        store.create_now(ref, pending)
+        return None
+    except (exceptions.AlreadyExists, exceptions.Conflict):
+        pass
     deadline = time.monotonic() + WAIT_SECONDS
 
     def attempt(tx: gcf.Transaction) -> StoredAnswer | str | None:
@@ -67,15 +82,7 @@ def claim(uid: str, key: str, fingerprint: str, now: datetime) -> StoredAnswer |
             return StoredAnswer(record.get("response"), record.get("error"))
         if record is not None and now - record["claimedAt"] < STALE_AFTER:
             return "pending"
-        store.writes(tx).set(
-            ref,
-            {
-                "state": "pending",
-                "requestHash": fingerprint,
-                "claimedAt": now,
-                "expireAt": now + RETENTION,
-            },
-        )
+        store.writes(tx).set(ref, pending)
         return None
 
     while True:
