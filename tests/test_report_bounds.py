@@ -79,7 +79,7 @@ def test_a_month_uploaded_in_one_call_is_derived_once(firebase: EmulatorSuite, u
     cost = settled_cost(firebase, user, [r["day"] for r in reports], derivation)
     print(f"\n31-day upload: call {answer['meta']['usage']}, background {cost}")
 
-    assert answer["meta"]["usage"] == {"reads": MONTH + 7, "writes": MONTH + 4}
+    assert answer["meta"]["usage"] == {"reads": MONTH + 6, "writes": MONTH + 4}
     assert cost["reads"] <= DERIVED_READS_PER_CALL
     assert cost["writes"] <= DERIVED_WRITES_PER_CALL
 

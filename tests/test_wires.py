@@ -10,7 +10,15 @@ import ast
 import iac
 
 from focus.domain.events import DomainEvent
-from focus.domain.wires import CONSUMED_OUTSIDE_CODE, EXTERNAL_TOPICS, Task, Topic
+from focus.domain.wires import (
+    CONSUMED_OUTSIDE_CODE,
+    EXTERNAL_TOPICS,
+    LANES,
+    Task,
+    Topic,
+    lane_of,
+    lanes,
+)
 
 FUNCTIONS = sorted((iac.ROOT / "functions").glob("*/main.py"))
 
@@ -41,7 +49,31 @@ def _topic_of(call: ast.Call) -> str:
 
 
 def test_every_task_is_a_task_queue_function_and_every_task_queue_function_a_task() -> None:
-    assert set(_decorated("tasks_fn.on_task_dispatched")) == {task.value for task in Task}
+    """A task with lanes is a task-queue function per lane (``<task>``, ``<task>2``, ...)."""
+    assert set(_decorated("tasks_fn.on_task_dispatched")) == {
+        lane for task in Task for lane in lanes(task)
+    }
+
+
+def test_the_lanes_of_a_task_share_one_retry_policy_and_concurrency() -> None:
+    """Lanes are one queue split in several: a lane that retried or throttled differently would
+    make a person's tasks behave by the hash of their uid."""
+    decorated = _decorated("tasks_fn.on_task_dispatched")
+    for task in LANES:
+        first, *others = lanes(task)
+        assert others, task
+        for lane in others:
+            assert ast.unparse(decorated[lane]) == ast.unparse(decorated[first]), lane
+
+
+def test_a_persons_tasks_always_take_the_same_lane_and_people_spread_over_all() -> None:
+    people = [f"person-{n}" for n in range(400)]
+    for task, count in LANES.items():
+        assert {lane_of(task, p) for p in people} == set(lanes(task))
+        assert all(lane_of(task, p) == lane_of(task, p) for p in people)
+        busiest = max(sum(lane_of(task, p) == lane for p in people) for lane in lanes(task))
+        assert busiest < 1.3 * len(people) / count
+    assert lane_of(Task.SEND_PUSH, "person-4") == "sendPush4"  # a stable hash, not hash()
 
 
 def test_every_topic_has_its_consumer_and_every_consumer_listens_on_a_topic() -> None:

@@ -7,7 +7,10 @@ locals {
   task_queue_metric = "resource.type=\"cloud_tasks_queue\" AND resource.label.location=\"${var.region}\""
   # Queues whose tasks run at once (depth means a backlog); the others hold tasks scheduled for
   # later (a session's planned end, the erasure sweep), where only lateness means trouble.
-  immediate_queues = ["countCompletedSession", "deriveDays", "buildExport", "eraseAccount"]
+  immediate_queues = [
+    "countCompletedSession", "countCompletedSession2", "deriveDays", "deriveDays2", "buildExport",
+    "eraseAccount",
+  ]
 
   alerts = {
     "callables-no-traffic" = {

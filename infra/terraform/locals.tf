@@ -60,9 +60,13 @@ locals {
       custom  = []
       secrets = ["USER_PSEUDONYM_KEY"]
       topics  = ["product-events"]
-      queues  = ["completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays", "sendPush"]
+      queues = [
+        "completeSessionAtPlannedEnd", "completeSessionAtPlannedEnd2", "countCompletedSession",
+        "countCompletedSession2", "deriveDays", "deriveDays2", "sendPush", "sendPush2", "sendPush3", "sendPush4",
+      ]
       invokes = [
-        "completeSessionAtPlannedEnd", "countCompletedSession", "deriveDays", "sendPush",
+        "completeSessionAtPlannedEnd", "completeSessionAtPlannedEnd2", "countCompletedSession",
+        "countCompletedSession2", "deriveDays", "deriveDays2", "sendPush", "sendPush2", "sendPush3", "sendPush4",
         "on_session_written", "on_block_written", "on_device_created", "on_profile_updated",
         "on_days_changed",
       ]
@@ -80,12 +84,12 @@ locals {
         "product-events",
       ]
       queues = [
-        "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush", "sendCampaignBatch",
-        "writeNudge",
+        "completeSessionAtPlannedEnd", "completeSessionAtPlannedEnd2", "eraseAccount", "buildExport",
+        "sendPush", "sendPush2", "sendPush3", "sendPush4", "sendCampaignBatch", "writeNudge",
       ]
       invokes = [
-        "completeSessionAtPlannedEnd", "eraseAccount", "buildExport", "sendPush",
-        "sendCampaignBatch", "writeNudge", "on_session_completed",
+        "completeSessionAtPlannedEnd", "completeSessionAtPlannedEnd2", "eraseAccount", "buildExport",
+        "sendPush", "sendPush2", "sendPush3", "sendPush4", "sendCampaignBatch", "writeNudge", "on_session_completed",
       ]
       buckets = []
       act_as  = true
@@ -95,8 +99,8 @@ locals {
       custom  = ["firebaseauth.users.get", "firebaseauth.users.update"]
       secrets = ["USER_PSEUDONYM_KEY", "STRIPE_WEBHOOK_SECRET", "APPLE_ROOT_CERTIFICATES"]
       topics  = ["play-billing-notifications-dead-letter", "product-events"]
-      queues  = ["sendPush"]
-      invokes = ["sendPush", "on_play_notification"]
+      queues  = ["sendPush", "sendPush2", "sendPush3", "sendPush4"]
+      invokes = ["sendPush", "sendPush2", "sendPush3", "sendPush4", "on_play_notification"]
       buckets = []
       act_as  = true
     }
@@ -110,8 +114,8 @@ locals {
       custom  = []
       secrets = ["USER_PSEUDONYM_KEY"]
       topics  = ["applyInsightResults-dead-letter", "product-events"]
-      queues  = ["prepareInsights", "applyInsightResults", "sendPush"]
-      invokes = ["prepareInsights", "applyInsightResults", "sendPush"]
+      queues  = ["prepareInsights", "applyInsightResults", "sendPush", "sendPush2", "sendPush3", "sendPush4"]
+      invokes = ["prepareInsights", "applyInsightResults", "sendPush", "sendPush2", "sendPush3", "sendPush4"]
       buckets = ["insight-batches"]
       act_as  = true
     }
@@ -131,10 +135,12 @@ locals {
       "on_days_changed",
     ]
     jobs = [
-      "on_session_completed", "completeSessionAtPlannedEnd", "countCompletedSession",
-      "eraseAccount", "buildExport", "deriveDays", "roll_up_hours_saved", "roll_up_community",
+      "on_session_completed", "completeSessionAtPlannedEnd", "completeSessionAtPlannedEnd2",
+      "countCompletedSession", "countCompletedSession2", "eraseAccount", "buildExport",
+      "deriveDays", "deriveDays2", "roll_up_hours_saved", "roll_up_community",
       "sweep_uncounted_sessions", "sweep_day_changes", "check_open_erasures", "prune_push_tokens",
-      "sendPush", "sweep_outbox", "plan_campaigns", "sendCampaignBatch",
+      "sendPush", "sendPush2", "sendPush3", "sendPush4", "sweep_outbox", "plan_campaigns",
+      "sendCampaignBatch",
     ]
     webhooks = ["appStoreNotifications", "stripeWebhook", "on_play_notification", "restorePurchases"]
     insights = [

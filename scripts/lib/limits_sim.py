@@ -13,7 +13,8 @@ Limits (docs/performance.md, "Limits at 10M daily users", cites each):
   sequential values (a timestamp in a collection-group index: entries of every user's
   subcollection land side by side); 10,000 writes/s per database as a planning line.
   Cloud Tasks: 500 dispatches/s per queue at most, and a queue also dispatches no faster than
-  max_concurrent_dispatches / task duration (functions/*/main.py ``task_rate_limits``).
+  max_concurrent_dispatches / task duration (functions/*/main.py ``task_rate_limits``); a task
+  on several queues (lanes, focus.domain.wires.LANES) has that limit per lane.
   FCM: 600,000 messages per minute per project.
 
 Usage: limits_sim.py [--people N] [--peak-share 0.10]
@@ -74,15 +75,23 @@ EVENING_PEAK_SHARE = 0.6
 
 @dataclass(frozen=True)
 class Queue:
-    """A task queue: its max_concurrent_dispatches (functions/*/main.py) and a typical task's
-    duration (an assumption: Firestore round trips, a model call for writeNudge)."""
+    """A task's queues: each lane's max_concurrent_dispatches (functions/*/main.py), a typical
+    task's duration (an assumption: Firestore round trips, a model call for writeNudge) and how
+    many lanes (queues) it runs on (focus.domain.wires.LANES)."""
 
     concurrency: int
     task_seconds: float
+    lanes: int = 1
 
     @property
     def dispatch_limit(self) -> float:
-        return min(CLOUD_TASKS_MAX_DISPATCH, self.concurrency / self.task_seconds)
+        per_lane = min(CLOUD_TASKS_MAX_DISPATCH, self.concurrency / self.task_seconds)
+        return self.lanes * per_lane
+
+    @property
+    def shape(self) -> str:
+        lanes = f"{self.lanes} lanes x " if self.lanes > 1 else ""
+        return f"{lanes}{self.concurrency} concurrent x {self.task_seconds:g} s"
 
 
 CLOUD_TASKS_MAX_DISPATCH = 500.0  # per queue (Cloud Tasks RateLimits.max_dispatches_per_second)
@@ -103,10 +112,10 @@ SWEEP_SHARDS = 8  # focus.domain.sweep_shards.SHARDS
 INSIGHT_RUN_WRITES = 20 / 20.0
 
 QUEUES = {
-    "deriveDays": Queue(400, 0.4),
-    "countCompletedSession": Queue(100, 0.2),
-    "completeSessionAtPlannedEnd": Queue(50, 0.1),
-    "sendPush": Queue(500, 0.2),
+    "deriveDays": Queue(200, 0.4, lanes=2),
+    "countCompletedSession": Queue(100, 0.2, lanes=2),
+    "completeSessionAtPlannedEnd": Queue(50, 0.1, lanes=2),
+    "sendPush": Queue(250, 0.2, lanes=4),
     "sendCampaignBatch": Queue(20, 1.0),
     "writeNudge": Queue(400, 2.0),
     "buildExport": Queue(10, 5.0),
@@ -304,7 +313,7 @@ def simulate(
         queue = QUEUES[name]
         rows.append(
             Row("queue", f"{name} (tasks)", load, queue.dispatch_limit, "tasks/s",
-                f"{note}; {queue.concurrency} concurrent x {queue.task_seconds:g} s")
+                f"{note}; {queue.shape}")
         )  # fmt: skip
     return rows
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from focus.adapters.iam import BUCKET, PROJECT, QUEUE, SECRET, SELF, SERVICE, TOPIC, Need
+from focus.domain import wires
 
 # The resource kinds and Need are declared beside the adapters (focus.adapters.iam); re-exported
 # because what Terraform grants is compared in these terms.
@@ -549,6 +550,10 @@ def _concrete(found: _Found, function: str) -> Iterator[Need]:
         if any(isinstance(part, tuple) for part in alternative):
             raise Unresolved(f"{found.where}: {found.need.permission} on an argument")
         name = "".join(part for part in alternative if isinstance(part, str))
+        if found.need.lanes:  # the call picks one lane at run time: it needs them all
+            for lane in wires.lanes(wires.Task(name)):
+                yield replace(found.need, name=lane, lanes=False, why="")
+            continue
         yield replace(found.need, name=function if name == _OWN_SERVICE else name, why="")
 
 

@@ -34,12 +34,12 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "firestore": _FIRESTORE,
     "topic_path": (Need("pubsub.topics.publish", TOPIC, argument="topic", why="publish"),),
     "task_queue": (
-        Need("cloudtasks.tasks.create", QUEUE, argument="function_name", why="enqueue"),
+        Need("cloudtasks.tasks.create", QUEUE, argument="function_name", lanes=True, why="enqueue"),
         # The Admin SDK asks Cloud Tasks to sign each task's OIDC token as the enqueuing
         # account itself (its credential's email): creating such a task needs actAs on it...
         Need("iam.serviceAccounts.actAs", SELF, why="sign the task as this account"),
         # ... and that identity is what calls the task function when the task is dispatched.
-        Need("run.routes.invoke", SERVICE, argument="function_name", why="dispatch the task"),
+        Need("run.routes.invoke", SERVICE, argument="function_name", lanes=True, why="dispatch it"),
     ),
 }
 _READ_USER = Need("firebaseauth.users.get", why="look the account up")
@@ -128,9 +128,20 @@ def pubsub_url(resource: str) -> str:
     return f"{f'http://{host}' if host else 'https://pubsub.googleapis.com'}/v1/{resource}"
 
 
+def task_queue(function_name: str, *, person: str | None = None) -> TaskQueue:
+    """The Cloud Tasks queue in front of a task-queue function (names: letters, digits, '-');
+    for a task with lanes (``wires.LANES``), the lane of ``person`` (the uid the task is for)."""
+    from focus.domain.wires import LANES, Task, lane_of
+
+    if function_name in LANES:
+        if person is None:
+            raise ValueError(f"{function_name} runs on lanes: say whose task it is")
+        function_name = lane_of(Task(function_name), person)
+    return _task_queue(function_name)
+
+
 @functools.cache
-def task_queue(function_name: str) -> TaskQueue:
-    """The Cloud Tasks queue in front of a task-queue function (names: letters, digits, '-')."""
+def _task_queue(queue: str) -> TaskQueue:
     from firebase_admin import functions
 
-    return functions.task_queue(f"locations/{REGION}/functions/{function_name}", app=firebase_app())
+    return functions.task_queue(f"locations/{REGION}/functions/{queue}", app=firebase_app())

@@ -25,7 +25,9 @@ class Need:
     """One IAM permission on one resource. ``name`` is the resource's name (empty for the
     project and the codebase's own account); in a declaration, ``argument`` may name the called
     function's parameter that holds it instead, with ``suffix`` appended (``<source>-dead-letter``).
-    ``when_keyword``: only calls passing that keyword argument as ``True`` need it."""
+    ``when_keyword``: only calls passing that keyword argument as ``True`` need it. ``lanes``:
+    the named task's every lane (``focus.domain.wires.lanes``), the call choosing one at run
+    time."""
 
     permission: str
     kind: str = PROJECT
@@ -33,4 +35,5 @@ class Need:
     argument: str = ""
     suffix: str = ""
     when_keyword: str = ""
+    lanes: bool = False
     why: str = field(default="", compare=False)

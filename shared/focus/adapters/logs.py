@@ -205,10 +205,13 @@ def bind_invocation(
     app_version: str | None = None,
     platform: str | None = None,
     api_version: str | None = None,
+    queue: str | None = None,
 ) -> None:
     """Bind one invocation's context; everything logged until the next bind carries it."""
     structlog.contextvars.clear_contextvars()
     context: dict[str, Any] = {"function": function}
+    if queue is not None:
+        context["queue"] = queue
     if trace is not None:
         context["trace"] = trace
     if user_id is not None:

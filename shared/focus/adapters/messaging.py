@@ -143,7 +143,9 @@ def enqueue(function_name: Task, payload: dict[str, Any], *, at: datetime, task_
     """Schedule ``payload`` for the task-queue function ``function_name`` at ``at``.
 
     ``task_id`` deduplicates: enqueueing the same id twice is a no-op (False the second time),
-    which makes the enqueueing trigger safe to run twice. The body is wrapped as ``{"data": ...}``
+    which makes the enqueueing trigger safe to run twice. A task with lanes (``wires.LANES``)
+    goes to the lane of the person it is for, ``payload["userId"]``, so the same id always meets
+    its twin in the same queue. The body is wrapped as ``{"data": ...}``
     because task-queue functions read the callable format and the Python Admin SDK sends the
     payload as given.
     """
@@ -158,7 +160,8 @@ def enqueue(function_name: Task, payload: dict[str, Any], *, at: datetime, task_
             schedule_time=at.astimezone(UTC), task_id=task_id, headers=tracing.outgoing_headers()
         )
         try:
-            clients.task_queue(function_name).enqueue({"data": payload}, options)
+            queue = clients.task_queue(function_name, person=payload.get("userId"))
+            queue.enqueue({"data": payload}, options)
         except (exceptions.AlreadyExistsError, exceptions.ConflictError):
             # Production answers 409 ALREADY_EXISTS; the emulator a bare 409 (CONFLICT).
             return False

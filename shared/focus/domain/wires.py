@@ -10,6 +10,7 @@ topic with them too (``focus.domain.events``).
 
 from __future__ import annotations
 
+import zlib
 from enum import StrEnum
 
 
@@ -27,6 +28,40 @@ class Task(StrEnum):
     PREPARE_INSIGHTS = "prepareInsights"
     APPLY_INSIGHT_RESULTS = "applyInsightResults"
     WRITE_NUDGE = "writeNudge"
+
+
+# Cloud Tasks dispatches at most 500 tasks a second from one queue; a task busier than that at
+# 10M daily users (scripts/limits-sim) runs on several queues, its lanes: functions of the same
+# body named ``<task>``, ``<task>2``, ... ``<task>N``. A person's tasks always take the same lane
+# (``lane_of``), so a task id still deduplicates (named tasks are unique per queue) and one
+# person's tasks are no more concurrent than on one queue. Changing a count moves people to other
+# lanes: a task enqueued twice across that deploy may run twice, which every task body survives.
+LANES: dict[Task, int] = {
+    Task.COMPLETE_SESSION_AT_PLANNED_END: 2,
+    Task.COUNT_COMPLETED_SESSION: 2,
+    Task.DERIVE_DAYS: 2,
+    Task.SEND_PUSH: 4,
+}
+
+
+def lanes(task: Task) -> tuple[str, ...]:
+    """Every queue (and task-queue function) of ``task``: its own name first."""
+    return (task.value, *(f"{task.value}{n}" for n in range(2, LANES.get(task, 1) + 1)))
+
+
+def lane_of(task: Task, person: str) -> str:
+    """The queue ``person``'s ``task`` goes to: a stable hash (CRC-32 of the uid, the same in
+    every process and release, unlike Python's salted ``hash``)."""
+    names = lanes(task)
+    return names[zlib.crc32(person.encode()) % len(names)]
+
+
+def task_of_lane(queue: str) -> str:
+    """The task whose lane ``queue`` is (``sendPush3`` -> ``sendPush``); any other name as is."""
+    for task in LANES:
+        if queue in lanes(task):
+            return task.value
+    return queue
 
 
 class Topic(StrEnum):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from focus.adapters import logs
+from focus.domain.wires import task_of_lane
 from focus.entrypoints.invocation import Kind, invocation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,12 +77,17 @@ def background(kind: Kind) -> Callable[[F], F]:
 
     def decorate(handler: F) -> F:
         name = handler.__name__
+        # A task's lanes log as the task (``function``), each with its own ``queue``.
+        function = task_of_lane(name) if kind == "task" else name
+        queue = name if function != name else None
 
         @functools.wraps(handler)
         def run(event: Any, *args: Any, **kwargs: Any) -> Any:
             if kind == "schedule" and _start_up_probe(name, event):
                 return None
-            with invocation(name, kind, carrier=_carrier(event), event_time=_event_time(event)):
+            with invocation(
+                function, kind, carrier=_carrier(event), event_time=_event_time(event), queue=queue
+            ):
                 return handler(event, *args, **kwargs)
 
         return run  # type: ignore[return-value]

@@ -80,18 +80,20 @@ def invocation(
     carrier: Mapping[str, str] | None = None,
     user_id: str | None = None,
     event_time: datetime | None = None,
+    queue: str | None = None,
 ) -> Iterator[Invocation]:
     """Run the body as one invocation of ``function``: its span (continuing the trace found in
     ``carrier``, the request headers or message attributes), its log context (``user_id``, if
     known yet; ``logs.bind_user`` adds it later), and its request line, with the event's age
-    when ``event_time`` says when the event happened or the task was due.
+    when ``event_time`` says when the event happened or the task was due; ``queue``: the lane a
+    task came from when its task runs on several (``focus.domain.wires.LANES``).
 
     An exception leaving the body is logged by the severity policy, recorded in the request line
     and raised again: the caller decides what answers it."""
     started = time.perf_counter()
     call = Invocation(function, kind, store.begin_usage())
     with tracing.invocation(function, kind=kind, carrier=carrier) as trace:
-        logs.bind_invocation(function=function, trace=trace, user_id=user_id)
+        logs.bind_invocation(function=function, trace=trace, user_id=user_id, queue=queue)
         age_ms = _age_ms(event_time)  # on arrival, before the work
         try:
             yield call
