@@ -43,29 +43,33 @@ def on_session_completed(event: CloudEvent[pubsub_fn.MessagePublishedData[object
     )
 
 
-# The queue's backoff (10 s doubling 4 times to 160 s, then 300 s; 10 attempts, about 25
-# minutes) is what ``workers.EARLY_RETRY_REACH`` relies on.
-PLANNED_END_RETRIES = options.RetryConfig(
-    max_attempts=10, min_backoff_seconds=10, max_backoff_seconds=300, max_doublings=4
-)
-
-
 def _reach_planned_end(request: CallableRequest[dict[str, str]]) -> None:
     uid, session_id = request.data["userId"], request.data["sessionId"]
     logs.bind_user(uid)
     completions.reach_planned_end(uid, session_id, datetime.now(UTC))
 
 
-@tasks_fn.on_task_dispatched(retry_config=PLANNED_END_RETRIES, rate_limits=task_rate_limits(50))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=10, min_backoff_seconds=10, max_backoff_seconds=300, max_doublings=4
+    ),
+    rate_limits=task_rate_limits(50),
+)
 @background("task")
 def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:
     """At a session's planned end, complete it if no device has (offline or uninstalled devices)
     and make sure it was counted; a task arriving early waits (``completions.reach_planned_end``).
-    """
+    The queue's backoff (10 s doubling 4 times to 160 s, then 300 s; 10 attempts, about 25
+    minutes) is what ``workers.EARLY_RETRY_REACH`` relies on; every lane has the same."""
     _reach_planned_end(request)
 
 
-@tasks_fn.on_task_dispatched(retry_config=PLANNED_END_RETRIES, rate_limits=task_rate_limits(50))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=10, min_backoff_seconds=10, max_backoff_seconds=300, max_doublings=4
+    ),
+    rate_limits=task_rate_limits(50),
+)
 @background("task")
 def completeSessionAtPlannedEnd2(request: CallableRequest[dict[str, str]]) -> None:
     """``completeSessionAtPlannedEnd``'s second lane (``focus.domain.wires.LANES``)."""
@@ -90,13 +94,6 @@ def sweep_uncounted_sessions(event: scheduler_fn.ScheduledEvent) -> None:
     completions.sweep_uncounted(datetime.now(UTC))
 
 
-# 5 s doubling 4 times to 80 s, then 300 s: 100 attempts take over 8 hours, which outlasts
-# ``workers.COUNT_MAX_EVENT_AGE``.
-COUNT_RETRIES = options.RetryConfig(
-    max_attempts=100, min_backoff_seconds=5, max_backoff_seconds=300, max_doublings=4
-)
-
-
 def _count_completed_session(request: CallableRequest[dict[str, str]]) -> None:
     uid, session_id = request.data["userId"], request.data["sessionId"]
     logs.bind_user(uid)
@@ -104,7 +101,12 @@ def _count_completed_session(request: CallableRequest[dict[str, str]]) -> None:
     completions.count_for_task(uid, session_id, request.data, attempt, datetime.now(UTC))
 
 
-@tasks_fn.on_task_dispatched(retry_config=COUNT_RETRIES, rate_limits=task_rate_limits(100))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=100, min_backoff_seconds=5, max_backoff_seconds=300, max_doublings=4
+    ),
+    rate_limits=task_rate_limits(100),
+)
 @background("task")
 def countCompletedSession(request: CallableRequest[dict[str, str]]) -> None:
     """Count a completed session into its owner's totals and publish its completion, once.
@@ -112,11 +114,17 @@ def countCompletedSession(request: CallableRequest[dict[str, str]]) -> None:
     ``on_session_written`` hands every completed, uncounted session here (a named task per
     session): Firestore triggers are never retried, this queue is, so contention on the person's
     profile or an outage delays the count instead of losing it. What can never be counted is
-    dead-lettered (``completions.count_for_task``)."""
+    dead-lettered (``completions.count_for_task``); the queue's attempts (5 s doubling 4 times to
+    80 s, then 300 s: 100 attempts take over 8 hours) outlast ``workers.COUNT_MAX_EVENT_AGE``."""
     _count_completed_session(request)
 
 
-@tasks_fn.on_task_dispatched(retry_config=COUNT_RETRIES, rate_limits=task_rate_limits(100))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=100, min_backoff_seconds=5, max_backoff_seconds=300, max_doublings=4
+    ),
+    rate_limits=task_rate_limits(100),
+)
 @background("task")
 def countCompletedSession2(request: CallableRequest[dict[str, str]]) -> None:
     """``countCompletedSession``'s second lane (``focus.domain.wires.LANES``)."""
@@ -168,11 +176,6 @@ def check_open_erasures(event: scheduler_fn.ScheduledEvent) -> None:
     erasure.check_and_report(datetime.now(UTC))
 
 
-DERIVE_RETRIES = options.RetryConfig(
-    max_attempts=10, min_backoff_seconds=5, max_backoff_seconds=300
-)
-
-
 def _derive_days(request: CallableRequest[dict[str, str]]) -> None:
     uid = request.data["userId"]
     logs.bind_user(uid)
@@ -180,7 +183,12 @@ def _derive_days(request: CallableRequest[dict[str, str]]) -> None:
 
 
 # ~0.4 s tasks: 200 at once reach Cloud Tasks' 500 dispatches/s per queue (scripts/limits-sim).
-@tasks_fn.on_task_dispatched(retry_config=DERIVE_RETRIES, rate_limits=task_rate_limits(200))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=10, min_backoff_seconds=5, max_backoff_seconds=300
+    ),
+    rate_limits=task_rate_limits(200),
+)
 @background("task")
 def deriveDays(request: CallableRequest[dict[str, str]]) -> None:
     """Derive what a person's uploaded days imply (streaks, weeks, community, milestones): every
@@ -189,7 +197,12 @@ def deriveDays(request: CallableRequest[dict[str, str]]) -> None:
     _derive_days(request)
 
 
-@tasks_fn.on_task_dispatched(retry_config=DERIVE_RETRIES, rate_limits=task_rate_limits(200))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=10, min_backoff_seconds=5, max_backoff_seconds=300
+    ),
+    rate_limits=task_rate_limits(200),
+)
 @background("task")
 def deriveDays2(request: CallableRequest[dict[str, str]]) -> None:
     """``deriveDays``'s second lane (``focus.domain.wires.LANES``)."""
@@ -212,42 +225,57 @@ def prune_push_tokens(event: scheduler_fn.ScheduledEvent) -> None:
     push_tokens.prune(datetime.now(UTC))
 
 
-# An early or leased delivery fails and this backoff (5 s doubling to 40 s, then 60 s) retries it.
-PUSH_RETRIES = options.RetryConfig(
-    max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
-)
-
-
 def _send_push(request: CallableRequest[dict[str, str]]) -> None:
     uid, entry_id = request.data["userId"], request.data["entryId"]
     logs.bind_user(uid)
     outbox.send_for_task(uid, entry_id, datetime.now(UTC))
 
 
-@tasks_fn.on_task_dispatched(retry_config=PUSH_RETRIES, rate_limits=task_rate_limits(250))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
+    ),
+    rate_limits=task_rate_limits(250),
+)
 @background("task")
 def sendPush(request: CallableRequest[dict[str, str]]) -> None:
     """Send one outbox entry (a silent sync to a device, or a visible message to the person's
     devices) when it is due, once, whatever the number of deliveries (``outbox.send_for_task``).
-    Throttling (429 Retry-After) and FCM errors schedule a new task for the entry."""
+    Throttling (429 Retry-After) and FCM errors schedule a new task for the entry; an early or
+    leased delivery fails and the queue's backoff (5 s doubling to 40 s, then 60 s) retries it."""
     _send_push(request)
 
 
-@tasks_fn.on_task_dispatched(retry_config=PUSH_RETRIES, rate_limits=task_rate_limits(250))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
+    ),
+    rate_limits=task_rate_limits(250),
+)
 @background("task")
 def sendPush2(request: CallableRequest[dict[str, str]]) -> None:
     """``sendPush``'s second lane (``focus.domain.wires.LANES``)."""
     _send_push(request)
 
 
-@tasks_fn.on_task_dispatched(retry_config=PUSH_RETRIES, rate_limits=task_rate_limits(250))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
+    ),
+    rate_limits=task_rate_limits(250),
+)
 @background("task")
 def sendPush3(request: CallableRequest[dict[str, str]]) -> None:
     """``sendPush``'s third lane (``focus.domain.wires.LANES``)."""
     _send_push(request)
 
 
-@tasks_fn.on_task_dispatched(retry_config=PUSH_RETRIES, rate_limits=task_rate_limits(250))
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
+    ),
+    rate_limits=task_rate_limits(250),
+)
 @background("task")
 def sendPush4(request: CallableRequest[dict[str, str]]) -> None:
     """``sendPush``'s fourth lane (``focus.domain.wires.LANES``)."""
