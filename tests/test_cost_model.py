@@ -193,9 +193,11 @@ def test_a_block_edited_on_one_device(firebase: EmulatorSuite) -> None:
     user, model = person(firebase), flow_named("block")
     db = firebase.firestore.as_user(user)
     path = f"users/{user.uid}/blocks/evenings"
-    db.create(path, block_doc("schedule"))
+    db.create(path, block_doc("schedule", updatedBy=DEVICES[0]))
 
-    runs = measured(firebase, user, lambda: db.update(path, {"name": "Evenings, no phone"}), model)
+    # The app names the device that made the edit, so only the other device is woken.
+    edit = {"name": "Evenings, no phone", "updatedBy": DEVICES[0]}
+    runs = measured(firebase, user, lambda: db.update(path, edit), model)
 
     assert runs == list(model.runs)
 
