@@ -40,9 +40,9 @@ def test_the_simulation_uses_the_shard_counts_the_code_has() -> None:
 def test_the_simulation_uses_each_queues_concurrency_from_its_function() -> None:
     declared: dict[str, int] = {}
     for main in ROOT.glob("functions/*/main.py"):
-        # @tasks_fn.on_task_dispatched(... rate_limits=task_rate_limits(N) ...) then def name(
+        # @tasks_fn.on_task_dispatched(... rate_limits=task_rate_limits(N[, ...]) ...) then def name(
         for limit, name in re.findall(
-            r"task_rate_limits\((\d+)\).*?\ndef (\w+)\(", main.read_text(), flags=re.S
+            r"task_rate_limits\((\d+)[,)].*?\ndef (\w+)\(", main.read_text(), flags=re.S
         ):
             declared[name] = int(limit)
     for name, queue in limits_sim.QUEUES.items():

@@ -15,7 +15,7 @@ from firebase_functions.https_fn import CallableRequest
 from firebase_functions.options import Timezone
 
 from focus.adapters import logs
-from focus.domain.wires import Topic
+from focus.domain.wires import Task, Topic
 from focus.entrypoints.handlers import background
 from focus.entrypoints.runtime import start_codebase, task_rate_limits
 from focus.services import (
@@ -53,7 +53,7 @@ def _reach_planned_end(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=10, min_backoff_seconds=10, max_backoff_seconds=300, max_doublings=4
     ),
-    rate_limits=task_rate_limits(50),
+    rate_limits=task_rate_limits(50, lane_of=Task.COMPLETE_SESSION_AT_PLANNED_END),
 )
 @background("task")
 def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> None:
@@ -68,7 +68,7 @@ def completeSessionAtPlannedEnd(request: CallableRequest[dict[str, str]]) -> Non
     retry_config=options.RetryConfig(
         max_attempts=10, min_backoff_seconds=10, max_backoff_seconds=300, max_doublings=4
     ),
-    rate_limits=task_rate_limits(50),
+    rate_limits=task_rate_limits(50, lane_of=Task.COMPLETE_SESSION_AT_PLANNED_END),
 )
 @background("task")
 def completeSessionAtPlannedEnd2(request: CallableRequest[dict[str, str]]) -> None:
@@ -105,7 +105,7 @@ def _count_completed_session(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=100, min_backoff_seconds=5, max_backoff_seconds=300, max_doublings=4
     ),
-    rate_limits=task_rate_limits(100),
+    rate_limits=task_rate_limits(100, lane_of=Task.COUNT_COMPLETED_SESSION),
 )
 @background("task")
 def countCompletedSession(request: CallableRequest[dict[str, str]]) -> None:
@@ -123,7 +123,7 @@ def countCompletedSession(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=100, min_backoff_seconds=5, max_backoff_seconds=300, max_doublings=4
     ),
-    rate_limits=task_rate_limits(100),
+    rate_limits=task_rate_limits(100, lane_of=Task.COUNT_COMPLETED_SESSION),
 )
 @background("task")
 def countCompletedSession2(request: CallableRequest[dict[str, str]]) -> None:
@@ -187,7 +187,7 @@ def _derive_days(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=10, min_backoff_seconds=5, max_backoff_seconds=300
     ),
-    rate_limits=task_rate_limits(200),
+    rate_limits=task_rate_limits(200, lane_of=Task.DERIVE_DAYS),
 )
 @background("task")
 def deriveDays(request: CallableRequest[dict[str, str]]) -> None:
@@ -201,7 +201,7 @@ def deriveDays(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=10, min_backoff_seconds=5, max_backoff_seconds=300
     ),
-    rate_limits=task_rate_limits(200),
+    rate_limits=task_rate_limits(200, lane_of=Task.DERIVE_DAYS),
 )
 @background("task")
 def deriveDays2(request: CallableRequest[dict[str, str]]) -> None:
@@ -235,7 +235,7 @@ def _send_push(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
     ),
-    rate_limits=task_rate_limits(250),
+    rate_limits=task_rate_limits(250, lane_of=Task.SEND_PUSH),
 )
 @background("task")
 def sendPush(request: CallableRequest[dict[str, str]]) -> None:
@@ -250,7 +250,7 @@ def sendPush(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
     ),
-    rate_limits=task_rate_limits(250),
+    rate_limits=task_rate_limits(250, lane_of=Task.SEND_PUSH),
 )
 @background("task")
 def sendPush2(request: CallableRequest[dict[str, str]]) -> None:
@@ -262,7 +262,7 @@ def sendPush2(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
     ),
-    rate_limits=task_rate_limits(250),
+    rate_limits=task_rate_limits(250, lane_of=Task.SEND_PUSH),
 )
 @background("task")
 def sendPush3(request: CallableRequest[dict[str, str]]) -> None:
@@ -274,7 +274,7 @@ def sendPush3(request: CallableRequest[dict[str, str]]) -> None:
     retry_config=options.RetryConfig(
         max_attempts=30, min_backoff_seconds=5, max_backoff_seconds=60, max_doublings=3
     ),
-    rate_limits=task_rate_limits(250),
+    rate_limits=task_rate_limits(250, lane_of=Task.SEND_PUSH),
 )
 @background("task")
 def sendPush4(request: CallableRequest[dict[str, str]]) -> None:

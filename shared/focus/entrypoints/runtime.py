@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from focus.adapters import clients, logs
 from focus.adapters.environment import REGION, is_emulated
+from focus.domain.wires import Task, lanes
 
 if TYPE_CHECKING:
     from firebase_functions.options import RateLimits
@@ -40,11 +41,17 @@ def start_codebase(codebase: str, *, secrets: Sequence[str] = (), **options: Any
     clients.firebase_app()
 
 
-def task_rate_limits(max_concurrent_dispatches: int) -> RateLimits:
+def task_rate_limits(max_concurrent_dispatches: int, *, lane_of: Task | None = None) -> RateLimits:
     """A task queue's rate limits: ``max_concurrent_dispatches`` in production, at most
-    ``EMULATED_CONCURRENT_DISPATCHES`` on the emulator (see there)."""
+    ``EMULATED_CONCURRENT_DISPATCHES`` on the emulator (see there). A lane of a task (``lane_of``,
+    ``focus.domain.wires.LANES``) gets its share of that on the emulator, at least one: lanes
+    exist for Cloud Tasks' ceiling per queue, and on one small machine they would only start more
+    workers and run more of the same person's work at once than production does."""
     from firebase_functions import options as fn_options
 
     if is_emulated():
-        max_concurrent_dispatches = min(max_concurrent_dispatches, EMULATED_CONCURRENT_DISPATCHES)
+        emulated = EMULATED_CONCURRENT_DISPATCHES
+        if lane_of is not None:
+            emulated = max(1, emulated // len(lanes(lane_of)))
+        max_concurrent_dispatches = min(max_concurrent_dispatches, emulated)
     return fn_options.RateLimits(max_concurrent_dispatches=max_concurrent_dispatches)
