@@ -33,6 +33,7 @@ def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool:
     """
     db = clients.firestore()
     ref = db.document(paths.user(uid))
+    devices = push_sync.token_refs(uid)
 
     def run(tx: gcf.Transaction) -> list[push_sync.HandOff] | None:
         snapshot = store.get(ref, tx)
@@ -41,7 +42,7 @@ def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool:
         current = profiles.read(uid, snapshot.to_dict()).sync.blocks_changed_at
         if current is not None and current >= change.changed_at:
             return None
-        handoffs = push_sync.stage(tx, uid, change, now)
+        handoffs = push_sync.stage(tx, uid, devices, change, now)
         store.writes(tx).update(ref, {"sync.blocksChangedAt": change.changed_at})
         return handoffs
 

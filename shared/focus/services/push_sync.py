@@ -30,7 +30,7 @@ from focus.domain.notifications import (
 from focus.domain.outbox import OutboxEntry, sync_entry_id
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentSnapshot, Transaction
+    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
 
 TOKENS = store.QuerySpec("push tokens of a person", paths.PUSH_TOKENS)
 SYNC_FIELD = "sync"
@@ -56,6 +56,12 @@ def token_documents(uid: str) -> list[DocumentSnapshot[Any]]:
     return store.query(TOKENS, profile)
 
 
+def token_refs(uid: str) -> list[DocumentReference]:
+    """The person's devices with a push token. Found outside the transaction and read in it by
+    reference: a query in a transaction would lock the whole collection range."""
+    return [snapshot.reference for snapshot in token_documents(uid)]
+
+
 def target_of(snapshot: DocumentSnapshot[Any]) -> tuple[PushTarget, DeviceSync] | None:
     """A token document as a push target and its sync state; None if it holds no usable token
     (server-written, but a document from a future version may differ: skipped, not fatal)."""
@@ -71,20 +77,20 @@ def target_of(snapshot: DocumentSnapshot[Any]) -> tuple[PushTarget, DeviceSync] 
     return target, state
 
 
-def stage(tx: Transaction, uid: str, change: SyncChange, now: datetime) -> list[HandOff]:
+def stage(
+    tx: Transaction,
+    uid: str,
+    refs: list[DocumentReference],
+    change: SyncChange,
+    now: datetime,
+) -> list[HandOff]:
     """Within ``tx``: fold ``change`` into the pending push of each of the person's devices (not
     the one that made it) and write an outbox entry for each push it starts; the entries to hand
-    off once the transaction committed. Reads first, then stages writes.
-
-    The token documents are found by a query in the transaction: one read per device. It locks
-    the person's own ``pushTokens`` range until the commit, so a device registering at that
-    moment waits for it (the collection holds a few documents of one person: no one else's
-    writes wait)."""
-    profile = clients.firestore().document(paths.user(uid))
+    off once the transaction committed. Reads first, then stages writes."""
     devices = [
         found
-        for snapshot in store.query(TOKENS, profile, transaction=tx)
-        if (found := target_of(snapshot)) is not None
+        for snapshot in store.get_all(refs, tx)
+        if snapshot.exists and (found := target_of(snapshot)) is not None
     ]
     window = coalescing_window()
     db = clients.firestore()
@@ -120,8 +126,11 @@ def stage(tx: Transaction, uid: str, change: SyncChange, now: datetime) -> list[
 def changed(uid: str, change: SyncChange, now: datetime) -> list[HandOff]:
     """Record ``change`` for the person's other devices in a transaction of its own; the entries
     to hand off (``outbox.hand_off``)."""
+    refs = token_refs(uid)
+    if not refs:
+        return []
 
     def run(tx: Transaction) -> list[HandOff]:
-        return stage(tx, uid, change, now)
+        return stage(tx, uid, refs, change, now)
 
     return store.transactional(run, name="push_sync.changed")
