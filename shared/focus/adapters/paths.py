@@ -8,7 +8,7 @@ PUSH_TOKENS = "pushTokens"  # users/{uid}/pushTokens/{deviceId}: a device's push
 OUTBOX = "outbox"  # users/{uid}/outbox/{entryId}: pushes owed to the person, server-only
 PREFERENCES = "preferences"  # users/{uid}/preferences/notifications: client-written settings
 DAYS = "days"  # users/{uid}/days/{YYYY-MM-DD}
-TURNS = "turns"  # users/{uid}/turns/{name}: create-only turns (counting under contention)
+TURNS = "turns"  # users/{uid}/turns/{name}: create-only turns (counting, the emergency pass)
 DAY_CHANGES = "dayChanges"  # users/{uid}/dayChanges/{changeId}: days an upload changed, to derive
 WEEKS = "weeks"  # users/{uid}/weeks/{YYYY-Www}
 MILESTONES = "milestones"  # users/{uid}/milestones/{kind-threshold}
@@ -78,6 +78,10 @@ def day(uid: str, local_day: str) -> str:
 
 def counting_turn(uid: str) -> str:
     return f"{USERS}/{uid}/{TURNS}/counting"
+
+
+def emergency_pass_turn(uid: str) -> str:
+    return f"{USERS}/{uid}/{TURNS}/emergencyPass"
 
 
 def day_changes(uid: str) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore as gcf
 from pydantic import ValidationError
 
-from focus.adapters import clients, logs, paths, store, tracing
+from focus.adapters import clients, logs, paths, store, tracing, turns
 from focus.domain import emergency, sessions
 from focus.domain.analytics_events import EventName
 from focus.domain.blocks import Block, BlockKind
@@ -29,6 +29,11 @@ SUSPENDABLE = [BlockKind.TIME_LIMIT.value, BlockKind.APP_LOCK.value]
 # transactions of a page each.
 BLOCKS_PER_PAGE = 150
 assert 1 + MAX_ACTIVE + BLOCKS_PER_PAGE <= 500
+# The person's turn to use the pass (focus.adapters.turns): a device that pressed the button with
+# another waits this long for the other's transaction, then finds the pass used. A turn left by a
+# crashed call lasts a minute; until then the others answer CONTENTION and the app retries.
+PASS_TURN = timedelta(seconds=60)
+PASS_TURN_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ def use_pass(uid: str, now: datetime, client: ClientInfo | None = None) -> PassU
     """End every active session and suspend every limit and lock until the local day ends.
 
     The profile holds the pass, so two devices using it at the same moment contend on one
-    document: Firestore serialises the two transactions and the second finds the pass used.
+    document. They take the person's pass turn first (``turns.taken``), so their transactions
+    run one after another instead of aborting each other; the second finds the pass used.
 
     The local day is the one the boundary in effect draws: a settings change (day-start hour,
     timezone) is observed here too, in the same transaction, so a change made a moment ago is
@@ -86,7 +92,9 @@ def use_pass(uid: str, now: datetime, client: ClientInfo | None = None) -> PassU
         )
         return answer, _next_page_after(limits)
 
-    answer, after = store.transactional(run, name="emergency.use_pass")
+    turn = db.document(paths.emergency_pass_turn(uid))
+    with turns.taken(turn, now, PASS_TURN, wait_seconds=PASS_TURN_WAIT_SECONDS):
+        answer, after = store.transactional(run, name="emergency.use_pass")
     # The n-th use of the person's pass is one fact (a replayed call answers from its key).
     analytics.record(
         uid, EventName.EMERGENCY_PASS_USED, (str(uses[0]),), None, now, client, create_key=True

@@ -10,7 +10,7 @@ from typing import Any
 from google.cloud import firestore as gcf
 from pydantic import ValidationError
 
-from focus.adapters import clients, leases, logs, paths, store, tracing
+from focus.adapters import clients, leases, logs, paths, store, tracing, turns
 from focus.domain import sessions as domain
 from focus.domain.analytics_events import ProductFact, completed_session
 from focus.domain.events import SessionCompleted
@@ -206,27 +206,12 @@ def count_in_turn(uid: str, session_id: str, now: datetime) -> list[SessionCompl
     wait, and only one delivery can create it. The others raise ``LeaseHeld`` and their queue
     retries them, by when the holder has counted their sessions too (``count_completed`` counts
     the person's recent uncounted sessions together). A turn left by a crashed holder expires."""
-    from google.api_core import exceptions
-
     ref = clients.firestore().document(paths.counting_turn(uid))
-    turn = {"until": now + COUNTING_TURN, "expireAt": now + COUNTING_TURN}
     try:
-        store.create_now(ref, turn)
-    except (exceptions.AlreadyExists, exceptions.Conflict):
-        held = store.get(ref)
-        until = (held.to_dict() or {}).get("until") if held.exists else None
-        if until is not None and until > now:
-            raise leases.LeaseHeld("another delivery is counting this person's sessions") from None
-        try:  # an expired turn: replace it, unless someone else just did
-            if held.exists:
-                store.delete_now(ref, last_update_time=held.update_time)
-            store.create_now(ref, turn)
-        except (exceptions.AlreadyExists, exceptions.Conflict, exceptions.FailedPrecondition):
-            raise leases.LeaseHeld("another delivery took the counting turn") from None
-    try:
-        return count_completed(uid, session_id, now)
-    finally:
-        store.delete_now(ref)
+        with turns.taken(ref, now, COUNTING_TURN):
+            return count_completed(uid, session_id, now)
+    except turns.TurnHeld:
+        raise leases.LeaseHeld("another delivery is counting this person's sessions") from None
 
 
 @tracing.traced("firestore.sessions.uncontributed")

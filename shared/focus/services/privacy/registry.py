@@ -159,7 +159,7 @@ REGISTRY: tuple[DataEntry, ...] = (
     ),
     DataEntry(
         "users/{uid}/turns/{name}",
-        "a delivery's turn to count the person's sessions (times only)",
+        "whose turn it is to count the person's sessions or use their emergency pass (times only)",
         True,
         Erasure.DELETE,
         False,
