@@ -159,6 +159,28 @@ def test_one_request_line_inside_one_span_with_the_events_age(log_lines: io.Stri
     assert (request["outcome"], request["errorCode"], request["firestoreReads"]) == ("ok", "OK", 0)
 
 
+@pytest.mark.parametrize(
+    ("function_name", "queue"),
+    [("sendPush", "sendPush"), ("sendPush3", "sendPush3"), ("buildExport", None)],
+)
+def test_a_task_on_lanes_logs_as_its_task_and_names_its_lane(
+    log_lines: io.StringIO, function_name: str, queue: str | None
+) -> None:
+    """The on-call engineer filters on ``function="sendPush"`` for all its lanes and tells them
+    apart by ``queue`` (the first lane as well); a task on one queue has no ``queue``."""
+    from focus.entrypoints.handlers import background
+
+    def handler(event: Any) -> None:
+        return None
+
+    handler.__name__ = function_name
+    background("task")(handler)(object())
+
+    request = written(log_lines)["request"]
+    assert request["function"] == function_name.rstrip("0123456789")
+    assert request.get("queue") == queue
+
+
 # --- What the on-call engineer reads in the emulator log ----------------------------------
 
 

@@ -49,6 +49,11 @@ def lanes(task: Task) -> tuple[str, ...]:
     return (task.value, *(f"{task.value}{n}" for n in range(2, LANES.get(task, 1) + 1)))
 
 
+def has_lanes(task_name: str) -> bool:
+    """Whether the task named ``task_name`` runs on more than one queue."""
+    return any(task.value == task_name and count > 1 for task, count in LANES.items())
+
+
 def lane_of(task: Task, person: str) -> str:
     """The queue ``person``'s ``task`` goes to: a stable hash (CRC-32 of the uid, the same in
     every process and release, unlike Python's salted ``hash``)."""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from focus.adapters import logs
-from focus.domain.wires import task_of_lane
+from focus.domain.wires import has_lanes, task_of_lane
 from focus.entrypoints.invocation import Kind, invocation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,9 +77,10 @@ def background(kind: Kind) -> Callable[[F], F]:
 
     def decorate(handler: F) -> F:
         name = handler.__name__
-        # A task's lanes log as the task (``function``), each with its own ``queue``.
+        # A task's lanes log as the task (``function``), each with its own ``queue``, the first
+        # lane (named as the task) too.
         function = task_of_lane(name) if kind == "task" else name
-        queue = name if function != name else None
+        queue = name if kind == "task" and has_lanes(function) else None
 
         @functools.wraps(handler)
         def run(event: Any, *args: Any, **kwargs: Any) -> Any:
