@@ -376,6 +376,43 @@ def test_withdrawing_consent_stops_the_events_at_once(
     assert [m["event_name"] for m in product_events.of(person)] == ["block_changed"]
 
 
+def test_the_profile_mirrors_the_consent_from_its_creation_through_every_change(
+    firebase: EmulatorSuite,
+) -> None:
+    """The paths that have read the profile publish by its mirror (no consent read), so the mirror
+    must say what the consent says: from the profile's creation, and at each grant and withdrawal."""
+    early = firebase.auth.sign_up_anonymously()
+    firebase.functions.call("setConsent", envelope(CONSENT), user=early).unwrap()
+    firebase.functions.call("launch", envelope(), user=early).unwrap()
+    late = launched_user(firebase)
+
+    def mirror(user: User) -> object:
+        return (firebase.firestore.as_owner().get(f"users/{user.uid}") or {}).get(
+            "analyticsConsent"
+        )
+
+    assert (mirror(early), mirror(late)) == (True, False)
+    firebase.functions.call("setConsent", envelope(CONSENT), user=late).unwrap()
+    assert mirror(late) is True
+    firebase.functions.call(
+        "setConsent", envelope(CONSENT | {"granted": False}), user=late
+    ).unwrap()
+    assert mirror(late) is False
+
+
+def test_a_profile_from_before_the_mirror_still_publishes_by_the_consent_itself(
+    firebase: EmulatorSuite, product_events: ProductEvents
+) -> None:
+    user, person = consenting(firebase)
+    profile = firebase.firestore.as_owner().get(f"users/{user.uid}") or {}
+    del profile["analyticsConsent"]
+    firebase.firestore.as_owner().set(f"users/{user.uid}", profile)
+
+    firebase.firestore.as_user(user).set(f"users/{user.uid}/blocks/b-1", block_doc())
+
+    product_events.wait(person, EventName.BLOCK_CHANGED)
+
+
 # --- Nothing personal ------------------------------------------------------------------------------
 
 

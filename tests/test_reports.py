@@ -79,10 +79,11 @@ def test_an_upload_is_merged_scored_and_summarised(firebase: EmulatorSuite, user
 
     assert answer["data"]["days"] == [{"day": day(0), "changed": True, "revision": 1, "score": 96}]
     # Reads: upgrade-gate config (in production once a minute per instance), rate-limit window
-    # and erasure tombstone (one round trip), profile and device (one round trip), day, the
-    # analytics consent (for the day_merged event; none given here). Writes: window, key claim
-    # (a create: a fresh key is not read), day, the day-change record, key answer.
-    assert answer["meta"]["usage"] == {"reads": 7, "writes": 5}
+    # and erasure tombstone (one round trip), profile and device (one round trip), day; the
+    # analytics consent comes with the profile (its mirror: no consent given here, nothing read
+    # for the day_merged event). Writes: window, key claim (a create: a fresh key is not read),
+    # day, the day-change record, key answer.
+    assert answer["meta"]["usage"] == {"reads": 6, "writes": 5}
     (stored,) = settle(firebase, user, day(0))
     assert stored["totals"] == {"screenTimeMinutes": 90, "pickups": 30, "focusedMinutes": 120}
     assert stored["metGoal"] is True and stored["streak"] == 1

@@ -40,6 +40,8 @@ def test_server_owned_profile_fields_cannot_be_written_by_the_client(
 
     assert_denied(lambda: db.update(f"users/{user.uid}", {"stats.focusedMinutes": 10_000}))
     assert_denied(lambda: db.update(f"users/{user.uid}", {"schemaVersion": 99}))
+    # The consent's mirror: only setConsent changes it, with the consent itself.
+    assert_denied(lambda: db.update(f"users/{user.uid}", {"analyticsConsent": True}))
     assert_denied(lambda: db.update(f"users/{user.uid}", {"settings.dailyGoalMinutes": 5000}))
     assert_denied(lambda: db.update(f"users/{user.uid}", {"settings.theme": "dark"}))
 

@@ -187,6 +187,7 @@ def test_blocks_are_the_owners_to_read_and_delete_unless_hardcore(
         each_denied(
             {
                 f"{who} reads": lambda other=other: other.get(f"{base}/easy"),
+                f"{who} creates": lambda other=other: other.create(f"{base}/theirs", block_doc()),
                 f"{who} renames": lambda other=other: other.update(f"{base}/easy", {"name": "x"}),
                 f"{who} deletes": lambda other=other: other.delete(f"{base}/easy"),
             }

@@ -134,7 +134,7 @@ FLOWS: tuple[Flow, ...] = (
         per_day=2,
         callable="launch",
         client_writes=0,
-        runs=(Run("launch", 7, 1),),
+        runs=(Run("launch", 6, 1),),
         minimum_reads=3,
         minimum_writes=0,
         minimum_why=(
@@ -161,7 +161,7 @@ FLOWS: tuple[Flow, ...] = (
         callable="uploadDailyReports",
         client_writes=0,
         runs=(
-            Run("uploadDailyReports", 7, 5),
+            Run("uploadDailyReports", 6, 5),
             Run("on_days_changed", 0, 0),
             Run("deriveDays", 5, 3),
         ),
@@ -183,11 +183,11 @@ FLOWS: tuple[Flow, ...] = (
             Run("on_session_written", 4, 1),
             Run("on_session_written", 0, 0),
             Run("on_session_written", 0, 0),
-            Run("countCompletedSession", 4, 3),
+            Run("countCompletedSession", 3, 3),
             Run("on_session_completed", 1, 2),
             Run("on_session_completed", 1, 0),
             Run("completeSessionAtPlannedEnd", 1, 0),
-            Run("sendPush", 8, 2),  # the "session finished" push, sent
+            Run("sendPush", 7, 2),  # the "session finished" push, sent
             Run("sendPush", 2, 3),  # the silent sync of the session's start
             Run("sendPush", 4, 1),  # the "session finished" push, deferred to the planned end
             Run("on_profile_updated", 0, 0),
@@ -206,7 +206,7 @@ FLOWS: tuple[Flow, ...] = (
         callable=None,
         client_writes=1,
         runs=(
-            Run("on_block_written", 6, 3),
+            Run("on_block_written", 5, 3),
             Run("on_profile_updated", 0, 0),
             Run("sendPush", 2, 3),
         ),

@@ -119,6 +119,10 @@ class Profile(Document):
     # Server-owned: the day boundary in effect and a pending change (focus.domain.local_days).
     # Profiles from before it have none: their settings are in effect.
     day_boundary: BoundaryRecord | None = None
+    # Server-owned: whether ``consents/analytics`` is granted, written in the consent's own batch,
+    # so a path that already read the profile need not read the consent (focus.services.analytics).
+    # None: not known here (a profile created after the consent was given): read the consent.
+    analytics_consent: bool | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -4,8 +4,11 @@ A service calls ``record`` (or ``record_all``, for several facts of one person) 
 states is committed. Then, for each person:
 
 * **Consent.** Nothing is published unless their ``analytics`` consent is granted (no record: no;
-  the same rule as ``consents.require``). It is read once per call however many facts the call
-  carries (one read a person), and the key only when the instance has not read it before.
+  the same rule as ``consents.require``). A caller that has just read the person's profile passes
+  its mirror of the consent (``consent=profile.analytics_consent``, kept with the consent by
+  ``consents.record``): then nothing is read for it. Otherwise (the mirror unknown, or no profile
+  at hand) it is read once per call however many facts the call carries (one read a person). The
+  key is read only when the instance has not read it before.
 * **The key.** ``users/{uid}/analyticsKeys/current`` holds their secret (32 random bytes), which
   keys their person id and every event id. It is created when they grant the consent and, for a
   consent granted before keys existed, by the callables they make (``create_key=True``), never by
@@ -73,6 +76,7 @@ def record(
     client: ClientInfo | None = None,
     *,
     create_key: bool = False,
+    consent: bool | None = None,
 ) -> int:
     """Publish one fact of the person's as a product event, if they consent; how many events were
     published (0 or 1). Never raises."""
@@ -81,6 +85,7 @@ def record(
         [ProductFact(event_name, fact, properties or NoProperties(), event_time)],
         client,
         create_key=create_key,
+        consent=consent,
     )
 
 
@@ -90,10 +95,15 @@ def record_all(
     client: ClientInfo | None = None,
     *,
     create_key: bool = False,
+    consent: bool | None = None,
 ) -> int:
     """Publish the person's ``facts`` as product events, if they consent (one consent read for
-    all); how many were published. Never raises: analytics never fails the person's request."""
-    return record_people({uid: facts}, client, create_key=create_key)
+    all, none when ``consent`` says it: the profile's mirror); how many were published. Never
+    raises: analytics never fails the person's request."""
+    if consent is False or not facts:
+        return 0
+    known = {} if consent is None else {uid: consent}
+    return record_people({uid: facts}, client, create_key=create_key, consents=known)
 
 
 def record_people(
@@ -101,14 +111,16 @@ def record_people(
     client: ClientInfo | None = None,
     *,
     create_key: bool = False,
+    consents: Mapping[str, bool] | None = None,
 ) -> int:
-    """``record_all`` for several people at once (a campaign's batch): their consents and keys
-    in one read round trip, every event published before waiting for any. Never raises."""
+    """``record_all`` for several people at once (a campaign's batch): their consents (unless
+    ``consents`` knows them) and keys in one read round trip, every event published before
+    waiting for any. Never raises."""
     people = {uid: facts for uid, facts in facts_by_person.items() if facts}
     if not people:
         return 0
     try:
-        keys = consented_keys(list(people), create=create_key)
+        keys = consented_keys(list(people), create=create_key, consents=consents)
         events = events_of(people, keys, datetime.now(UTC), client)
     except Exception as exc:  # a read failing, a malformed key: the facts stay true, unreported
         for facts in people.values():
@@ -143,24 +155,22 @@ def events_of(
 
 
 @tracing.traced("firestore.analytics.consented_keys")
-def consented_keys(uids: Sequence[str], *, create: bool = False) -> dict[str, bytes | None]:
+def consented_keys(
+    uids: Sequence[str], *, create: bool = False, consents: Mapping[str, bool] | None = None
+) -> dict[str, bytes | None]:
     """Each person's analytics secret if their analytics consent is granted, else None; created
     if missing when ``create`` (only where the person is signed in and not being erased).
 
-    The consent is read every time (one read a person; a page of people per round trip): it is
-    the gate, and erasure deletes it with the key. The key, once read, is remembered by the
+    The consent is read every time (one read a person; a page of people per round trip) unless
+    ``consents`` has it (the profile's mirror, read by the caller just now): it is the gate, and
+    erasure deletes it with the key. The key, once read, is remembered by the
     instance (``_keys``), so a person's event usually costs that one read; it is safe to keep
     because without the consent it is never used, and it never changes while the account lives."""
     db = clients.firestore()
     found: dict[str, bytes | None] = {}
     for start in range(0, len(uids), KEYS_PER_READ):
         page = uids[start : start + KEYS_PER_READ]
-        consents = store.get_all([db.document(paths.consent(uid, ANALYTICS)) for uid in page])
-        consenting = [
-            uid
-            for uid, snap in zip(page, consents, strict=True)
-            if snap.exists and allows(Consent.model_validate(snap.to_dict()))
-        ]
+        consenting = _consenting(page, consents or {})
         known = {uid: _keys[uid] for uid in consenting if uid in _keys}
         unknown = [uid for uid in consenting if uid not in known]
         keys = store.get_all([db.document(paths.analytics_key(uid)) for uid in unknown])
@@ -173,6 +183,18 @@ def consented_keys(uids: Sequence[str], *, create: bool = False) -> dict[str, by
                 _remember(uid, known[uid])
         found |= dict.fromkeys(page) | {uid: known.get(uid) for uid in consenting}
     return found
+
+
+def _consenting(uids: Sequence[str], known: Mapping[str, bool]) -> list[str]:
+    """Who of ``uids`` consents: as ``known`` says, else as their consent document says."""
+    db = clients.firestore()
+    unknown = [uid for uid in uids if uid not in known]
+    snaps = store.get_all([db.document(paths.consent(uid, ANALYTICS)) for uid in unknown])
+    read = {
+        uid: snap.exists and allows(Consent.model_validate(snap.to_dict()))
+        for uid, snap in zip(unknown, snaps, strict=True)
+    }
+    return [uid for uid in uids if known.get(uid, read.get(uid, False))]
 
 
 def _remember(uid: str, secret: bytes) -> None:
@@ -280,12 +302,16 @@ _opened_on: dict[str, str] = {}
 MAX_OPENED_REMEMBERED = 50_000  # ~5 MB at most; forgotten all at once (a repeat is only a repeat)
 
 
-def app_opened(uid: str, now: datetime, client: ClientInfo | None = None) -> int:
+def app_opened(
+    uid: str, now: datetime, client: ClientInfo | None = None, *, consent: bool | None = None
+) -> int:
     """The person opened the app (the ``launch`` callable): one ``app_opened`` per UTC day."""
     day = app_opened_fact(now)
     if _opened_on.get(uid) == day[0]:
         return 0
-    published = record(uid, EventName.APP_OPENED, day, None, now, client, create_key=True)
+    published = record(
+        uid, EventName.APP_OPENED, day, None, now, client, create_key=True, consent=consent
+    )
     if published:
         if len(_opened_on) >= MAX_OPENED_REMEMBERED:
             _opened_on.clear()

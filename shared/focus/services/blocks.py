@@ -24,10 +24,11 @@ ALL_BLOCKS = store.QuerySpec("blocks of a person", paths.BLOCKS)
 
 
 @tracing.traced("firestore.blocks.mark_changed")
-def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool:
+def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool | None:
     """Move the profile's ``sync.blocksChangedAt`` forward to the change's moment and, in the same
-    transaction, owe the person's other devices a silent sync push (``push_sync.stage``); True if
-    the marker moved.
+    transaction, owe the person's other devices a silent sync push (``push_sync.stage``); the
+    person's analytics consent as the profile read mirrors it (``Profile.analytics_consent``; None
+    if unknown or there is no profile).
 
     Taking the later of the stored and the event's time makes a duplicate or late event a no-op.
     """
@@ -35,22 +36,22 @@ def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool:
     ref = db.document(paths.user(uid))
     devices = push_sync.token_refs(uid)
 
-    def run(tx: gcf.Transaction) -> list[push_sync.HandOff] | None:
+    def run(tx: gcf.Transaction) -> tuple[list[push_sync.HandOff], bool | None]:
         snapshot = store.get(ref, tx)
         if not snapshot.exists:
-            return None
-        current = profiles.read(uid, snapshot.to_dict()).sync.blocks_changed_at
+            return [], None
+        profile = profiles.read(uid, snapshot.to_dict())
+        current = profile.sync.blocks_changed_at
         if current is not None and current >= change.changed_at:
-            return None
+            return [], profile.analytics_consent
         handoffs = push_sync.stage(tx, uid, devices, change, now)
         store.writes(tx).update(ref, {"sync.blocksChangedAt": change.changed_at})
-        return handoffs
+        return handoffs, profile.analytics_consent
 
-    handoffs = store.transactional(run, name="blocks.mark_changed")
-    if handoffs is None:
-        return False
-    outbox.hand_off_all(uid, handoffs)
-    return True
+    handoffs, consent = store.transactional(run, name="blocks.mark_changed")
+    if handoffs:
+        outbox.hand_off_all(uid, handoffs)
+    return consent
 
 
 @tracing.traced("firestore.blocks.enforce_cap")
@@ -92,10 +93,10 @@ def block_written(
     """A block changed on one device (at ``written``; ``before``/``after`` None when it did not
     exist): move the sync marker the person's other devices watch and owe them a silent push; a
     new block over the per-person cap is removed (rules cannot count a collection)."""
-    mark_changed(uid, block_change(before, after, written), now)
+    consent = mark_changed(uid, block_change(before, after, written), now)
     if before is None and after is not None:
         enforce_cap(uid, block_id)
-    _record_change(uid, block_id, before, after, written)
+    _record_change(uid, block_id, before, after, written, consent)
 
 
 # Fields only the server writes (the emergency pass's suspension): not a change the person made.
@@ -108,6 +109,7 @@ def _record_change(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     written: datetime,
+    consent: bool | None,
 ) -> None:
     """The ``block_changed`` product event: the block's kind and strictness (no name, no app
     tokens), and whether it was created, updated or deleted; one per write (a redelivered trigger
@@ -130,7 +132,12 @@ def _record_change(
     except ValidationError:
         return  # a block no model accepts: its kind is unknown, so is the fact
     analytics.record(
-        uid, EventName.BLOCK_CHANGED, block_changed_fact(block_id, written), properties, written
+        uid,
+        EventName.BLOCK_CHANGED,
+        block_changed_fact(block_id, written),
+        properties,
+        written,
+        consent=consent,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from google.cloud import firestore as gcf
+
 from focus.adapters import clients, paths, store, tracing
 from focus.domain.consent import Consent, Purpose, allows
 from focus.services import analytics, insights
@@ -11,16 +13,23 @@ from focus.services import analytics, insights
 
 @tracing.traced("firestore.consents.record")
 def record(uid: str, consent: Consent) -> None:
-    """Set the current consent for its purpose and append it to the history, atomically."""
+    """Set the current consent for its purpose and append it to the history, atomically; for
+    analytics, also its mirror on the profile (``Profile.analytics_consent``), in the same
+    transaction as the profile's creation reads the consent, so the two never disagree."""
     db = clients.firestore()
     current = db.document(paths.consent(uid, consent.purpose.value))
-    batch = db.batch()
-    out = store.writes(batch)
-    out.set(current, consent.to_firestore())
-    out.create(
-        current.collection(paths.CONSENT_HISTORY).document(uuid.uuid4().hex), consent.to_firestore()
-    )
-    batch.commit()
+    profile = db.document(paths.user(uid))
+    history = current.collection(paths.CONSENT_HISTORY).document(uuid.uuid4().hex)
+
+    def run(tx: gcf.Transaction) -> None:
+        mirrored = consent.purpose is Purpose.ANALYTICS and store.get(profile, tx).exists
+        out = store.writes(tx)
+        out.set(current, consent.to_firestore())
+        out.create(history, consent.to_firestore())
+        if mirrored:
+            out.update(profile, {"analyticsConsent": allows(consent)})
+
+    store.transactional(run, name="consents.record")
 
 
 def change(uid: str, consent: Consent) -> None:

@@ -84,7 +84,8 @@ def upload(
             "Register the device (users/{uid}/devices/{deviceId}) before uploading its reports.",
             reason=Reason.DEVICE_NOT_REGISTERED,
         )
-    goal = profiles.read(uid, profile_snap.to_dict()).settings.daily_goal_minutes
+    profile = profiles.read(uid, profile_snap.to_dict())
+    goal = profile.settings.daily_goal_minutes
     day_refs = [db.document(paths.day(uid, u.day)) for u in uploads]
 
     merged_days: dict[str, Day] = {}  # what the committed attempt merged: product events
@@ -115,7 +116,11 @@ def upload(
     results = store.transactional(run, name="days.upload")
     # Each day's revision is one fact: a repeated upload changes nothing and states nothing.
     analytics.record_all(
-        uid, [merged_day(day, now) for day in merged_days.values()], client, create_key=True
+        uid,
+        [merged_day(day, now) for day in merged_days.values()],
+        client,
+        create_key=True,
+        consent=profile.analytics_consent,
     )
     return results
 

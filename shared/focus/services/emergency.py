@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 BLOCKS_OF_KINDS = store.QuerySpec("blocks of kinds", paths.BLOCKS, filters=(("kind", "in"),))
 SUSPENDABLE = [BlockKind.TIME_LIMIT.value, BlockKind.APP_LOCK.value]
+ACTIVE = sessions.SessionStatus.ACTIVE.value
 # Limits and locks suspended per transaction. The pass's own transaction also writes the profile
 # and up to MAX_ACTIVE sessions: 1 + 50 + 150 stays far under Firestore's 500 writes. The block cap
 # (100, focus.domain.blocks) keeps every person within the first page; an account that piled up
@@ -59,21 +60,28 @@ def use_pass(uid: str, now: datetime, client: ClientInfo | None = None) -> PassU
     db = clients.firestore()
     profile_ref = db.document(paths.user(uid))
     uses: list[int] = []  # the pass's use number, as the committed attempt counted it
+    consent: list[bool | None] = [None]  # the analytics consent, as the profile mirrors it
 
-    def run(tx: gcf.Transaction) -> tuple[PassUsed, Any]:
+    def run(
+        tx: gcf.Transaction, session_refs: list[Any], first_page: list[Any]
+    ) -> tuple[PassUsed, Any]:
+        """``session_refs``, ``first_page``: the active sessions and the first page of limits
+        and locks, as found before the transaction."""
         uses.clear()
-        snapshot = store.get(profile_ref, tx)
+        block_refs = [snap.reference for snap in first_page]
+        snapshot, *found = store.get_all([profile_ref, *session_refs, *block_refs], tx)
         if not snapshot.exists:
             raise FailedPrecondition(
                 "Open the app once before using the emergency pass.",
                 reason=Reason.PROFILE_MISSING,
             )
         profile = profiles.read(uid, snapshot.to_dict())
+        consent[0] = profile.analytics_consent
         used = emergency.use_pass(
             profile.emergency_pass, profile.boundary_record(), profile.settings.day_boundary(), now
         )
-        running = active_ids(uid, tx)
-        limits = _page(profile_ref, tx, None)  # every read before the first write
+        running = [s.id for s in found[: len(session_refs)] if _still(s, "status", {ACTIVE})]
+        limits = [s for s in found[len(session_refs) :] if _still(s, "kind", set(SUSPENDABLE))]
         out = store.writes(tx)
         changes: dict[str, Any] = {"emergencyPass": used.emergency_pass.to_firestore()}
         if used.day_boundary != profile.day_boundary:
@@ -90,14 +98,29 @@ def use_pass(uid: str, now: datetime, client: ClientInfo | None = None) -> PassU
             suspended_until=used.suspended_until,
             next_available_at=used.next_available_at,
         )
-        return answer, _next_page_after(limits)
+        return answer, _next_page_after(first_page)
 
     turn = db.document(paths.emergency_pass_turn(uid))
     with turns.taken(turn, now, PASS_TURN, wait_seconds=PASS_TURN_WAIT_SECONDS):
-        answer, after = store.transactional(run, name="emergency.use_pass")
+        # Found outside the transaction and read in it by reference, as sessions.count_completed
+        # does: a query in a transaction locks the range of the person's sessions (and blocks)
+        # against every write to it, and under load the pass kept timing out on those locks. A
+        # session started in between is not ended, as if it had started a moment after the pass.
+        running = [db.document(paths.session(uid, s)) for s in active_ids(uid)]
+        page = _page(profile_ref, None, None)
+        answer, after = store.transactional(
+            lambda tx: run(tx, running, page), name="emergency.use_pass"
+        )
     # The n-th use of the person's pass is one fact (a replayed call answers from its key).
     analytics.record(
-        uid, EventName.EMERGENCY_PASS_USED, (str(uses[0]),), None, now, client, create_key=True
+        uid,
+        EventName.EMERGENCY_PASS_USED,
+        (str(uses[0]),),
+        None,
+        now,
+        client,
+        create_key=True,
+        consent=consent[0],
     )
     while after is not None:
         # Only for an account over the block cap: the pass is used; the rest, a page at a time.
@@ -106,7 +129,13 @@ def use_pass(uid: str, now: datetime, client: ClientInfo | None = None) -> PassU
     return answer
 
 
-def _page(profile_ref: Any, tx: gcf.Transaction, after: Any) -> list[Any]:
+def _still(snapshot: Any, field: str, values: set[str]) -> bool:
+    """Whether a document found before the transaction still exists with ``field`` in ``values``
+    as the transaction reads it (ended, deleted or changed in between: left alone)."""
+    return bool(snapshot.exists and (snapshot.to_dict() or {}).get(field) in values)
+
+
+def _page(profile_ref: Any, tx: gcf.Transaction | None, after: Any) -> list[Any]:
     """One page of the person's limits and locks, in document order, after ``after``."""
     return store.query(
         BLOCKS_OF_KINDS,

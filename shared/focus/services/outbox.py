@@ -198,8 +198,11 @@ def _claim_visible(uid: str, entry_id: str, entry: OutboxEntry, now: datetime) -
     assert message is not None
     targets: list[PushTarget] = []
     person: PersonContext | None = None
+    consent: bool | None = None
     if not entry.pushes:
-        person = person_context(uid, message.kind, now)
+        profile = store.get(clients.firestore().document(paths.user(uid))).to_dict() or {}
+        consent = profiles.read(uid, profile).analytics_consent
+        person = person_context(uid, message.kind, now, profile)
         decision = rules.decide(message, person, now)
         if isinstance(decision, Defer):
             _defer(uid, entry_id, decision.until)
@@ -234,19 +237,24 @@ def _claim_visible(uid: str, entry_id: str, entry: OutboxEntry, now: datetime) -
         return current.model_copy(update={"state": EntryState.SENDING})
 
     claimed, claimed_at = store.transactional_at(run, name="outbox.claim_visible")
-    return None if claimed is None else Claimed(uid, entry_id, claimed, holder, claimed_at)
+    if claimed is None:
+        return None
+    return Claimed(uid, entry_id, claimed, holder, claimed_at, analytics_consent=consent)
 
 
 @dataclass(frozen=True)
 class Claimed:
     """An entry a delivery holds the lease on (``holder``), its pushes fixed; ``claimed_at`` is
-    the entry's update time as the claim left it (its answers are recorded only if unchanged)."""
+    the entry's update time as the claim left it (its answers are recorded only if unchanged);
+    ``analytics_consent``: the person's, as the profile the claim read mirrors it (None: not
+    read, or not mirrored; the ``notification_sent`` event then reads the consent)."""
 
     uid: str
     entry_id: str
     entry: OutboxEntry
     holder: str
     claimed_at: Any
+    analytics_consent: bool | None = None
 
 
 def deliver(claimed: Sequence[Claimed]) -> None:
@@ -273,7 +281,8 @@ def deliver(claimed: Sequence[Claimed]) -> None:
         if fact is not None:
             sent.setdefault(c.uid, []).append(fact)
     # Everyone's at once: one read round trip and one wait for Pub/Sub for a campaign's batch.
-    analytics.record_people(sent)
+    consents = {c.uid: c.analytics_consent for c in claimed if c.analytics_consent is not None}
+    analytics.record_people(sent, consents=consents)
 
 
 def _log_sent(

@@ -125,8 +125,10 @@ def count_completed(
         and domain.stored_counting_stage(snap.to_dict() or {}) is CountingStage.UNCOUNTED
     ]
 
-    # What the committed attempt counted, as product events (published after the commit).
+    # What the committed attempt counted, as product events (published after the commit), and
+    # the person's analytics consent as the profile it read mirrors it.
     counted_facts: list[ProductFact] = []
+    consent: list[bool | None] = [None]
 
     # store.transactional backs off between attempts and ends in ``Contention``: the task retries.
     def run(tx: gcf.Transaction) -> list[SessionCompleted]:
@@ -150,7 +152,8 @@ def count_completed(
                 continue  # its own task dead-letters it
             if domain.should_count(other):
                 refs[snap.id], uncounted[snap.id] = snap.reference, other
-        stats = profiles.read(uid, profile_snap.to_dict()).stats
+        profile = profiles.read(uid, profile_snap.to_dict())
+        consent[0], stats = profile.analytics_consent, profile.stats
         count = domain.count_sessions(uncounted, stats.counted_focus, stats.focused_minutes, now)
         out = store.writes(tx)
         for each in count.sessions:
@@ -192,7 +195,7 @@ def count_completed(
     completions = store.transactional(run, name="sessions.count_completed", max_attempts=attempts)
     # Once per session: only the delivery that counts it gets here with it (and a retry of the
     # same fact has the same event id).
-    analytics.record_all(uid, counted_facts)
+    analytics.record_all(uid, counted_facts, consent=consent[0])
     return completions
 
 
