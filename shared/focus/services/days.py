@@ -45,6 +45,7 @@ STALE_CHANGES = sweeps.sharded(
 # earliest changed day reaches the person's latest day.
 MAX_DAYS_FROM = reports.MAX_LATE_DAYS + 3
 MAX_CHANGES_PER_DERIVATION = 50
+DERIVE_ATTEMPTS = 5  # reads again when an upload changed a day it was about to write
 SWEEP_PAGE = 200
 COMMUNITY_SHARD_RETENTION = timedelta(days=60)
 
@@ -129,26 +130,49 @@ def upload(
 def derive_pending(uid: str, now: datetime) -> dict[str, int]:
     """Derive everything the person's pending day changes imply, in one transaction, and delete
     the change documents it covered. Idempotent: a second run finds nothing pending (or, racing
-    the first, derives the same result and writes nothing new)."""
+    the first, derives the same result and writes nothing new).
+
+    The pending changes and the days are found by queries before the transaction, not in it: on
+    the emulator a query in a transaction locks that collection for every person, so every
+    person's uploads and derivations waited on each other (docs/adr/0012). The transaction reads
+    the profile and the weeks, and writes each day only if it is still as read (its update time):
+    a day an upload changed in between fails the commit, and the derivation reads again. A day
+    changed in between that this derivation does not write brings its own change record, so the
+    next derivation covers it."""
+    from google.api_core import exceptions
+
+    for attempt in range(1, DERIVE_ATTEMPTS + 1):
+        try:
+            return _derive(uid, now)
+        except exceptions.FailedPrecondition:
+            if attempt == DERIVE_ATTEMPTS:
+                raise store.Contention("days.derive_pending", attempt) from None
+    raise AssertionError("unreachable")
+
+
+def _derive(uid: str, now: datetime) -> dict[str, int]:
     db = clients.firestore()
     user_ref = db.document(paths.user(uid))
+    pending = store.query(PENDING_CHANGES, user_ref, limit=MAX_CHANGES_PER_DERIVATION)
+    changed = {d for snap in pending for d in _changed_days(snap.to_dict())}
+    if not changed:
+        batch = db.batch()
+        for snap in pending:
+            store.writes(batch).delete(snap.reference)
+        if pending:
+            batch.commit()
+        return {"changes": len(pending), "days": 0}
+    earliest = min(changed)
+    before = store.query(DAY_BEFORE, user_ref, [earliest], limit=1)
+    stored = store.query(DAYS_FROM, user_ref, [earliest], limit=MAX_DAYS_FROM)
+    read_at = {snap.id: snap.update_time for snap in stored}
+    week_refs = [
+        db.document(paths.week(uid, k)) for k in sorted({weeks.week_of(d) for d in changed})
+    ]
 
     def run(tx: gcf.Transaction) -> dict[str, int]:
-        pending = store.query(
-            PENDING_CHANGES, user_ref, limit=MAX_CHANGES_PER_DERIVATION, transaction=tx
-        )
-        changed = {d for snap in pending for d in _changed_days(snap.to_dict())}
+        profile_snap, *week_snaps = store.get_all([user_ref, *week_refs], tx)
         out = store.writes(tx)
-        if not changed:
-            for snap in pending:
-                out.delete(snap.reference)
-            return {"changes": len(pending), "days": 0}
-        earliest = min(changed)
-        profile_snap = store.get(user_ref, tx)
-        before = store.query(DAY_BEFORE, user_ref, [earliest], limit=1, transaction=tx)
-        stored = store.query(DAYS_FROM, user_ref, [earliest], limit=MAX_DAYS_FROM, transaction=tx)
-        week_keys = sorted({weeks.week_of(d) for d in changed})
-        week_snaps = store.get_all([db.document(paths.week(uid, k)) for k in week_keys], tx)
         if profile_snap.exists:
             profile = profiles.read(uid, profile_snap.to_dict())
             result = derivation.derive(
@@ -160,7 +184,7 @@ def derive_pending(uid: str, now: datetime) -> dict[str, int]:
                 profile.created_at,
                 now,
             )
-            _write(out, uid, result)
+            _write(out, uid, result, read_at)
         for snap in pending:
             out.delete(snap.reference)
         return {"changes": len(pending), "days": len(changed)}
@@ -184,10 +208,15 @@ def _changed_days(data: dict[str, Any] | None) -> list[str]:
     return valid
 
 
-def _write(out: store.Writes, uid: str, result: derivation.Derivation) -> None:
+def _write(
+    out: store.Writes, uid: str, result: derivation.Derivation, read_at: dict[str, Any]
+) -> None:
+    """Stage the derivation's writes; each day only if still as read (``read_at``: its update
+    time when read)."""
     db = clients.firestore()
     for local_day, fields in result.day_updates.items():
-        out.update(db.document(paths.day(uid, local_day)), fields)
+        unchanged = db.write_option(last_update_time=read_at[local_day])
+        out.update(db.document(paths.day(uid, local_day)), fields, option=unchanged)
     for key, week in result.weeks.items():
         out.set(db.document(paths.week(uid, key)), week.to_firestore())
     for move in result.community:
