@@ -391,3 +391,39 @@ def _week(local_day: str) -> str:
 def _community_people(firebase: EmulatorSuite, local_day: str) -> int:
     shards = firebase.firestore.as_owner().query(f"communityDays/{local_day}/shards")
     return sum(sum(data.get("buckets", {}).values()) for _, data in shards)
+
+
+def test_a_derivation_overtaken_by_an_upload_writes_nothing_stale_and_derives_again(
+    firebase: EmulatorSuite, user: User, monkeypatch: Any
+) -> None:
+    """The derivation reads the days before its transaction and writes each only if still as
+    read: an upload landing between its reads and its commit fails the commit, and the derivation
+    reads again, so the day ends derived at the upload's revision (and no change is left)."""
+    from focus.domain import derivation
+    from focus.services import days
+
+    first = datetime.now(UTC) - timedelta(minutes=10)
+    upload(firebase, user, report(day(0), screen=60, as_of=first)).unwrap()
+    settle(firebase, user, day(0))
+    runs: list[int] = []
+    derive = derivation.derive
+
+    def overtaken(*args: Any, **kwargs: Any) -> derivation.Derivation:
+        runs.append(len(runs))
+        if len(runs) == 1:  # an upload lands while the first attempt is at work
+            late = report(day(0), screen=200, as_of=first + timedelta(minutes=2))
+            upload(firebase, user, late).unwrap()
+        return derive(*args, **kwargs)
+
+    with firebase.functions.background_triggers_disabled():
+        upload(
+            firebase, user, report(day(0), screen=120, as_of=first + timedelta(minutes=1))
+        ).unwrap()
+        monkeypatch.setattr(derivation, "derive", overtaken)
+        days.derive_pending(user.uid, datetime.now(UTC))
+
+    assert len(runs) == 2
+    stored = firebase.firestore.as_owner().get(f"users/{user.uid}/days/{day(0)}") or {}
+    assert stored["totals"]["screenTimeMinutes"] == 200
+    assert stored["community"]["revision"] == stored["revision"] == 3
+    assert firebase.firestore.as_owner().query(f"users/{user.uid}/dayChanges") == []

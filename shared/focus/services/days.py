@@ -11,6 +11,7 @@ one derivation however many days it carries, and no derived write triggers anyth
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -139,18 +140,19 @@ def derive_pending(uid: str, now: datetime) -> dict[str, int]:
     a day an upload changed in between fails the commit, and the derivation reads again. A day
     changed in between that this derivation does not write brings its own change record, so the
     next derivation covers it."""
-    from google.api_core import exceptions
-
-    for attempt in range(1, DERIVE_ATTEMPTS + 1):
-        try:
+    for _ in range(DERIVE_ATTEMPTS):
+        with contextlib.suppress(_DayMoved):
             return _derive(uid, now)
-        except exceptions.FailedPrecondition:
-            if attempt == DERIVE_ATTEMPTS:
-                raise store.Contention("days.derive_pending", attempt) from None
-    raise AssertionError("unreachable")
+    raise store.Contention("days.derive_pending", DERIVE_ATTEMPTS)
+
+
+class _DayMoved(Exception):
+    """A day the derivation was about to write changed after it was read."""
 
 
 def _derive(uid: str, now: datetime) -> dict[str, int]:
+    from google.api_core import exceptions
+
     db = clients.firestore()
     user_ref = db.document(paths.user(uid))
     pending = store.query(PENDING_CHANGES, user_ref, limit=MAX_CHANGES_PER_DERIVATION)
@@ -189,7 +191,10 @@ def _derive(uid: str, now: datetime) -> dict[str, int]:
             out.delete(snap.reference)
         return {"changes": len(pending), "days": len(changed)}
 
-    return store.transactional(run, name="days.derive_pending")
+    try:
+        return store.transactional(run, name="days.derive_pending")
+    except exceptions.FailedPrecondition:  # only a day's update-time precondition, at the commit
+        raise _DayMoved from None
 
 
 def _changed_days(data: dict[str, Any] | None) -> list[str]:
