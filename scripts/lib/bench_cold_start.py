@@ -12,6 +12,10 @@ little; the ratios measured side by side in one run are the figures to watch. Pe
   python floor    a main.py with no project code: the firebase_functions trigger modules the
                   codebase's main.py loads (found by parsing it and the local modules it imports),
                   `firebase_admin.initialize_app()`, and one trivial function per trigger kind;
+  python stack    the floor plus the libraries the stack prescribes (pydantic, structlog and the
+                  Google Cloud clients; docs/architecture.md) that the codebase has loaded once
+                  its main.py is imported, still no project code: what any codebase on this
+                  stack pays, so ours/stack is our own code's share;
   node incumbent  the same in Node: firebase-functions v2 + firebase-admin `initializeApp()`, one
                   trivial function per trigger kind; installed from npm (pinned below) into
                   .local/bench-node/ (ignored by git) on first use.
@@ -72,6 +76,14 @@ NODE_PACKAGES = {
     "firebase-functions": "7.4.0",
 }
 CALLABLE_BODY = '{"data": {}}'
+# The libraries the stack prescribes, by the module a codebase imports them as.
+STACK_LIBRARIES = (
+    "pydantic",
+    "structlog",
+    "google.cloud.firestore",
+    "google.cloud.pubsub_v1",
+    "google.cloud.tasks_v2",
+)
 
 
 @dataclass(frozen=True)
@@ -190,7 +202,7 @@ const [source, target, signature, method, body] = process.argv.slice(2);
 @dataclass(frozen=True)
 class Variant:
     codebase: str
-    name: str  # "ours", "ours@REF", "python floor" or "node incumbent"
+    name: str  # "ours", "ours@REF", "python floor", "python stack" or "node incumbent"
     argv: tuple[str, ...]
     cwd: Path
 
@@ -270,6 +282,21 @@ def python_floor_source(folder: Path) -> str:
     return "\n".join(lines) + "\n" + "".join(PYTHON_KINDS[k] for k in trigger_kinds(folder))
 
 
+def stack_libraries(folder: Path, env: dict[str, str]) -> list[str]:
+    """The prescribed libraries a fresh `import main` of the codebase has loaded."""
+    code = f"import sys, main\nprint(' '.join(m for m in {STACK_LIBRARIES!r} if m in sys.modules))"
+    python = str(folder / "venv" / "bin" / "python")
+    found = subprocess.run(
+        [python, "-c", code], cwd=folder, env=env, check=True, capture_output=True, text=True
+    )
+    return found.stdout.split()
+
+
+def python_stack_source(folder: Path, env: dict[str, str]) -> str:
+    imports = "".join(f"import {module}\n" for module in stack_libraries(folder, env))
+    return imports + python_floor_source(folder)
+
+
 def node_source(folder: Path) -> str:
     lines = ['const {initializeApp} = require("firebase-admin/app");', "initializeApp();"]
     return "\n".join(lines + [NODE_KINDS[k] for k in trigger_kinds(folder)]) + "\n"
@@ -303,7 +330,12 @@ def baseline_tree(ref: str, into: Path) -> Path:
 
 
 def variants(
-    codebase: str, folder: Path, scratch: Path, node: Path, baseline: tuple[str, Path] | None
+    codebase: str,
+    folder: Path,
+    scratch: Path,
+    node: Path,
+    baseline: tuple[str, Path] | None,
+    env: dict[str, str],
 ) -> list[Variant]:
     probe = PROBES[codebase]
     python = str(folder / "venv" / "bin" / "python")
@@ -317,12 +349,16 @@ def variants(
     floor = scratch / f"floor-{codebase}"
     floor.mkdir()
     (floor / "main.py").write_text(python_floor_source(folder))
+    stack = scratch / f"stack-{codebase}"
+    stack.mkdir()
+    (stack / "main.py").write_text(python_stack_source(folder, env))
     node_file = NODE_DIR / f"incumbent-{codebase}.js"
     node_file.write_text(node_source(folder))
     signature = "cloudevent" if probe.signature == "cloudevent" else "http"
     found = [
         Variant(codebase, "ours", python_child(probe.target), folder),
         Variant(codebase, "python floor", python_child(floor_target(probe)), floor),
+        Variant(codebase, "python stack", python_child(floor_target(probe)), stack),
         Variant(
             codebase,
             "node incumbent",
@@ -396,16 +432,6 @@ def main() -> int:
         baseline = None
         if args.baseline:
             baseline = (args.baseline, baseline_tree(args.baseline, scratch / "baseline"))
-        jobs: list[Variant] = []
-        for entry in config["functions"]:
-            folder = ROOT / entry["source"]
-            if entry["codebase"] not in wanted:
-                continue
-            if not (folder / "venv" / "bin" / "python").exists():
-                raise SystemExit(f"bench: {folder}/venv is missing: run scripts/setup first")
-            jobs += variants(entry["codebase"], folder, scratch, node, baseline)
-
-        samples: dict[Variant, list[Sample]] = {job: [] for job in jobs}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "NODE"))}
         env.update(
             GCLOUD_PROJECT=PROJECT,
@@ -413,6 +439,16 @@ def main() -> int:
             PYTHONPYCACHEPREFIX=str(scratch / "pycache"),
             NODE_ENV="production",  # as Cloud Run sets it for Node functions
         )
+        jobs: list[Variant] = []
+        for entry in config["functions"]:
+            folder = ROOT / entry["source"]
+            if entry["codebase"] not in wanted:
+                continue
+            if not (folder / "venv" / "bin" / "python").exists():
+                raise SystemExit(f"bench: {folder}/venv is missing: run scripts/setup first")
+            jobs += variants(entry["codebase"], folder, scratch, node, baseline, env)
+
+        samples: dict[Variant, list[Sample]] = {job: [] for job in jobs}
         for job in jobs:  # warm-up round, not recorded
             run_once(job, env)
         for round_index in range(args.runs):
@@ -469,12 +505,14 @@ def main() -> int:
 
     summary = []
     for codebase in dict.fromkeys(job.codebase for job in jobs):
-        ours, floor, incumbent = (
-            wall(codebase, n) for n in ("ours", "python floor", "node incumbent")
+        ours, floor, stack, incumbent = (
+            wall(codebase, n) for n in ("ours", "python floor", "python stack", "node incumbent")
         )
         row = [
             codebase,
             f"{ours / floor:.2f}",
+            f"{stack / floor:.2f}",
+            f"{ours / stack:.2f}",
             f"{ours / incumbent:.2f}",
             f"{floor / incumbent:.2f}",
         ]
@@ -482,7 +520,7 @@ def main() -> int:
             before = wall(codebase, f"ours@{baseline[0]}")
             row += [f"{before / floor:.2f}", f"{ours / before:.2f}"]
         summary.append(row)
-    headers = ["codebase", "ours/floor", "ours/node", "floor/node"]
+    headers = ["codebase", "ours/floor", "stack/floor", "ours/stack", "ours/node", "floor/node"]
     if baseline is not None:
         headers += [f"ours@{baseline[0]}/floor", f"ours/ours@{baseline[0]}"]
     print("\nratios of median wall times (the figures to compare across runs)")
