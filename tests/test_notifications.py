@@ -189,6 +189,48 @@ def test_a_delivery_that_stalled_past_its_lease_leaves_the_entry_to_its_replacem
     assert not after.get("deliveries")  # no answer of the stalled delivery recorded
 
 
+def test_a_token_refreshed_while_a_change_is_staged_keeps_its_refresh_and_still_gets_the_push(
+    firebase: EmulatorSuite, user: User, monkeypatch: Any
+) -> None:
+    """A change's sync writes are fenced by each token document's update time as found, not read
+    again in a transaction: a device that refreshes its token between the finding and the commit
+    makes the commit fail, and the change is staged again on the refreshed document, so neither
+    the refresh nor the owed push is lost."""
+    from focus.domain.notifications import SyncChange, SyncScope
+    from focus.services import push_sync
+
+    with_devices(firebase, user, {"iphone-1": "ios", "mac-1": "macos"})
+    mac = f"users/{user.uid}/pushTokens/mac-1"
+    registered = firebase.firestore.as_owner().get(mac) or {}
+    found = push_sync.token_documents
+    finds = []
+
+    def refreshed_in_between(uid: str) -> list[Any]:
+        tokens = found(uid)
+        finds.append(len(tokens))
+        if len(finds) == 1:  # the mac launches again: its token document changes
+            firebase.functions.call(
+                "registerPushToken",
+                envelope({"deviceId": "mac-1", "token": token_of("mac-1"), "platform": "macos"}),
+                user=user,
+            ).unwrap()
+        return tokens
+
+    monkeypatch.setattr(push_sync, "token_documents", refreshed_in_between)
+    now = datetime.now(UTC)
+    change = SyncChange(what=SyncScope.BLOCKS, changed_at=now, changed_by="iphone-1")
+
+    (handoff,) = push_sync.changed(user.uid, change, now)
+
+    assert finds == [2, 2]  # the first commit was refused, the tokens found again
+    token = firebase.firestore.as_owner().get(mac) or {}
+    assert token["refreshedAt"] > registered["refreshedAt"]  # the refresh kept
+    assert token["sync"]["pending"]["what"] == ["blocks"]  # and the push owed
+    assert entry(firebase, user, handoff.entry_id)["deviceId"] == "mac-1"
+    iphone = firebase.firestore.as_owner().get(f"users/{user.uid}/pushTokens/iphone-1") or {}
+    assert not (iphone.get("sync") or {}).get("pending")  # it made the change
+
+
 def test_an_entry_whose_task_was_lost_is_sent_by_the_sweep(
     firebase: EmulatorSuite, user: User, fcm: FcmRemote
 ) -> None:

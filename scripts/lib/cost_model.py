@@ -179,8 +179,8 @@ FLOWS: tuple[Flow, ...] = (
         callable=None,
         client_writes=2,
         runs=(
-            Run("on_session_written", 4, 2),
-            Run("on_session_written", 4, 1),
+            Run("on_session_written", 2, 2),
+            Run("on_session_written", 2, 1),
             Run("on_session_written", 0, 0),
             Run("on_session_written", 0, 0),
             Run("countCompletedSession", 3, 3),
@@ -206,7 +206,7 @@ FLOWS: tuple[Flow, ...] = (
         callable=None,
         client_writes=1,
         runs=(
-            Run("on_block_written", 5, 3),
+            Run("on_block_written", 3, 3),
             Run("on_profile_updated", 0, 0),
             Run("sendPush", 2, 3),
         ),

@@ -26,29 +26,32 @@ ALL_BLOCKS = store.QuerySpec("blocks of a person", paths.BLOCKS)
 @tracing.traced("firestore.blocks.mark_changed")
 def mark_changed(uid: str, change: SyncChange, now: datetime) -> bool | None:
     """Move the profile's ``sync.blocksChangedAt`` forward to the change's moment and, in the same
-    transaction, owe the person's other devices a silent sync push (``push_sync.stage``); the
+    transaction, owe the person's other devices a silent sync push (``push_sync.stage``: their
+    tokens are found before the transaction and written only if unchanged since); the
     person's analytics consent as the profile read mirrors it (``Profile.analytics_consent``; None
     if unknown or there is no profile).
 
     Taking the later of the stored and the event's time makes a duplicate or late event a no-op.
     """
-    db = clients.firestore()
-    ref = db.document(paths.user(uid))
-    devices = push_sync.token_refs(uid)
+    ref = clients.firestore().document(paths.user(uid))
 
-    def run(tx: gcf.Transaction) -> tuple[list[push_sync.HandOff], bool | None]:
-        snapshot = store.get(ref, tx)
-        if not snapshot.exists:
-            return [], None
-        profile = profiles.read(uid, snapshot.to_dict())
-        current = profile.sync.blocks_changed_at
-        if current is not None and current >= change.changed_at:
-            return [], profile.analytics_consent
-        handoffs = push_sync.stage(tx, uid, devices, change, now)
-        store.writes(tx).update(ref, {"sync.blocksChangedAt": change.changed_at})
-        return handoffs, profile.analytics_consent
+    def commit(tokens: list[Any]) -> tuple[list[push_sync.HandOff], bool | None]:
+        def run(tx: gcf.Transaction) -> tuple[list[push_sync.HandOff], bool | None]:
+            snapshot = store.get(ref, tx)
+            if not snapshot.exists:
+                return [], None
+            profile = profiles.read(uid, snapshot.to_dict())
+            current = profile.sync.blocks_changed_at
+            if current is not None and current >= change.changed_at:
+                return [], profile.analytics_consent
+            out = store.writes(tx)
+            handoffs = push_sync.stage(out, uid, tokens, change, now)
+            out.update(ref, {"sync.blocksChangedAt": change.changed_at})
+            return handoffs, profile.analytics_consent
 
-    handoffs, consent = store.transactional(run, name="blocks.mark_changed")
+        return store.transactional(run, name="blocks.mark_changed")
+
+    handoffs, consent = push_sync.staged(uid, "blocks.mark_changed", commit)
     if handoffs:
         outbox.hand_off_all(uid, handoffs)
     return consent

@@ -10,9 +10,11 @@ transaction, and the entry's task sends it at its due moment (``focus.services.o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,10 +32,12 @@ from focus.domain.notifications import (
 from focus.domain.outbox import OutboxEntry, sync_entry_id
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
+    from google.cloud.firestore import DocumentSnapshot
 
 TOKENS = store.QuerySpec("push tokens of a person", paths.PUSH_TOKENS)
 SYNC_FIELD = "sync"
+STAGE_ATTEMPTS = 5  # finds the tokens again when one changed between finding and committing
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,6 @@ def token_documents(uid: str) -> list[DocumentSnapshot[Any]]:
     return store.query(TOKENS, profile)
 
 
-def token_refs(uid: str) -> list[DocumentReference]:
-    """The person's devices with a push token. Found outside the transaction and read in it by
-    reference: a query in a transaction would lock the whole collection range."""
-    return [snapshot.reference for snapshot in token_documents(uid)]
-
-
 def target_of(snapshot: DocumentSnapshot[Any]) -> tuple[PushTarget, DeviceSync] | None:
     """A token document as a push target and its sync state; None if it holds no usable token
     (server-written, but a document from a future version may differ: skipped, not fatal)."""
@@ -78,31 +76,40 @@ def target_of(snapshot: DocumentSnapshot[Any]) -> tuple[PushTarget, DeviceSync] 
 
 
 def stage(
-    tx: Transaction,
+    out: store.Writes,
     uid: str,
-    refs: list[DocumentReference],
+    tokens: list[DocumentSnapshot[Any]],
     change: SyncChange,
     now: datetime,
 ) -> list[HandOff]:
-    """Within ``tx``: fold ``change`` into the pending push of each of the person's devices (not
-    the one that made it) and write an outbox entry for each push it starts; the entries to hand
-    off once the transaction committed. Reads first, then stages writes."""
+    """Stage on ``out``: fold ``change`` into the pending push of each of the person's devices
+    (not the one that made it) and write an outbox entry for each push it starts; the entries to
+    hand off once the writes committed.
+
+    ``tokens`` are the person's token documents as found by ``token_documents``, outside any
+    transaction, and they are not read again: each device's new sync state is written only if its
+    document is still as found (its update time), so a commit that meets a changed one is refused
+    and ``staged`` finds the tokens again. A query in a transaction would lock the whole
+    collection on the emulator (docs/adr/0012); reading the documents again by reference in the
+    transaction cost a read per device per change."""
     devices = [
-        found
-        for snapshot in store.get_all(refs, tx)
+        (found, snapshot.update_time)
+        for snapshot in tokens
         if snapshot.exists and (found := target_of(snapshot)) is not None
     ]
     window = coalescing_window()
     db = clients.firestore()
-    out = store.writes(tx)
     handoffs = []
-    before = {target.device_id: state for target, state in devices}
-    for plan in plan_sync(devices, change, now, window):
+    before = {target.device_id: (state, read_at) for (target, state), read_at in devices}
+    for plan in plan_sync([found for found, _ in devices], change, now, window):
         device_id = plan.target.device_id
-        if plan.state == before[device_id]:
+        state, read_at = before[device_id]
+        if plan.state == state:
             continue  # a change delivered again: nothing to write
         out.update(
-            db.document(paths.push_token(uid, device_id)), {SYNC_FIELD: plan.state.to_firestore()}
+            db.document(paths.push_token(uid, device_id)),
+            {SYNC_FIELD: plan.state.to_firestore()},
+            option=db.write_option(last_update_time=read_at),
         )
         pending = plan.state.pending
         if not plan.schedule or pending is None:
@@ -122,15 +129,31 @@ def stage(
     return handoffs
 
 
+def staged(uid: str, name: str, commit: Callable[[list[DocumentSnapshot[Any]]], T]) -> T:
+    """Find the person's tokens and run ``commit`` with them: it stages with ``stage`` and
+    commits, reading nothing that a query's index could refuse. A commit refused because a token
+    document changed or went since it was found (FAILED_PRECONDITION, NOT_FOUND) runs again with
+    the tokens found again, up to ``STAGE_ATTEMPTS`` times; then ``store.Contention``."""
+    from google.api_core import exceptions
+
+    for _ in range(STAGE_ATTEMPTS):
+        tokens = token_documents(uid)
+        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
+            return commit(tokens)
+    raise store.Contention(name, STAGE_ATTEMPTS)
+
+
 @tracing.traced("firestore.push_sync.changed")
 def changed(uid: str, change: SyncChange, now: datetime) -> list[HandOff]:
-    """Record ``change`` for the person's other devices in a transaction of its own; the entries
-    to hand off (``outbox.hand_off``)."""
-    refs = token_refs(uid)
-    if not refs:
-        return []
+    """Record ``change`` for the person's other devices in one atomic commit of its own (no
+    read but finding the tokens); the entries to hand off (``outbox.hand_off``)."""
 
-    def run(tx: Transaction) -> list[HandOff]:
-        return stage(tx, uid, refs, change, now)
+    def commit(tokens: list[DocumentSnapshot[Any]]) -> list[HandOff]:
+        batch = clients.firestore().batch()
+        out = store.writes(batch)
+        handoffs = stage(out, uid, tokens, change, now)
+        if out.staged:
+            batch.commit()
+        return handoffs
 
-    return store.transactional(run, name="push_sync.changed")
+    return staged(uid, "push_sync.changed", commit)
