@@ -227,6 +227,24 @@ def test_the_function_lists_and_instance_limits_match_the_code() -> None:
     assert tf.locals["max_instances"] == limits
 
 
+def test_only_the_calls_people_wait_on_after_opening_the_app_stay_warm() -> None:
+    """``launch`` and ``uploadDailyReports`` keep one idle instance each (about $50 a month
+    each); every other function scales to zero (docs/performance.md, "`min_instances` for the
+    api"). A minimum is per function, so one set for the whole codebase would keep every
+    callable warm."""
+    sys.path.insert(0, str(iac.ROOT / "scripts" / "lib"))
+    import api_contract_cli
+
+    api_contract_cli.load_api_codebase()
+    api = sys.modules["focus_api_main"]
+    warm = {}
+    for name in permissions.triggers()["api"]:
+        minimum = getattr(api, name).__firebase_endpoint__.minInstances
+        if isinstance(minimum, int):
+            warm[name] = minimum
+    assert warm == {"launch": 1, "uploadDailyReports": 1}
+
+
 # --- Alerts reach a person ----------------------------------------------------------------------
 
 

@@ -65,7 +65,7 @@ from focus.services.privacy import erasure, export
 start_codebase("api", cpu=1, memory=512, concurrency=80, max_instances=100)
 
 
-@mobile_callable(LaunchRequest)
+@mobile_callable(LaunchRequest, warm_instances=1)
 def launch(call: Call, request: LaunchRequest) -> LaunchResponse:
     """Everything the app shows on open, in one round trip; creates the profile on first launch."""
     profile, created = profiles.open_app(
@@ -126,6 +126,7 @@ def useEmergencyPass(call: Call, _: UseEmergencyPassRequest) -> UseEmergencyPass
     UploadDailyReportsRequest,
     mutating=True,
     per_minute=30,
+    warm_instances=1,
     errors=(
         Reason.DAY_OUT_OF_RANGE,
         Reason.AS_OF_IN_FUTURE,

@@ -150,6 +150,7 @@ def mobile_callable(
     per_minute: int = 60,
     errors: tuple[Reason, ...] = (),
     serves_erased: bool = False,
+    warm_instances: int = 0,
 ) -> Callable[[Handler[Req, Resp]], Any]:
     """Declare a callable of the mobile API.
 
@@ -162,6 +163,11 @@ def mobile_callable(
     UNAUTHENTICATED ``ACCOUNT_ERASED``, unless ``serves_erased``: then the handler runs with no
     rate limit and no idempotency record, so nothing is ever written under the erased id (the
     handler must be idempotent by itself, as ``deleteAccount`` is).
+
+    ``warm_instances`` keeps that many instances of this callable running when idle (Cloud Run's
+    minimum instances, billed while idle): only for a call people wait on after opening the app,
+    so that a quiet night or a release does not make the morning's first calls cold
+    (docs/performance.md, "`min_instances` for the api").
     """
 
     def decorate(handler: Handler[Req, Resp]) -> Any:
@@ -239,8 +245,11 @@ def mobile_callable(
         invoke.__name__ = name
         invoke.__doc__ = handler.__doc__
         # No App Check emulator exists: enforce it everywhere but on the emulator.
+        # None: the codebase's options apply (no minimum), as for an undecorated callable.
         return _refuse_malformed_bodies(
-            https_fn.on_call(enforce_app_check=not is_emulated())(invoke)
+            https_fn.on_call(
+                enforce_app_check=not is_emulated(), min_instances=warm_instances or None
+            )(invoke)
         )
 
     return decorate
