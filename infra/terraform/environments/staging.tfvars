@@ -11,10 +11,10 @@ pager = {
 
 # The billing account (Billing > Account management): set before the first apply; the
 # placeholder fails validation on purpose.
-billing_account     = "SET-BEFORE-APPLY"
+billing_account = "SET-BEFORE-APPLY"
 # 400: includes about 100 for the two callables kept warm in every environment (launch and
 # uploadDailyReports, one idle instance each: docs/performance.md, "`min_instances` for the api").
-monthly_budget      = 400
+monthly_budget        = 400
 monthly_vertex_budget = 20
-firestore_app_check = "ENFORCED"
-analytics_readers = ["group:backend-staging@focus.app"]
+firestore_app_check   = "ENFORCED"
+analytics_readers     = ["group:backend-staging@focus.app"]
