@@ -16,7 +16,7 @@ from conftest import envelope, session_doc
 
 from firebase_emulator_harness import EmulatorError, EmulatorSuite, User, wait_for
 from focus.adapters import clients
-from focus.services.privacy import erasure
+from focus.services.privacy import erasure, tombstones
 from focus_tools.erasure_scan import scan
 
 SESSIONS = 24
@@ -66,7 +66,7 @@ def existing_under(uid: str) -> Counter[str]:
 
 
 def erased(firebase: EmulatorSuite, user: User) -> dict[str, Any] | None:
-    audit = firebase.firestore.as_owner().get(f"erasureAudit/{erasure.erasure_id(user.uid)}")
+    audit = firebase.firestore.as_owner().get(f"erasureAudit/{tombstones.erasure_id(user.uid)}")
     return audit if audit is not None and audit.get("state") == "erased" else None
 
 

@@ -21,7 +21,7 @@ from firebase_emulator_harness import EmulatorSuite, StorageRemote, User, Vertex
 from focus.adapters import objects
 from focus.domain.insight_fallback import fallback
 from focus.services import insight_runs
-from focus.services.privacy import erasure
+from focus.services.privacy import tombstones
 
 EVENING_WEEK = WEEKS[0]
 OTHER_WEEK = WEEKS[1]
@@ -314,7 +314,7 @@ def test_an_erased_person_gets_nothing_back_and_no_batch_file_or_link_remains(
         lambda: (
             (
                 firebase.firestore.as_owner().get(
-                    f"erasureAudit/{erasure.erasure_id(erased_person.uid)}"
+                    f"erasureAudit/{tombstones.erasure_id(erased_person.uid)}"
                 )
                 or {}
             ).get("state")

@@ -12,7 +12,7 @@ import pytest
 from conftest import block_doc, device_doc, envelope, session_doc
 
 from firebase_emulator_harness import EmulatorError, EmulatorSuite, User, assert_denied, wait_for
-from focus.services.privacy import erasure
+from focus.services.privacy import erasure, tombstones
 from focus.services.privacy.registry import REGISTRY
 from focus_tools.erasure_scan import scan
 
@@ -74,7 +74,7 @@ def counted_sessions(firebase: EmulatorSuite, user: User) -> int:
 
 def erased(firebase: EmulatorSuite, user: User) -> dict[str, Any] | None:
     """The audit record of the person's completed erasure (None while it is under way)."""
-    audit = firebase.firestore.as_owner().get(f"erasureAudit/{erasure.erasure_id(user.uid)}")
+    audit = firebase.firestore.as_owner().get(f"erasureAudit/{tombstones.erasure_id(user.uid)}")
     return audit if audit is not None and audit.get("state") == "erased" else None
 
 
@@ -273,7 +273,7 @@ def test_documents_written_with_the_old_token_after_erasure_are_swept_away(
     firebase.functions.call("launch", envelope(), user=stranger).unwrap()
     firebase.functions.call("deleteAccount", envelope(), user=person).unwrap()
     wait_for(lambda: erased(firebase, person), timeout=40, message="erasure finished")
-    eid = erasure.erasure_id(person.uid)
+    eid = tombstones.erasure_id(person.uid)
 
     # A device still holding the token writes straight to Firestore (the rules cannot see the
     # erasure), and a launch that passed its check just before the erasure began re-created the

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from focus.domain.insight_history import InsightSource, Rating, StoredInsight
+from focus.domain.insight_history import StoredInsight
+from focus.domain.insight_labels import InsightSource, Rating
 from focus.domain.insights import Insight
 from focus.domain.model import Contract
 from focus.domain.reports import LocalDay

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from focus.domain import sessions
 from focus.domain.blocks import BlockKind, Strictness
 from focus.domain.entitlements import Store, SubscriptionState
-from focus.domain.insight_history import InsightSource, Rating
+from focus.domain.insight_labels import InsightSource, Rating
 from focus.domain.notifications import MessageKind
 from focus.domain.reports import Day
 from focus.domain.sessions import FocusSession, SessionStatus

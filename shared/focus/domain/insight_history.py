@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from focus.domain.insight_features import WEEK, local_day_of, week_start
+from focus.domain.insight_labels import InsightSource, Rating
 from focus.domain.insights import Insight
 from focus.domain.model import Document
 from focus.domain.profiles import Settings
@@ -26,17 +27,6 @@ PENDING_FOR = timedelta(hours=36)
 class InsightState(StrEnum):
     PENDING = "pending"
     READY = "ready"
-
-
-class InsightSource(StrEnum):
-    MODEL = "model"  # the model's answer, checked
-    CACHE = "cache"  # a checked answer for identical figures, written for someone else's week
-    FALLBACK = "fallback"  # the template: the model failed, refused, was invalid or over budget
-
-
-class Rating(StrEnum):
-    UP = "up"
-    DOWN = "down"
 
 
 class StoredInsight(Document):

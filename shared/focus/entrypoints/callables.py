@@ -42,7 +42,7 @@ from focus.domain.model import Contract, utc_text
 from focus.entrypoints.errors import invalid_request, to_https_error
 from focus.entrypoints.guards import client_gate, idempotency, rate_limits
 from focus.entrypoints.invocation import invocation
-from focus.services.privacy import erasure
+from focus.services.privacy import tombstones
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _caller(request: https_fn.CallableRequest[Any]) -> Caller:
     return Caller(uid=request.auth.uid, is_anonymous=provider == "anonymous")
 
 
-def _erased(state: erasure.State | None) -> Unauthenticated:
+def _erased(state: tombstones.State | None) -> Unauthenticated:
     """An erasing or erased caller's refusal; ``details.state`` says which."""
     return Unauthenticated(
         "This account is being erased or was erased; sign out.",
@@ -205,10 +205,10 @@ def mobile_callable(
             # The erasure tombstone is read with the rate-limit window: one more read, no more
             # latency. A still-valid token of an erased person gets nothing and writes nothing.
             marker = rate_limits.consume(
-                call.caller.uid, name, per_minute, now, unless=erasure.tombstone(call.caller.uid)
+                call.caller.uid, name, per_minute, now, unless=tombstones.tombstone(call.caller.uid)
             )
             if marker is not None and not serves_erased:
-                raise _erased(erasure.state_of(marker))
+                raise _erased(tombstones.state_of(marker))
             schemas.check_payload(name, request_model, version.date, envelope.payload)
             head_payload = versions.request_to_head(name, version.date, envelope.payload)
             try:

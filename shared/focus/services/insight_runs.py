@@ -33,7 +33,8 @@ from focus.adapters.model import model_name
 from focus.domain.consent import Purpose
 from focus.domain.insight_fallback import fallback
 from focus.domain.insight_features import WeekFeatures, features_key
-from focus.domain.insight_history import InsightSource, last_complete_week, needs_planning
+from focus.domain.insight_history import last_complete_week, needs_planning
+from focus.domain.insight_labels import InsightSource
 from focus.domain.insights import Insight, answer_schema, check, prompt_for
 from focus.domain.wires import Task
 from focus.services import consents, insight_cache, insights, model_budget, tolerant

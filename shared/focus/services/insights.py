@@ -18,13 +18,12 @@ from focus.domain.analytics_events import EventName, InsightRatedProperties, ins
 from focus.domain.errors import NotFound, Reason
 from focus.domain.insight_features import WEEK, WeekFeatures, features_of, week_start
 from focus.domain.insight_history import (
-    InsightSource,
     InsightState,
-    Rating,
     StoredInsight,
     needs_planning,
     ready,
 )
+from focus.domain.insight_labels import InsightSource, Rating
 from focus.domain.insights import Insight
 from focus.domain.profiles import Profile
 from focus.domain.reports import Day

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore as gcf
 
@@ -53,9 +53,10 @@ from focus.domain.wires import Task
 from focus.domain.workers import ErasureTask
 from focus.services import analytics, insights, subscriptions, tolerant
 from focus.services.privacy.registry import REGISTRY
+from focus.services.privacy.tombstones import State, state_of
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import DocumentReference, DocumentSnapshot, Transaction
+    from google.cloud.firestore import Transaction
 
 PROGRESS_RETENTION = timedelta(days=30)
 AUDIT_RETENTION = timedelta(days=3 * 365)
@@ -69,8 +70,6 @@ STALLED_AFTER = timedelta(minutes=10)
 # A task works for ERASE_STEP_BUDGET_SECONDS (30 s, ``erase_for_task``) and renews the lease
 # at every step; a holder that died keeps a duplicate waiting at most this long.
 LEASE = timedelta(minutes=2)
-
-State = Literal["erasing", "erased"]
 
 # The SLO: every erasure completes within a day of its request, far inside the legal month
 # (docs/operations.md). ``check_open`` measures it and restarts any erasure that stalled.
@@ -93,31 +92,10 @@ EXTERNAL_ERASERS: list[Callable[[str], None]] = []
 _REGISTERED = {entry.collection for entry in REGISTRY if entry.user_scoped}
 
 
-@tracing.traced("firestore.erasure.erasure_id")
-def erasure_id(uid: str) -> str:
-    return logs.pseudonymous_user_id(uid)
-
-
 def erasure_ids(uid: str) -> tuple[str, ...]:
     """The ids an erasure of ``uid`` may have: under the current pseudonym key first, then under
     each key still held (an erasure asked for before a key rotation keeps the id it was given)."""
     return logs.pseudonyms_of(uid)
-
-
-def tombstone(uid: str) -> DocumentReference:
-    """The document whose existence means ``uid`` asked to be erased (its audit record).
-
-    One read, under the current key: in the hour after a key switch, a still-valid token of
-    someone who asked just before it is not refused here; the sweep removes what it writes
-    (docs/runbooks/pseudonym-key-rotation.md)."""
-    return clients.firestore().document(paths.erasure_audit(erasure_id(uid)))
-
-
-def state_of(marker: DocumentSnapshot[Any]) -> State | None:
-    """``erasing`` / ``erased`` from the tombstone, None when the account was never erased."""
-    if not marker.exists:
-        return None
-    return "erased" if (marker.to_dict() or {}).get("state") == "erased" else "erasing"
 
 
 @dataclass(frozen=True)
