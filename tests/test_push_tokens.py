@@ -101,6 +101,42 @@ def test_a_token_moving_to_another_account_leaves_the_first_person(
     assert tokens_of(firebase, other)["shared-phone"]["platform"] == "android"
 
 
+def test_a_holder_that_changed_while_the_token_moved_is_found_again_and_still_left(
+    firebase: EmulatorSuite, user: User, monkeypatch: Any
+) -> None:
+    """The token's holders are found before the transaction, and another holder is deleted only
+    if it is unchanged since: when the first person's token document changes in between (a sync
+    push recorded on it), the commit is refused, the holders are found again, and the token
+    still ends with the second person alone."""
+    from focus.contracts.envelope import ClientInfo
+    from focus.services.push_tokens import store
+
+    register(firebase, user).unwrap()
+    other = firebase.auth.sign_up_anonymously()
+    firebase.functions.call("launch", envelope(), user=other).unwrap()
+    register_device(firebase, other, "shared-phone", platform="android")
+    find = store.query
+    finds: list[int] = []
+
+    def changed_in_between(*args: Any, **kwargs: Any) -> Any:
+        found = find(*args, **kwargs)
+        finds.append(len(found))
+        if len(finds) == 1:
+            firebase.firestore.as_owner().update(
+                f"users/{user.uid}/pushTokens/iphone-1", {"sync": {"recentSends": []}}
+            )
+        return found
+
+    monkeypatch.setattr(store, "query", changed_in_between)
+    client = ClientInfo.model_validate({"platform": "android", "appVersion": "3.4.0", "build": 1})
+
+    push_tokens.register(other.uid, "shared-phone", TOKEN, None, client, datetime.now(UTC))
+
+    assert finds == [1, 1]  # the first person's document, found twice
+    assert tokens_of(firebase, user) == {}
+    assert tokens_of(firebase, other)["shared-phone"]["token"] == TOKEN
+
+
 def test_an_unregistered_device_is_refused_and_nothing_is_stored(
     firebase: EmulatorSuite, user: User
 ) -> None:

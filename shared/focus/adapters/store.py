@@ -183,9 +183,10 @@ class Writes:
         self._count(ref)
         self.writer.update(ref, data, option=option)
 
-    def delete(self, ref: DocumentReference) -> None:
+    def delete(self, ref: DocumentReference, *, option: WriteOption | None = None) -> None:
+        """``option``: a precondition, e.g. ``client.write_option(last_update_time=...)``."""
         self._count(ref)
-        self.writer.delete(ref)
+        self.writer.delete(ref, option=option)
 
     def _count(self, ref: DocumentReference) -> None:
         usage().writes += 1

@@ -18,6 +18,7 @@ one meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from focus.domain.errors import FailedPrecondition, Reason
 from focus.services import tolerant
 
 STALE_AFTER = timedelta(days=30)
+REGISTER_ATTEMPTS = 5  # finds the holders again when one changed before the commit
 PAGE = 300  # stale tokens read per query
 
 # Who holds a token, whoever they are: one token, one device (collection-group index on token).
@@ -65,34 +67,58 @@ def register(
     """Store ``token`` for the person's registered device ``device_id`` (refreshing it when it is
     already stored) and take it from any other device holding it; the refresh time.
 
+    The token's holders are found by a query before the transaction, not in it: a query in a
+    transaction locks the whole collection group on the emulator (docs/adr/0012), and the query
+    already returns this device's own document when it holds the token, so the transaction reads
+    only the device. Another holder is deleted only if it is unchanged since it was found; if it
+    changed, the holders are found again (up to ``REGISTER_ATTEMPTS`` times).
+
     Raises FailedPrecondition ``DEVICE_NOT_REGISTERED`` before the device registered itself."""
+    from google.api_core import exceptions
+
+    token_ref = _token_ref(uid, device_id)
+    for _ in range(REGISTER_ATTEMPTS):
+        holders = store.query(HOLDERS, None, [token])
+        # Only the commit's preconditions on the holders fail so (not a query's missing index).
+        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
+            return _store(uid, device_id, token_ref, holders, token, platform, client, now)
+    raise store.Contention("push_tokens.register", REGISTER_ATTEMPTS)
+
+
+def _store(
+    uid: str,
+    device_id: str,
+    token_ref: Any,
+    holders: list[Any],
+    token: str,
+    platform: Platform | None,
+    client: ClientInfo,
+    now: datetime,
+) -> datetime:
     from google.cloud import firestore as gcf
 
     db = clients.firestore()
     device_ref = db.document(paths.device(uid, device_id))
-    token_ref = _token_ref(uid, device_id)
+    own = next((h for h in holders if h.reference.path == token_ref.path), None)
+    others = [h for h in holders if h.reference.path != token_ref.path]
 
     def run(tx: gcf.Transaction) -> datetime:
-        device, current = store.get_all([device_ref, token_ref], tx)
-        if not device.exists:
+        if not store.get(device_ref, tx).exists:
             raise FailedPrecondition(
                 "Register the device (users/{uid}/devices/{deviceId}) before its push token.",
                 reason=Reason.DEVICE_NOT_REGISTERED,
             )
-        holders = store.query(HOLDERS, None, [token], transaction=tx)
-        stored = current.to_dict() or {}
-        same = current.exists and stored.get("token") == token
         out = store.writes(tx)
-        for holder in holders:
-            if holder.reference.path != token_ref.path:
-                out.delete(holder.reference)
+        for holder in others:
+            unchanged = db.write_option(last_update_time=holder.update_time)
+            out.delete(holder.reference, option=unchanged)
         # Merged: the device's sync-push state (``push_sync``) on this document stays.
         out.set(
             token_ref,
             {
                 "token": token,
                 "platform": (platform or Platform(client.platform.value)).value,
-                "registeredAt": stored.get("registeredAt", now) if same else now,
+                "registeredAt": (own.to_dict() or {}).get("registeredAt", now) if own else now,
                 "refreshedAt": now,
                 "appVersion": client.app_version,
             }
