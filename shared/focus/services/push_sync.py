@@ -5,7 +5,8 @@ Each device with a push token keeps its sync state on its token document
 pending push). A change folds into every other device's pending push or starts one, due after
 the coalescing window or when the device's hourly budget has room
 (``focus.domain.notifications.plan_sync``); a push that starts gets its outbox entry in the same
-transaction, and the entry's task sends it at its due moment (``focus.services.outbox``).
+commit, and the entry's task sends it at its due moment (``focus.services.outbox``). The token
+documents are found before the commit and written only if unchanged since (``stage``).
 """
 
 from __future__ import annotations
