@@ -332,6 +332,27 @@ def transactional(
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
+F = TypeVar("F")
+
+
+def found_then_committed(
+    find: Callable[[], F], commit: Callable[[F], T], *, name: str, attempts: int = 5
+) -> T:
+    """``commit(find())``, where ``find`` runs the queries (outside any transaction: on the
+    emulator a query in one locks the whole collection group, docs/adr/0012) and ``commit``
+    writes only if what was found is unchanged (update-time preconditions). A commit refused
+    because something found changed or went meanwhile (FAILED_PRECONDITION, NOT_FOUND) finds
+    again, up to ``attempts`` times, then raises ``Contention``. An error of ``find`` itself (a
+    query's missing index) propagates at once: it is no contention."""
+    from google.api_core import exceptions
+
+    for _ in range(attempts):
+        found = find()
+        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
+            return commit(found)
+    raise Contention(name, attempts)
+
+
 def _roll_back_quietly(transaction: Transaction) -> None:
     """Release the attempt's locks at once rather than at their timeout; a failed rollback only
     means the server already ended the transaction."""

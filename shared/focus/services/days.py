@@ -11,7 +11,6 @@ one derivation however many days it carries, and no derived write triggers anyth
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -140,23 +139,40 @@ def derive_pending(uid: str, now: datetime) -> dict[str, int]:
     a day an upload changed in between fails the commit, and the derivation reads again. A day
     changed in between that this derivation does not write brings its own change record, so the
     next derivation covers it."""
-    for _ in range(DERIVE_ATTEMPTS):
-        with contextlib.suppress(_DayMoved):
-            return _derive(uid, now)
-    raise store.Contention("days.derive_pending", DERIVE_ATTEMPTS)
+    return store.found_then_committed(
+        lambda: _pending(uid),
+        lambda found: _derive(uid, found, now),
+        name="days.derive_pending",
+        attempts=DERIVE_ATTEMPTS,
+    )
 
 
-class _DayMoved(Exception):
-    """A day the derivation was about to write changed after it was read."""
+@dataclass(frozen=True)
+class _Pending:
+    """What a derivation found before its transaction: the change documents, the days they name,
+    the day before the earliest of them and the stored days from it on."""
+
+    changes: list[Any]
+    days: set[str]
+    before: list[Any]
+    stored: list[Any]
 
 
-def _derive(uid: str, now: datetime) -> dict[str, int]:
-    from google.api_core import exceptions
-
-    db = clients.firestore()
-    user_ref = db.document(paths.user(uid))
+def _pending(uid: str) -> _Pending:
+    user_ref = clients.firestore().document(paths.user(uid))
     pending = store.query(PENDING_CHANGES, user_ref, limit=MAX_CHANGES_PER_DERIVATION)
     changed = {d for snap in pending for d in _changed_days(snap.to_dict())}
+    if not changed:
+        return _Pending(pending, changed, [], [])
+    earliest = min(changed)
+    before = store.query(DAY_BEFORE, user_ref, [earliest], limit=1)
+    stored = store.query(DAYS_FROM, user_ref, [earliest], limit=MAX_DAYS_FROM)
+    return _Pending(pending, changed, before, stored)
+
+
+def _derive(uid: str, found: _Pending, now: datetime) -> dict[str, int]:
+    db = clients.firestore()
+    pending, changed, before, stored = found.changes, found.days, found.before, found.stored
     if not changed:
         batch = db.batch()
         for snap in pending:
@@ -164,9 +180,7 @@ def _derive(uid: str, now: datetime) -> dict[str, int]:
         if pending:
             batch.commit()
         return {"changes": len(pending), "days": 0}
-    earliest = min(changed)
-    before = store.query(DAY_BEFORE, user_ref, [earliest], limit=1)
-    stored = store.query(DAYS_FROM, user_ref, [earliest], limit=MAX_DAYS_FROM)
+    user_ref = db.document(paths.user(uid))
     read_at = {snap.id: snap.update_time for snap in stored}
     week_refs = [
         db.document(paths.week(uid, k)) for k in sorted({weeks.week_of(d) for d in changed})
@@ -191,10 +205,7 @@ def _derive(uid: str, now: datetime) -> dict[str, int]:
             out.delete(snap.reference)
         return {"changes": len(pending), "days": len(changed)}
 
-    try:
-        return store.transactional(run, name="days.derive_pending")
-    except exceptions.FailedPrecondition:  # only a day's update-time precondition, at the commit
-        raise _DayMoved from None
+    return store.transactional(run, name="days.derive_pending")
 
 
 def _changed_days(data: dict[str, Any] | None) -> list[str]:

@@ -11,7 +11,6 @@ documents are found before the commit and written only if unchanged since (``sta
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 TOKENS = store.QuerySpec("push tokens of a person", paths.PUSH_TOKENS)
 SYNC_FIELD = "sync"
-STAGE_ATTEMPTS = 5  # finds the tokens again when one changed between finding and committing
 T = TypeVar("T")
 
 
@@ -131,17 +129,9 @@ def stage(
 
 
 def staged(uid: str, name: str, commit: Callable[[list[DocumentSnapshot[Any]]], T]) -> T:
-    """Find the person's tokens and run ``commit`` with them: it stages with ``stage`` and
-    commits, reading nothing that a query's index could refuse. A commit refused because a token
-    document changed or went since it was found (FAILED_PRECONDITION, NOT_FOUND) runs again with
-    the tokens found again, up to ``STAGE_ATTEMPTS`` times; then ``store.Contention``."""
-    from google.api_core import exceptions
-
-    for _ in range(STAGE_ATTEMPTS):
-        tokens = token_documents(uid)
-        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
-            return commit(tokens)
-    raise store.Contention(name, STAGE_ATTEMPTS)
+    """``commit`` (it stages with ``stage`` and commits) with the person's tokens as found now;
+    found again when a token document changed before the commit (``store.found_then_committed``)."""
+    return store.found_then_committed(lambda: token_documents(uid), commit, name=name)
 
 
 @tracing.traced("firestore.push_sync.changed")

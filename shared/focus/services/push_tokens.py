@@ -18,7 +18,6 @@ one meanwhile.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,6 @@ from focus.domain.errors import FailedPrecondition, Reason
 from focus.services import tolerant
 
 STALE_AFTER = timedelta(days=30)
-REGISTER_ATTEMPTS = 5  # finds the holders again when one changed before the commit
 PAGE = 300  # stale tokens read per query
 
 # Who holds a token, whoever they are: one token, one device (collection-group index on token).
@@ -71,18 +69,15 @@ def register(
     transaction locks the whole collection group on the emulator (docs/adr/0012), and the query
     already returns this device's own document when it holds the token, so the transaction reads
     only the device. Another holder is deleted only if it is unchanged since it was found; if it
-    changed, the holders are found again (up to ``REGISTER_ATTEMPTS`` times).
+    changed, the holders are found again (``store.found_then_committed``).
 
     Raises FailedPrecondition ``DEVICE_NOT_REGISTERED`` before the device registered itself."""
-    from google.api_core import exceptions
-
     token_ref = _token_ref(uid, device_id)
-    for _ in range(REGISTER_ATTEMPTS):
-        holders = store.query(HOLDERS, None, [token])
-        # Only the commit's preconditions on the holders fail so (not a query's missing index).
-        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
-            return _store(uid, device_id, token_ref, holders, token, platform, client, now)
-    raise store.Contention("push_tokens.register", REGISTER_ATTEMPTS)
+    return store.found_then_committed(
+        lambda: store.query(HOLDERS, None, [token]),
+        lambda holders: _store(uid, device_id, token_ref, holders, token, platform, client, now),
+        name="push_tokens.register",
+    )
 
 
 def _store(
